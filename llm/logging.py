@@ -1,0 +1,43 @@
+"""WHAT: a logging filter that masks secrets in every log record.
+WHY: API keys must never reach logs, even when a library or a careless message includes them
+     (an Authorization header in a debug line, a URL with a key in it).
+HOW: masks `Bearer <token>` patterns and the current values of environment variables whose names look
+     secret (…KEY, …SECRET, …TOKEN, …PASSWORD), in the message and its arguments, before formatting.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+_SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD)$", re.IGNORECASE)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_MASK = "[REDACTED]"
+_MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
+
+
+def secret_values() -> list[str]:
+    """The secret-looking environment values, longest first so overlapping secrets mask fully."""
+    values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LENGTH}
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    for value in secret_values():
+        if value in text:
+            text = text.replace(value, _MASK)
+    return _BEARER.sub(r"\1" + _MASK, text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Attach to handlers; rewrites the record's final message with secrets masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        cleaned = redact(message)
+        record.msg, record.args = cleaned, None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True

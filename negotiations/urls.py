@@ -1,0 +1,4 @@
+"""WHAT: URL routes of the `negotiations` app, mounted under /api/v1/."""
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
