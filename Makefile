@@ -43,4 +43,4 @@ coverage: $(VENV)/.dev-installed
 	@echo "HTML report: htmlcov/index.html"
 
 clean:
-	rm -rf $(VENV) htmlcov .coverage .pytest_cache .test-db.sqlite3*
+	rm -rf $(VENV) htmlcov .coverage .pytest_cache .test-dbs

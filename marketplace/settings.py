@@ -3,6 +3,7 @@ WHY: one codebase runs on a laptop (SQLite, LM Studio on :1234) and in productio
      in env) without edits; every knob is listed with a comment in `.env.example`.
 HOW: django-environ reads `.env` when present, then the process environment (which wins).
 """
+import os
 from pathlib import Path
 
 import environ
@@ -77,8 +78,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": env.float("SQLITE_BUSY_TIMEOUT", default=20.0),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # Tests use a file (not shared-cache memory) so WAL and the busy timeout behave as in production.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # Tests use a file (not shared-cache memory) so WAL and the busy timeout behave as in production;
+    # one per process, so parallel test runs in one checkout do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-dbs" / f"test-{os.getpid()}.sqlite3")}
 # Persistent connections are per thread; under ASGI each request may run on another thread.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
