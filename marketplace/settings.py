@@ -174,6 +174,10 @@ LLM_SSE_MAX_LINE_BYTES = env.int("LLM_SSE_MAX_LINE_BYTES", default=1_048_576)
 LLM_MAX_MESSAGES = env.int("LLM_MAX_MESSAGES", default=256)
 LLM_MAX_TOKENS_LIMIT = env.int("LLM_MAX_TOKENS_LIMIT", default=32_768)
 
+# The bundled local model (SmolLM2 on llama-cpp-python's server, see llm/local_server.py): "auto" lets
+# `make run` start it at LM_STUDIO_BASE_URL when nothing answers there and the URL is local; "off" never.
+LOCAL_LLM = env.str("LOCAL_LLM", default="auto")
+
 # Health: the LLM probe's own timeout and cache lifetime.
 HEALTH_LLM_PROBE_TIMEOUT = env.float("HEALTH_LLM_PROBE_TIMEOUT", default=2.0)
 HEALTH_LLM_CACHE_SECONDS = env.float("HEALTH_LLM_CACHE_SECONDS", default=5.0)
