@@ -1,0 +1,123 @@
+"""WHAT: the dependency probes behind the health and status endpoints: the database and the LLM providers.
+WHY: load balancers and dashboards poll health often; a burst of checks must not turn into a burst of
+     upstream calls, a slow LLM server must not make the health check slow, and probe output must never
+     carry secrets (keys, passwords in URLs, driver messages that name hosts or users).
+HOW: `database_probe()` runs `SELECT 1` on a connection and reports class names only. `allm_probe()`
+     wraps `Provider.health()` in its own timeout (HEALTH_LLM_PROBE_TIMEOUT) and caches the result per
+     provider for HEALTH_LLM_CACHE_SECONDS; concurrent callers, on any thread and any event loop, share
+     one in-flight probe through a `concurrent.futures.Future`.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from llm.base import Provider
+from llm.types import ProviderHealth
+
+__all__ = ["DatabaseHealth", "allm_probe", "database_probe", "llm_probe_cache_clear", "public_base_url"]
+
+
+@dataclass(frozen=True)
+class DatabaseHealth:
+    available: bool
+    latency_ms: float
+    error: str | None = None
+
+
+def database_probe(*, using: str = DEFAULT_DB_ALIAS) -> DatabaseHealth:
+    """Run `SELECT 1` on the `using` connection; never raises. Sync: call it from a thread."""
+    started = time.perf_counter()
+    try:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001 - a probe reports every failure instead of raising
+        # Driver messages can name hosts, users or file paths: report the class only.
+        return DatabaseHealth(False, _elapsed_ms(started), f"{type(exc).__name__}: database unavailable")
+    return DatabaseHealth(True, _elapsed_ms(started))
+
+
+class _ProbeCache:
+    """Per-provider cached results and in-flight probes, shared by every thread and event loop."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.results: dict[str, tuple[float, ProviderHealth]] = {}
+        self.in_flight: dict[str, concurrent.futures.Future[ProviderHealth | None]] = {}
+
+
+_cache = _ProbeCache()
+
+
+def llm_probe_cache_clear() -> None:
+    """Forget cached probe results (tests, and after a provider's configuration changes)."""
+    with _cache.lock:
+        _cache.results.clear()
+
+
+async def allm_probe(provider: Provider) -> ProviderHealth:
+    """The provider's health, from the cache when fresh, else from one probe shared by all callers."""
+    name = provider.name
+    while True:
+        with _cache.lock:
+            cached = _cache.results.get(name)
+            if cached is not None and time.monotonic() - cached[0] < settings.HEALTH_LLM_CACHE_SECONDS:
+                return cached[1]
+            shared = _cache.in_flight.get(name)
+            if shared is None:
+                shared = _cache.in_flight[name] = concurrent.futures.Future()
+                is_owner = True
+            else:
+                is_owner = False
+        if not is_owner:
+            # wrap_future works across loops; None means the owner was cancelled: probe again.
+            result = await asyncio.wrap_future(shared)
+            if result is not None:
+                return result
+            continue
+        result = None
+        try:
+            result = await _probe(provider)
+            with _cache.lock:
+                _cache.results[name] = (time.monotonic(), result)
+            return result
+        finally:
+            with _cache.lock:
+                _cache.in_flight.pop(name, None)
+            shared.set_result(result)
+
+
+async def _probe(provider: Provider) -> ProviderHealth:
+    timeout = settings.HEALTH_LLM_PROBE_TIMEOUT
+    started = time.perf_counter()
+    try:
+        return await asyncio.wait_for(provider.health(), timeout)
+    except TimeoutError:
+        return ProviderHealth(provider.name, False, _elapsed_ms(started), f"health probe timed out after {timeout:g} s")
+    except Exception as exc:  # noqa: BLE001 - health() must not raise; if it does, report, never crash
+        return ProviderHealth(provider.name, False, _elapsed_ms(started), f"{type(exc).__name__}: probe failed")
+
+
+def public_base_url(url: str) -> str:
+    """`url` without user info, query or fragment, which may hold credentials."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return ""
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

@@ -1,0 +1,107 @@
+"""WHAT: our typed results (`Completion`, `Chunk`, `ModelInfo`) written back out in OpenAI's wire format:
+the `chat.completion` object, `chat.completion.chunk` SSE events ending `data: [DONE]`, the model list.
+WHY: the gateway must look exactly like OpenAI to every OpenAI client; and the stream encoder is the
+     per-token hot path of the gateway, so it must cost a few microseconds per chunk, not a JSON dump
+     of a whole nested dict.
+HOW: `StreamEncoder` pre-renders each event's constant bytes (id, created, model, the JSON around the
+     delta) once per stream; per chunk only the delta strings are JSON-escaped (C `encode_basestring`).
+     Usage goes out as OpenAI does it: a trailing chunk with empty `choices`, only when asked for.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from json.encoder import encode_basestring
+from typing import Any
+
+from llm.types import Chunk, Completion, ModelInfo, Usage
+
+__all__ = ["DONE_EVENT", "StreamEncoder", "completion_body", "model_list_body", "new_completion_id", "usage_body"]
+
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+def new_completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def usage_body(usage: Usage) -> dict[str, int]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def completion_body(completion: Completion, *, fallback_model: str) -> dict[str, Any]:
+    """A `chat.completion` object for a non-streamed answer."""
+    message: dict[str, Any] = {"role": "assistant", "content": completion.text}
+    if completion.reasoning:
+        message["reasoning_content"] = completion.reasoning
+    return {
+        "id": completion.id or new_completion_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": completion.model or fallback_model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": completion.finish_reason}],
+        "usage": usage_body(completion.usage) if completion.usage is not None else None,
+    }
+
+
+def model_list_body(models: list[ModelInfo], *, provider: str) -> dict[str, Any]:
+    """OpenAI's model list; `owned_by` falls back to the provider's name."""
+    return {
+        "object": "list",
+        "data": [{"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by or provider} for m in models],
+    }
+
+
+class StreamEncoder:
+    """Encodes one stream's chunks as `chat.completion.chunk` SSE events.
+
+    The first event carries `"role": "assistant"`; a chunk with only `usage` is held back and sent,
+    if `include_usage`, as OpenAI's trailing usage chunk (`choices: []`) just before `[DONE]`.
+    """
+
+    __slots__ = ("_head", "_tail_open", "_first", "_first_head", "include_usage", "usage", "_usage_head")
+
+    def __init__(self, *, completion_id: str, model: str, include_usage: bool, created: int | None = None) -> None:
+        created = int(time.time()) if created is None else created
+        envelope = (
+            '{"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,"system_fingerprint":null,'
+            % (encode_basestring(completion_id), created, encode_basestring(model))
+        ).encode()
+        self._head = b"data: " + envelope + b'"choices":[{"index":0,"delta":{'
+        self._first_head = self._head + b'"role":"assistant",'
+        self._usage_head = b"data: " + envelope + b'"choices":[],"usage":'
+        self._tail_open = b'},"logprobs":null,"finish_reason":'
+        self._first = True
+        self.include_usage = include_usage
+        self.usage: Usage | None = None
+
+    def encode(self, chunk: Chunk) -> bytes:
+        """The SSE event for `chunk`; b"" for a chunk that carries nothing to send now."""
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        first = self._first
+        if not first and not chunk.delta and not chunk.reasoning and chunk.finish_reason is None:
+            return b""
+        self._first = False
+        fields = []
+        if chunk.delta or first:
+            fields.append(b'"content":' + encode_basestring(chunk.delta).encode())
+        if chunk.reasoning:
+            fields.append(b'"reasoning_content":' + encode_basestring(chunk.reasoning).encode())
+        finish = b"null" if chunk.finish_reason is None else encode_basestring(chunk.finish_reason).encode()
+        head = self._first_head if first else self._head
+        return head + b",".join(fields) + self._tail_open + finish + b"}]}\n\n"
+
+    def finish(self) -> bytes:
+        """The trailing usage event (when asked for and known) and `[DONE]`."""
+        if self.include_usage and self.usage is not None:
+            usage = self.usage
+            body = b'{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}' % (
+                usage.prompt_tokens, usage.completion_tokens, usage.total_tokens,
+            )
+            return self._usage_head + body + b"}\n\n" + DONE_EVENT
+        return DONE_EVENT

@@ -1,0 +1,40 @@
+"""WHAT: `AsyncApiView`, the base of API endpoints that must be native async Django views (token
+streaming, upstream calls), yet appear in the OpenAPI schema like every DRF view.
+WHY: DRF's APIView is sync-only: under ASGI it would hold a worker thread for the whole of a stream and
+     add thread hops to every request. drf-spectacular, though, documents only APIView subclasses.
+HOW: subclass it and write `async def get/post(self, request)` returning Django responses; decorate
+     them with `extend_schema` as usual. `dispatch` is async and skips DRF's request wrapping,
+     authentication, permissions and throttling (these endpoints are public, like the whole Phase 1
+     API); errors go through the one mapping, `marketplace.api_errors.error_response`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.views import APIView
+
+from marketplace.api_errors import error_response
+
+__all__ = ["AsyncApiView"]
+
+
+class AsyncApiView(APIView):
+    """An APIView served as a plain async view: only `options` may stay sync (it is answered here)."""
+
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        self.args, self.kwargs, self.request = args, kwargs, request
+        method = request.method.lower() if request.method else ""
+        try:
+            if method == "options":
+                return HttpResponse(headers={"Allow": ", ".join(self._allowed_methods())})
+            handler = getattr(self, method, None) if method in self.http_method_names else None
+            if handler is None:
+                raise drf_exceptions.MethodNotAllowed(request.method)
+            return await handler(request, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every failure answers in the envelope; CancelledError passes
+            response = error_response(exc)
+            if isinstance(exc, drf_exceptions.MethodNotAllowed):
+                response["Allow"] = ", ".join(self._allowed_methods())
+            return response

@@ -1,0 +1,126 @@
+"""The health probes: the LLM probe's timeout, cache and shared in-flight probe (across tasks, threads
+and event loops); the database probe's failure report; URLs stripped of credentials."""
+import asyncio
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from health.probes import allm_probe, database_probe, llm_probe_cache_clear, public_base_url
+from llm.types import ProviderHealth
+
+
+class CountingProvider:
+    """A provider double whose health() takes `delay` seconds and counts its calls."""
+
+    def __init__(self, name="p", delay=0.05, available=True, error=None):
+        self.name, self.delay, self.available, self.error = name, delay, available, error
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    async def health(self):
+        with self._lock:
+            self.calls += 1
+        if self.error is not None:
+            raise self.error
+        await asyncio.sleep(self.delay)
+        return ProviderHealth(self.name, self.available, 1.0, None if self.available else "down", ("m",))
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    llm_probe_cache_clear()
+    yield
+    llm_probe_cache_clear()
+
+
+async def test_concurrent_callers_share_one_probe():
+    provider = CountingProvider(name="shared-tasks")
+    results = await asyncio.gather(*(allm_probe(provider) for _ in range(50)))
+    assert provider.calls == 1
+    assert all(r.available for r in results)
+
+
+def test_callers_on_other_threads_and_loops_share_one_probe():
+    provider = CountingProvider(name="shared-threads", delay=0.2)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(asyncio.run(allm_probe(provider)))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert len(results) == 8
+    assert provider.calls == 1
+
+
+async def test_result_is_cached_then_probed_again_after_the_cache_expires():
+    provider = CountingProvider(name="cached", delay=0)
+    with override_settings(HEALTH_LLM_CACHE_SECONDS=0.2):
+        await allm_probe(provider)
+        await allm_probe(provider)
+        assert provider.calls == 1
+        await asyncio.sleep(0.25)
+        await allm_probe(provider)
+        assert provider.calls == 2
+
+
+async def test_a_slow_provider_is_reported_unavailable_after_the_probe_timeout():
+    provider = CountingProvider(name="slow", delay=30)
+    started = time.monotonic()
+    with override_settings(HEALTH_LLM_PROBE_TIMEOUT=0.1):
+        result = await allm_probe(provider)
+    assert time.monotonic() - started < 5
+    assert not result.available
+    assert "timed out" in result.error
+
+
+async def test_a_probe_that_raises_is_reported_without_its_message():
+    provider = CountingProvider(name="raising", error=RuntimeError("secret-token-abc"))
+    result = await allm_probe(provider)
+    assert not result.available
+    assert "secret-token-abc" not in result.error and "RuntimeError" in result.error
+
+
+async def test_waiters_probe_again_when_the_owner_is_cancelled():
+    provider = CountingProvider(name="cancelled", delay=0.2)
+    owner = asyncio.create_task(allm_probe(provider))
+    await asyncio.sleep(0.05)
+    waiter = asyncio.create_task(allm_probe(provider))
+    await asyncio.sleep(0.01)
+    owner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await owner
+    result = await asyncio.wait_for(waiter, 5)
+    assert result.available
+    assert provider.calls == 2
+
+
+@pytest.mark.django_db
+def test_database_probe_reports_available():
+    result = database_probe()
+    assert result.available and result.error is None and result.latency_ms >= 0
+
+
+@pytest.mark.django_db(transaction=True)  # outside a test transaction, so the connection really reopens
+def test_database_probe_reports_a_broken_database_without_its_path(monkeypatch, tmp_path):
+    broken = str(tmp_path / "missing-dir" / "db.sqlite3")
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "NAME", broken)
+    try:
+        result = database_probe()
+    finally:
+        connection.close()
+    assert not result.available
+    assert result.error == "OperationalError: database unavailable"
+    assert "missing-dir" not in result.error
+
+
+@pytest.mark.parametrize("url,public", [
+    ("http://user:pass@host:1234/v1?key=abc#x", "http://host:1234/v1"),
+    ("https://openrouter.ai/api/v1", "https://openrouter.ai/api/v1"),
+    ("http://[::1]:8080/v1", "http://[::1]:8080/v1"),
+])
+def test_public_base_url_drops_credentials(url, public):
+    assert public_base_url(url) == public
