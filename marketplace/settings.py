@@ -161,6 +161,8 @@ LLM_PROVIDERS = {
 OPENROUTER_APP_URL = env.str("OPENROUTER_APP_URL", default="")  # sent as HTTP-Referer
 OPENROUTER_APP_TITLE = env.str("OPENROUTER_APP_TITLE", default=APP_NAME)  # sent as X-Title
 LLM_RETRY_MAX_DELAY = env.float("LLM_RETRY_MAX_DELAY", default=30.0)  # cap on backoff and Retry-After
+# Seconds another process may keep using provider config after an admin edit (this process: at once).
+LLM_CONFIG_CACHE_SECONDS = env.float("LLM_CONFIG_CACHE_SECONDS", default=2.0)
 
 # Streaming bounds and coalescing (0 disables a bound).
 LLM_STREAM_MAX_TOKENS = env.int("LLM_STREAM_MAX_TOKENS", default=0)

@@ -1,0 +1,93 @@
+"""WHAT: Django system checks for the LLM configuration (llm.E001 ... llm.E007).
+WHY: a typo in LLM_PROVIDER, a negative retry count or an enabled OpenRouter without its key should stop
+     `runserver`/`migrate`/`check` with a clear message, not fail on the first user request.
+HOW: plain functions registered with `checks.register`; they read settings and, best effort, the
+     `ProviderConfig` rows (a provider added in the admin may be the default). Imported in `ready()`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.db import DatabaseError
+
+from llm.config import PROVIDER_KINDS, provider_settings_from_mapping
+
+INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+
+def _configured_names() -> set[str]:
+    names = set(settings.LLM_PROVIDERS)
+    try:
+        from llm.models import ProviderConfig
+
+        names.update(ProviderConfig.objects.values_list("name", flat=True))
+    except DatabaseError:
+        pass  # before the first migrate: the env-defined providers are all there is
+    return names
+
+
+@checks.register()
+def check_default_provider(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    if settings.LLM_PROVIDER in settings.LLM_PROVIDERS:
+        return []
+    if settings.LLM_PROVIDER in _configured_names():
+        return []
+    return [
+        checks.Error(
+            f"LLM_PROVIDER names an unknown provider: {settings.LLM_PROVIDER!r}.",
+            hint=f"Use one of {sorted(_configured_names())}, or add it in the admin (LLM providers).",
+            id="llm.E001",
+        )
+    ]
+
+
+@checks.register()
+def check_provider_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    for name, values in settings.LLM_PROVIDERS.items():
+        try:
+            config = provider_settings_from_mapping(name, values)
+        except (KeyError, TypeError, ValueError) as exc:
+            errors.append(checks.Error(f"LLM provider {name!r} is misconfigured: {exc!r}.", id="llm.E002"))
+            continue
+        if config.kind not in PROVIDER_KINDS:
+            errors.append(checks.Error(f"LLM provider {name!r} has an unknown kind {config.kind!r}.",
+                                       hint=f"Use one of {list(PROVIDER_KINDS)}.", id="llm.E002"))
+        if not 0 <= config.max_retries <= 10:
+            errors.append(checks.Error(f"LLM provider {name!r}: max_retries must be between 0 and 10.", id="llm.E003"))
+        if not 0 <= config.retry_base_delay <= 60:
+            errors.append(checks.Error(f"LLM provider {name!r}: retry base delay must be 0..60 seconds.", id="llm.E003"))
+        timeouts = config.timeouts
+        if min(timeouts.total, timeouts.connect, timeouts.first_token, timeouts.idle) <= 0:
+            errors.append(checks.Error(f"LLM provider {name!r}: every timeout must be positive.", id="llm.E004"))
+        if config.kind == "openrouter" and config.enabled and not config.key_is_set:
+            errors.append(
+                checks.Error(
+                    f"LLM provider {name!r} is enabled but its key is not set.",
+                    hint=f"Set the environment variable {config.api_key_env or 'OPENROUTER_API_KEY'}, "
+                    "or disable the provider (OPENROUTER_ENABLED=false).",
+                    id="llm.E005",
+                )
+            )
+    return errors
+
+
+@checks.register()
+def check_llm_knobs(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    if settings.LLM_RETRY_MAX_DELAY <= 0:
+        errors.append(checks.Error("LLM_RETRY_MAX_DELAY must be positive.", id="llm.E003"))
+    for knob in ("LLM_STREAM_MAX_TOKENS", "LLM_STREAM_MAX_CHARS", "LLM_STREAM_MAX_SECONDS",
+                 "LLM_STREAM_COALESCE_CHARS", "LLM_STREAM_COALESCE_MS", "LLM_CONFIG_CACHE_SECONDS"):
+        if getattr(settings, knob, 0) < 0:
+            errors.append(checks.Error(f"{knob} must not be negative (0 disables it).", id="llm.E006"))
+    if settings.LLM_SSE_MAX_LINE_BYTES < 1024:
+        errors.append(checks.Error("LLM_SSE_MAX_LINE_BYTES must be at least 1024.", id="llm.E006"))
+    if not settings.DEBUG and settings.SECRET_KEY == INSECURE_SECRET_KEY:
+        errors.append(
+            checks.Error("DJANGO_SECRET_KEY is the development default while DEBUG is off.",
+                         hint="Set DJANGO_SECRET_KEY to a long random string.", id="llm.E007")
+        )
+    return errors

@@ -1,0 +1,103 @@
+"""WHAT: `ProviderConfig`, one row per LLM provider: where it is, which model by default, its timeouts
+and retries, whether it is enabled, and the NAME of the environment variable holding its key.
+
+WHY: admins add OpenAI-compatible servers (Ollama, vLLM, llama.cpp) and tune providers without a
+     deploy; an edit takes effect on the next request (the registry re-reads rows on save). The key
+     itself never enters the database: only its variable's name does, and URLs with credentials in
+     them are refused for the same reason.
+HOW: `migrate` creates the rows of the env-defined providers (settings.LLM_PROVIDERS) through a
+     post_migrate handler, and updates one when its environment values changed since the last sync
+     (`env_fingerprint`); `to_settings()` gives the frozen `ProviderSettings` the providers run with.
+"""
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
+from django.db import models
+
+from llm.config import ProviderSettings, Timeouts
+
+__all__ = ["ProviderConfig", "ProviderKind"]
+
+ENV_VAR_NAME = RegexValidator(
+    r"^[A-Z_][A-Z0-9_]*$",
+    "Enter the NAME of an environment variable (e.g. OLLAMA_API_KEY), never the key itself.",
+)
+_TIMEOUT_BOUNDS = [MinValueValidator(0.1), MaxValueValidator(3600)]
+
+
+class ProviderKind(models.TextChoices):
+    LM_STUDIO = "lm_studio", "LM Studio"
+    OPENROUTER = "openrouter", "OpenRouter"
+    OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible (Ollama, vLLM, llama.cpp, ...)"
+
+
+def validate_base_url(value: str) -> None:
+    URLValidator(schemes=["http", "https"])(value)
+    parts = urlsplit(value)
+    if parts.username or parts.password:
+        raise ValidationError("Do not put credentials in the URL; name the key's environment variable instead.")
+    if parts.query or parts.fragment:
+        raise ValidationError("The base URL takes no query string or fragment (keys belong in the environment).")
+
+
+class ProviderConfig(models.Model):
+    """One configured LLM provider."""
+
+    name = models.SlugField(max_length=64, unique=True, help_text="Used in requests as `provider`.")
+    kind = models.CharField(max_length=32, choices=ProviderKind.choices, default=ProviderKind.OPENAI_COMPATIBLE)
+    base_url = models.CharField(
+        max_length=500, validators=[validate_base_url],
+        help_text="The OpenAI-compatible API root, e.g. http://localhost:11434/v1 for Ollama.",
+    )
+    default_model = models.CharField(max_length=200, help_text="Used when a request names no model.")
+    enabled = models.BooleanField(default=True)
+    timeout = models.FloatField("total timeout (s)", default=30.0, validators=_TIMEOUT_BOUNDS)
+    connect_timeout = models.FloatField("connect timeout (s)", default=5.0, validators=_TIMEOUT_BOUNDS)
+    first_token_timeout = models.FloatField("first-token timeout (s)", default=30.0, validators=_TIMEOUT_BOUNDS)
+    idle_timeout = models.FloatField("idle timeout (s)", default=30.0, validators=_TIMEOUT_BOUNDS)
+    max_retries = models.PositiveSmallIntegerField(default=3, validators=[MaxValueValidator(10)])
+    retry_base_delay = models.FloatField(
+        "retry base delay (s)", default=2.0, validators=[MinValueValidator(0.0), MaxValueValidator(60.0)]
+    )
+    api_key_env = models.CharField(
+        "API key environment variable", max_length=100, blank=True, validators=[ENV_VAR_NAME],
+        help_text="The NAME of the environment variable that holds the key (the key is never stored).",
+    )
+    # Hash of the environment values last applied by `migrate`: a row is re-synced only when the
+    # environment changed since, so admin edits survive restarts until the operator edits .env.
+    env_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "LLM provider"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def key_is_set(self) -> bool:
+        return bool(self.api_key_env and os.environ.get(self.api_key_env))
+
+    def to_settings(self) -> ProviderSettings:
+        return ProviderSettings(
+            name=self.name,
+            kind=self.kind,
+            base_url=self.base_url.rstrip("/"),
+            default_model=self.default_model,
+            enabled=self.enabled,
+            timeouts=Timeouts(
+                total=self.timeout,
+                connect=self.connect_timeout,
+                first_token=self.first_token_timeout,
+                idle=self.idle_timeout,
+            ),
+            max_retries=self.max_retries,
+            retry_base_delay=self.retry_base_delay,
+            api_key_env=self.api_key_env,
+        )

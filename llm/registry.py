@@ -1,0 +1,131 @@
+"""WHAT: the provider registry: `aget_provider(name)` / `get_provider(name)` return the one live provider
+instance for a name; `alist_providers()` lists all of them, disabled ones included.
+
+WHY: a provider owns pooled HTTP connections, so it must be a long-lived singleton per name, yet an
+     admin's edit of its `ProviderConfig` row must take effect on the next request.
+HOW: the configurations (env-defined providers, overridden or extended by rows, see llm/selectors.py)
+     are cached in-process. The cache is dropped by `invalidate()`, which the post_save/post_delete
+     signals of `ProviderConfig` call, so an edit in this process applies at once; other processes
+     (several ASGI workers) re-read after settings.LLM_CONFIG_CACHE_SECONDS (default 2 s). On reload a
+     provider whose configuration is unchanged keeps its instance (and its connections); a changed one
+     is replaced by a new instance. `None` names the default, settings.LLM_PROVIDER.
+     Use `aget_provider` in async code: the sync twin reads the database and is for sync code only.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from django.conf import settings
+
+from llm.config import ProviderSettings
+from llm.exceptions import UnknownProviderError
+from llm.providers import PROVIDER_CLASSES, OpenAICompatibleProvider
+
+__all__ = [
+    "aget_provider",
+    "alist_providers",
+    "build_provider",
+    "default_provider_name",
+    "get_provider",
+    "invalidate",
+    "list_providers",
+]
+
+DEFAULT_CACHE_SECONDS = 2.0
+
+_lock = threading.Lock()
+_providers: dict[str, OpenAICompatibleProvider] = {}
+_loaded_at: float | None = None  # None: nothing loaded, or invalidated
+_generation = 0  # bumped by invalidate(), so a load that raced with an edit is not kept as fresh
+
+
+def default_provider_name() -> str:
+    return settings.LLM_PROVIDER
+
+
+def build_provider(config: ProviderSettings) -> OpenAICompatibleProvider:
+    """A new provider instance of the class for `config.kind` (unknown kinds: plain OpenAI-compatible)."""
+    return PROVIDER_CLASSES.get(config.kind, OpenAICompatibleProvider)(config)
+
+
+def invalidate() -> None:
+    """Forget the cached configurations; the next lookup re-reads them."""
+    global _loaded_at, _generation
+    with _lock:
+        _loaded_at = None
+        _generation += 1
+
+
+def _cache_seconds() -> float:
+    return float(getattr(settings, "LLM_CONFIG_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
+
+
+def _is_fresh() -> bool:
+    return _loaded_at is not None and time.monotonic() - _loaded_at < _cache_seconds()
+
+
+def _install(configs: dict[str, ProviderSettings], generation: int) -> None:
+    global _providers, _loaded_at
+    with _lock:
+        current = _providers
+        providers = {}
+        for name, config in configs.items():
+            existing = current.get(name)
+            providers[name] = existing if existing is not None and existing.config == config else build_provider(config)
+        _providers = providers
+        if generation == _generation:
+            _loaded_at = time.monotonic()
+
+
+def _ensure_loaded() -> None:
+    if _is_fresh():
+        return
+    from llm.selectors import provider_settings_all
+
+    generation = _generation
+    _install(provider_settings_all(), generation)
+
+
+async def _aensure_loaded() -> None:
+    if _is_fresh():
+        return
+    from llm.selectors import aprovider_settings_all
+
+    generation = _generation
+    _install(await aprovider_settings_all(), generation)
+
+
+def _pick(name: str | None) -> OpenAICompatibleProvider:
+    wanted = name or default_provider_name()
+    provider = _providers.get(wanted)
+    if provider is None:
+        raise UnknownProviderError(
+            f"Unknown LLM provider '{wanted}'.", details={"provider": wanted, "known": sorted(_providers)}
+        )
+    provider.ensure_usable()  # ProviderDisabledError when disabled, or when it needs a key it lacks
+    return provider
+
+
+async def aget_provider(name: str | None = None) -> OpenAICompatibleProvider:
+    """The provider called `name` (None: the default). Raises UnknownProviderError / ProviderDisabledError."""
+    await _aensure_loaded()
+    return _pick(name)
+
+
+def get_provider(name: str | None = None) -> OpenAICompatibleProvider:
+    """Sync twin of `aget_provider`, for management commands and other sync code."""
+    _ensure_loaded()
+    return _pick(name)
+
+
+async def alist_providers() -> list[OpenAICompatibleProvider]:
+    """Every configured provider, disabled ones included, by name."""
+    await _aensure_loaded()
+    return [_providers[name] for name in sorted(_providers)]
+
+
+def list_providers() -> list[OpenAICompatibleProvider]:
+    """Sync twin of `alist_providers`."""
+    _ensure_loaded()
+    return [_providers[name] for name in sorted(_providers)]

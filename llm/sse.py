@@ -1,0 +1,149 @@
+"""WHAT: a pure, network-free, incremental Server-Sent Events decoder: feed it bytes as they arrive,
+get back complete events.
+
+WHY: OpenAI-compatible servers stream chat chunks as SSE, and every streaming hard case in DESIGN is
+     a framing case: comment lines (`: OPENROUTER PROCESSING`), `data:` with or without a space, CR, LF
+     and CRLF (a CRLF may be split between two network reads), multi-byte UTF-8 split across reads,
+     multi-line data, an event at EOF without its blank line, and a line that never ends.
+     Decision: we do NOT use httpx-sse (0.4.x). It is a fine spec implementation, but (1) it has no
+     bound on line length, so a huge or endless line grows memory without limit; (2) it drops the last
+     event when the body ends without a blank line (`data: [DONE]` at EOF), as the spec says a browser
+     should, while we must treat that as a completed stream; (3) it reads `response.aiter_lines()`,
+     whose line splitting is httpx's, not the SSE spec's, and it raises on a Content-Type other than
+     text/event-stream, which some local servers get wrong. Wrapping it would mean re-implementing the
+     parts that matter, so this module is the parser (small, tested at every split position).
+HOW: lines are cut at CR, LF or CRLF on bytes (a CR at the end of a read remembers to swallow a
+     following LF), and each complete line is decoded as UTF-8 on its own: line breaks are ASCII, so a
+     multi-byte character can never straddle one and split characters reassemble in the buffer.
+     Fields follow https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+     ; `flush()` at EOF dispatches a pending event. A line longer than `max_line_bytes` raises
+     `ProviderResponseError` (LLM_BAD_GATEWAY).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from llm.exceptions import ProviderResponseError
+
+__all__ = ["SSEDecoder", "SSEEvent"]
+
+_EOL = re.compile(rb"\r\n?|\n")
+_BOM = b"\xef\xbb\xbf"
+DEFAULT_MAX_LINE_BYTES = 1_048_576
+
+
+@dataclass(frozen=True)
+class SSEEvent:
+    """One dispatched event; `data` is the data lines joined with "\\n"."""
+
+    data: str
+    event: str = "message"
+    id: str = ""
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Incremental decoder. `feed(bytes)` returns the events completed so far; call `flush()` at EOF."""
+
+    def __init__(self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self.max_line_bytes = max_line_bytes
+        self.comments = 0  # comment lines seen (keep-alives); useful for logging and tests
+        self._buffer = b""
+        self._skip_lf = False  # the previous read ended in CR: a leading LF belongs to that line end
+        self._at_start = True
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id = ""
+        self._retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if not chunk:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        buffer = self._buffer + chunk if self._buffer else chunk
+        if self._at_start:
+            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
+                self._buffer = buffer  # maybe a BOM split across reads; wait for the rest
+                return []
+            buffer = self._strip_bom(buffer)
+        events: list[SSEEvent] = []
+        start = 0
+        for match in _EOL.finditer(buffer):
+            end = match.start()
+            if end - start > self.max_line_bytes:
+                self._too_long()
+            self._line(buffer[start:end], events)
+            start = match.end()
+            if match.end() == len(buffer) and match.group() == b"\r":
+                self._skip_lf = True
+        self._buffer = buffer[start:]
+        if len(self._buffer) > self.max_line_bytes:
+            self._too_long()
+        return events
+
+    def flush(self) -> list[SSEEvent]:
+        """End of stream: finish an unterminated last line and dispatch a pending event.
+
+        The spec discards an event without its closing blank line; servers do end streams with
+        `data: [DONE]` and no newline, and that must count as the end of a complete stream.
+        """
+        events: list[SSEEvent] = []
+        if self._buffer:
+            line, self._buffer = self._strip_bom(self._buffer), b""
+            self._line(line, events)
+        self._dispatch(events)
+        return events
+
+    # ------------------------------------------------------------------------------------------
+    def _strip_bom(self, buffer: bytes) -> bytes:
+        if self._at_start:
+            self._at_start = False
+            if buffer.startswith(_BOM):
+                return buffer[len(_BOM):]
+        return buffer
+
+    def _too_long(self) -> None:
+        raise ProviderResponseError(
+            "The provider sent a stream line longer than the allowed maximum.",
+            details={"reason": "sse_line_too_long", "max_line_bytes": self.max_line_bytes},
+        )
+
+    def _line(self, raw: bytes, events: list[SSEEvent]) -> None:
+        if not raw:
+            self._dispatch(events)
+            return
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProviderResponseError(
+                "The provider sent a stream line that is not valid UTF-8.",
+                details={"reason": "sse_invalid_utf8"},
+            ) from exc
+        if line[0] == ":":
+            self.comments += 1
+            return
+        name, colon, value = line.partition(":")
+        if colon and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._last_id = value
+        elif name == "retry":
+            if value.isdigit():
+                self._retry = int(value)
+        # any other field name is ignored, as the spec says
+
+    def _dispatch(self, events: list[SSEEvent]) -> None:
+        if self._data:
+            events.append(SSEEvent("\n".join(self._data), self._event or "message", self._last_id, self._retry))
+        self._data = []
+        self._event = ""
+        self._retry = None
