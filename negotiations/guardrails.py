@@ -1,0 +1,187 @@
+"""WHAT: the checks the engine applies to every move and every public text, whatever wrote them.
+WHY: published LLM negotiators enforce limits and privacy only in the prompt, and their agents leak
+     floors, agree beyond limits and invent prices. Here the engine enforces them, so the weakest model
+     still negotiates sanely; each intervention becomes a `guardrail` event for that side only.
+HOW: pure functions returning `Finding`s (empty list = fine):
+     - `check_proposal`: an LLM-proposed move must be a known action, price within the private limit,
+       and an acceptance must take the other side's standing offer at exactly its price.
+     - `check_text`: public text may name no price except those already public and the one offered
+       now (so a private limit or target cannot leak, in any spelling `prices.price_mentions` knows),
+       and must not contradict the action ("deal!" while countering, "no deal" while accepting).
+     - `assert_move_allowed`: the last gate before a move is logged; a failure here is a bug.
+     - `PublicDraftGate`: decides how much of a message still being written may be streamed live.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from negotiations.prices import PriceMention, price_mentions
+from negotiations.strategy import ACTIONS, Decision, within_limit
+
+SMALL_NUMBER_CAP = Decimal(10)
+MAX_TEXT_CHARS = 300
+
+
+class GuardrailBreach(AssertionError):
+    """A move that breaks an invariant reached the log gate: a bug in the engine, never user input."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One guardrail intervention; `kind` is a stable machine-readable name."""
+
+    kind: str
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TextPolicy:
+    """What a side's public text may contain this turn."""
+
+    allowed_prices: frozenset[Decimal]  # already public, plus the price offered/accepted now
+    private_prices: frozenset[Decimal]  # this side's limit and target (only used to name the finding)
+    small_number_ceiling: Decimal  # bare numbers below this ("2 kids") are not prices
+
+    @classmethod
+    def build(
+        cls, *, public_prices: set[Decimal], current_price: Decimal | None, private_prices: set[Decimal]
+    ) -> TextPolicy:
+        allowed = set(public_prices)
+        if current_price is not None:
+            allowed.add(current_price)
+        references = [p for p in allowed | private_prices if p > 0]
+        ceiling = min([SMALL_NUMBER_CAP, *(p / 2 for p in references)])
+        return cls(frozenset(allowed), frozenset(private_prices), ceiling)
+
+    def allows(self, value: Decimal) -> bool:
+        return any(abs(value - price) < Decimal("0.005") for price in self.allowed_prices)
+
+
+_ACCEPT_WORDS = re.compile(
+    r"\b(i accept|i'll accept|i will accept|accepted|i agree|agreed|(?:it'?s|we have|you have|you'?ve got) a deal"
+    r"|deal!|deal at|i'll take it|i will take it|sold!|sounds good|works for me)",
+    re.IGNORECASE,
+)
+_WALK_WORDS = re.compile(
+    r"\b(walk(?:ing)? away|no deal|not interested|i'?ll pass|i pass|i'?m out|goodbye|end (?:this|the) negotiation)",
+    re.IGNORECASE,
+)
+_REFUSE_WORDS = re.compile(r"\b(can'?t accept|cannot accept|won'?t accept|reject|decline|too (?:high|low)|counter)", re.IGNORECASE)
+
+
+def check_text(text: str, *, action: str, price: Decimal | None, policy: TextPolicy) -> list[Finding]:
+    """Findings for a candidate public message; empty means it may be published as is."""
+    if not text.strip():
+        return [Finding("empty_text", "The message was empty.")]
+    findings: list[Finding] = []
+    for mention in price_mentions(text):
+        kind = _mention_violation(mention, policy)
+        if kind == "private_price_in_text":
+            findings.append(Finding(kind, "The text named this side's private limit or target.", {"mention": mention.text}))
+        elif kind:
+            findings.append(Finding(kind, "The text named a price that is not public.", {"mention": mention.text}))
+    contradiction = _contradiction(text, action)
+    if contradiction:
+        findings.append(Finding("contradicting_text", contradiction))
+    return findings
+
+
+def _mention_violation(mention: PriceMention, policy: TextPolicy) -> str | None:
+    if any(policy.allows(value) for value in mention.values):
+        return None
+    if not mention.marked and all(value < policy.small_number_ceiling for value in mention.values):
+        return None
+    # Within a unit of a private price counts as naming it ("1235" for a floor of 1234.56).
+    if any(abs(value - private) < 1 for value in mention.values for private in policy.private_prices):
+        return "private_price_in_text"
+    return "unlisted_price_in_text"
+
+
+def _contradiction(text: str, action: str) -> str | None:
+    if action in ("offer", "reject", "say") and _ACCEPT_WORDS.search(text):
+        return f"The text accepts, but the action is {action}."
+    if action in ("offer", "accept") and _WALK_WORDS.search(text):
+        return f"The text walks away, but the action is {action}."
+    if action == "accept" and _REFUSE_WORDS.search(text):
+        return "The text refuses, but the action is accept."
+    if action == "walk_away" and _ACCEPT_WORDS.search(text):
+        return "The text accepts, but the action is walk_away."
+    return None
+
+
+def check_proposal(
+    decision: Decision, *, role: str, limit: Decimal, standing_offer: Decimal | None
+) -> list[Finding]:
+    """Findings for a move proposed by an LLM; any finding means the strategy's move is used instead."""
+    if decision.action not in ACTIONS:
+        return [Finding("invalid_proposal", f"Unknown action {decision.action!r}.")]
+    if decision.action == "offer":
+        if decision.price is None or decision.price <= 0:
+            return [Finding("invalid_proposal", "An offer needs a positive price.")]
+        if not within_limit(role, decision.price, limit):
+            return [Finding("beyond_limit", "The proposed offer is beyond this side's limit.",
+                            {"proposed_price": f"{decision.price:.2f}"})]
+    if decision.action == "accept":
+        if standing_offer is None:
+            return [Finding("accept_without_offer", "There is no offer from the other side to accept.",
+                            {"proposed_price": _price_or_none(decision.price)})]
+        if decision.price is not None and decision.price != standing_offer:
+            return [Finding("accept_price_mismatch", "Only the other side's standing offer, at its price, can be accepted.",
+                            {"proposed_price": f"{decision.price:.2f}", "standing_offer": f"{standing_offer:.2f}"})]
+        if not within_limit(role, standing_offer, limit):
+            return [Finding("beyond_limit", "Accepting would go beyond this side's limit.",
+                            {"standing_offer": f"{standing_offer:.2f}"})]
+    return []
+
+
+def _price_or_none(price: Decimal | None) -> str | None:
+    return None if price is None else f"{price:.2f}"
+
+
+def assert_move_allowed(decision: Decision, *, role: str, limit: Decimal, standing_offer: Decimal | None) -> None:
+    """Raise GuardrailBreach if a move about to be logged breaks an invariant."""
+    problems = check_proposal(decision, role=role, limit=limit, standing_offer=standing_offer)
+    if decision.action == "accept" and decision.price != standing_offer:
+        problems.append(Finding("accept_price_mismatch", "accept must carry the standing offer's price"))
+    if problems:
+        raise GuardrailBreach(f"{role} move {decision} rejected: {problems[0].kind}")
+
+
+class PublicDraftGate:
+    """Releases the safe prefix of a message being streamed, for live display to the other side.
+
+    Text is released up to a word boundary, holding back the last two words (a number's suffix or
+    currency word may still be on its way: "1.2" + "k"); the first time the released text would contain
+    a forbidden price the gate closes for good. The logged message event remains the authority.
+    """
+
+    HOLD_BACK_WORDS = 2
+
+    def __init__(self, *, policy: TextPolicy) -> None:
+        self._policy = policy
+        self._text = ""
+        self._released = 0
+        self.closed = False
+
+    def feed(self, delta: str) -> str:
+        """Add streamed text; return the newly releasable part ("" if nothing new may be shown)."""
+        if self.closed:
+            return ""
+        self._text += delta
+        boundaries = [m.start() for m in re.finditer(r"\s+", self._text)]
+        if len(boundaries) < self.HOLD_BACK_WORDS:
+            return ""
+        cut = boundaries[-self.HOLD_BACK_WORDS]
+        if cut <= self._released:
+            return ""
+        candidate = self._text[:cut]
+        if any(_mention_violation(m, self._policy) for m in price_mentions(candidate)):
+            self.closed = True
+            return ""
+        piece = self._text[self._released:cut]
+        self._released = cut
+        return piece

@@ -1,0 +1,159 @@
+"""WHAT: where negotiations run: `AsyncioRunner` plays each one as an asyncio task on the server's event
+     loop (the default under the ASGI server), behind the small `NegotiationRunner` interface.
+WHY: a negotiation lasts many LLM calls, far longer than a request; it must run in the background, be
+     cancellable, and be replaceable by a task queue (Django's Tasks API, Celery...) without touching the
+     engine — a queue worker would simply `await NegotiationEngine().run(negotiation_id)` (or one turn per
+     job with `max_turns=1`): the engine resumes from the log, so at-least-once delivery is safe.
+HOW: `submit(id)` may be called from the loop's thread or from a sync worker thread (a sync view under
+     ASGI, a `transaction.on_commit` callback); it schedules the task on the runner's loop. `cancel(id)`
+     cancels the task (the engine stops at its next await; the cancel service already logged the end).
+     Services reach the runner through `get_runner()`, chosen by settings.NEGOTIATION_RUNNER (a dotted
+     path; default this class). A process without a long-lived loop (management commands, WSGI) should
+     run the engine in the foreground instead, as `manage.py negotiate` does.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from asgiref.sync import SyncToAsync
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from negotiations.engine import NegotiationEngine
+
+logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class NegotiationRunner(Protocol):
+    def submit(self, negotiation_id: int) -> None:
+        """Start playing a running negotiation in the background (no-op if it already is)."""
+        ...
+
+    def cancel(self, negotiation_id: int) -> None:
+        """Stop playing it as soon as possible (no-op if it is not running here)."""
+        ...
+
+    def is_active(self, negotiation_id: int) -> bool:
+        """Is it being played by this runner right now?"""
+        ...
+
+
+class AsyncioRunner:
+    """Runs negotiations as tasks on one event loop (the ASGI server's), tracked by negotiation id."""
+
+    def __init__(self, *, engine_factory: Callable[[], NegotiationEngine] | None = None) -> None:
+        self._engine_factory = engine_factory or NegotiationEngine
+        self._tasks: dict[int, asyncio.Task] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- NegotiationRunner ----------------------------------------------------------------------------
+    def submit(self, negotiation_id: int) -> None:
+        loop = self._target_loop()
+        if _running_loop() is loop:
+            self._spawn(negotiation_id)
+        else:
+            loop.call_soon_threadsafe(self._spawn, negotiation_id)
+
+    def cancel(self, negotiation_id: int) -> None:
+        task = self._tasks.get(negotiation_id)
+        if task is None or task.done():
+            return
+        loop = task.get_loop()
+        if _running_loop() is loop:
+            task.cancel()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+
+    def is_active(self, negotiation_id: int) -> bool:
+        task = self._tasks.get(negotiation_id)
+        return task is not None and not task.done()
+
+    # --- async conveniences (tests, shutdown) --------------------------------------------------------
+    def start(self, negotiation_id: int) -> asyncio.Task:
+        """Spawn on the running loop and return the task (call from async code)."""
+        self._loop = asyncio.get_running_loop()
+        return self._spawn(negotiation_id)
+
+    async def join(self, negotiation_id: int, timeout: float | None = None) -> None:
+        """Wait until the negotiation's task ends (cancelled tasks count as ended)."""
+        task = self._tasks.get(negotiation_id)
+        if task is not None:
+            async with asyncio.timeout(timeout):
+                await asyncio.wait({task})
+
+    async def shutdown(self) -> None:
+        """Cancel every task and wait for them; the log lets `negotiation_resume` pick them up later."""
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    def active_ids(self) -> set[int]:
+        return {nid for nid, task in self._tasks.items() if not task.done()}
+
+    # --- internals -----------------------------------------------------------------------------------
+    def _spawn(self, negotiation_id: int) -> asyncio.Task:
+        existing = self._tasks.get(negotiation_id)
+        if existing is not None and not existing.done():
+            return existing
+        self._loop = asyncio.get_running_loop()
+        task = self._loop.create_task(self._run(negotiation_id), name=f"negotiation-{negotiation_id}")
+        self._tasks[negotiation_id] = task
+        task.add_done_callback(lambda t: self._forget(negotiation_id, t))
+        return task
+
+    async def _run(self, negotiation_id: int) -> None:
+        result = await self._engine_factory().run(negotiation_id)
+        logger.info("negotiation %s ended its run as %s after %s turns", negotiation_id, result.status, result.turns_played)
+
+    def _forget(self, negotiation_id: int, task: asyncio.Task) -> None:
+        if self._tasks.get(negotiation_id) is task:
+            del self._tasks[negotiation_id]
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("negotiation %s task crashed", negotiation_id, exc_info=task.exception())
+
+    def _target_loop(self) -> asyncio.AbstractEventLoop:
+        running = _running_loop()
+        if running is not None:
+            return running
+        if self._loop is not None and self._loop.is_running():
+            return self._loop
+        # A sync view under ASGI runs in a SyncToAsync worker thread that knows the server's loop.
+        outer = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+        if outer is not None and outer.is_running():
+            return outer
+        raise RuntimeError(
+            "AsyncioRunner has no event loop to run on: call submit() from the ASGI server (async code or a "
+            "sync view), or run the engine in the foreground."
+        )
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+_runner: NegotiationRunner | None = None
+
+
+def get_runner() -> NegotiationRunner:
+    """The process-wide runner (settings.NEGOTIATION_RUNNER, default AsyncioRunner)."""
+    global _runner
+    if _runner is None:
+        path = getattr(settings, "NEGOTIATION_RUNNER", "negotiations.runner.AsyncioRunner")
+        _runner = import_string(path)()
+    return _runner
+
+
+def set_runner(runner: NegotiationRunner | None) -> NegotiationRunner | None:
+    """Replace the process-wide runner (tests, alternative deployments); returns the previous one."""
+    global _runner
+    previous, _runner = _runner, runner
+    return previous

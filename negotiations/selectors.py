@@ -1,0 +1,89 @@
+"""WHAT: the reads of the negotiations app: listings, negotiations, what a token grants, the visible
+     history, and the engine's view of one negotiation (settings + full log).
+WHY: views and the engine share these instead of building querysets inline (HackSoft's selectors), so
+     a rule like "a token of another negotiation is 404, not 401" lives in one place.
+HOW: plain sync functions with keyword-only arguments; `event_list_visible_to` is defined next to the
+     visibility rule (negotiations/visibility.py) and re-exported here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from negotiations.models import Event, Listing, Negotiation, Participant
+from negotiations.tokens import token_hash, token_matches
+from negotiations.visibility import Viewer, event_list_visible_to
+
+__all__ = [
+    "NegotiationSetup",
+    "event_list_visible_to",
+    "listing_get",
+    "listing_list",
+    "negotiation_get",
+    "negotiation_id_for_token",
+    "negotiation_setup_get",
+    "participant_for_viewer",
+    "viewer_for_token",
+]
+
+
+def listing_list() -> QuerySet[Listing]:
+    return Listing.objects.all().order_by("-id")
+
+
+def listing_get(*, listing_id: int) -> Listing | None:
+    return Listing.objects.filter(pk=listing_id).first()
+
+
+def negotiation_get(*, negotiation_id: int) -> Negotiation | None:
+    return Negotiation.objects.select_related("listing").filter(pk=negotiation_id).first()
+
+
+def viewer_for_token(*, negotiation: Negotiation, token: str) -> Viewer | None:
+    """The viewer a token stands for in this negotiation, or None. Compares in constant time against
+    all three digests (no early exit), so timing does not tell which role a guess came close to."""
+    participants = {p.role: p.token_hash for p in Participant.objects.filter(negotiation=negotiation)}
+    matches = {
+        "buyer": token_matches(token, participants.get("buyer", "")),
+        "seller": token_matches(token, participants.get("seller", "")),
+        "observer": token_matches(token, negotiation.observer_token_hash),
+    }
+    for role, matched in matches.items():
+        if matched:
+            return Viewer(role)  # type: ignore[arg-type]
+    return None
+
+
+def negotiation_id_for_token(*, token: str) -> int | None:
+    """Which negotiation a token belongs to (None: no such token). Lets the API answer 404 for a valid
+    token of another negotiation and 401 for a token that matches nothing."""
+    digest = token_hash(token)
+    participant = Participant.objects.filter(token_hash=digest).values_list("negotiation_id", flat=True).first()
+    if participant is not None:
+        return participant
+    return Negotiation.objects.filter(observer_token_hash=digest).values_list("pk", flat=True).first()
+
+
+def participant_for_viewer(*, negotiation: Negotiation, viewer: Viewer) -> Participant | None:
+    """The participant whose private fields `viewer` may see (its own side), or None."""
+    if viewer.role not in ("buyer", "seller"):
+        return None
+    return Participant.objects.filter(negotiation=negotiation, role=viewer.role).first()
+
+
+@dataclass(frozen=True)
+class NegotiationSetup:
+    """Everything the engine needs to (re)build a negotiation: settings, both sides, the whole log."""
+
+    negotiation: Negotiation
+    listing: Listing
+    participants: dict[str, Participant]
+    events: list[Event]
+
+
+def negotiation_setup_get(*, negotiation_id: int) -> NegotiationSetup:
+    negotiation = Negotiation.objects.select_related("listing").get(pk=negotiation_id)
+    participants = {p.role: p for p in Participant.objects.filter(negotiation=negotiation)}
+    events = list(Event.objects.filter(negotiation=negotiation).order_by("seq"))
+    return NegotiationSetup(negotiation, negotiation.listing, participants, events)

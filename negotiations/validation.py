@@ -1,0 +1,179 @@
+"""WHAT: input validation for the negotiation services (listing fields, participant settings, rounds).
+WHY: services are called by the API, the `negotiate` command and tests alike; each must reject bad
+     input the same way — one RequestValidationError listing every problem — before anything is written.
+HOW: `*_clean` functions return typed values or collect messages into an `Errors` map shaped like
+     DRF's nested serializer errors ({"buyer": {"limit_price": ["..."]}}), raised once at the end.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from marketplace.errors import RequestValidationError
+from negotiations.models import AgentMode, Role, Strategy
+from negotiations.prices import PriceError, parse_price
+
+PARTICIPANT_FIELDS = frozenset(
+    {"limit_price", "target_price", "persona", "strategy", "mode", "provider", "model", "temperature"}
+)
+MAX_PERSONA_CHARS = 500
+MAX_MODEL_CHARS = 200
+MAX_TITLE_CHARS = 200
+MAX_DESCRIPTION_CHARS = 5000
+MAX_CATEGORY_CHARS = 50
+MAX_SEED = 2**63 - 1
+
+
+class Errors(dict):
+    """Field -> list of messages (nested dicts for nested objects)."""
+
+    def add(self, path: tuple[str, ...], message: str) -> None:
+        node: dict = self
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node.setdefault(path[-1], []).append(message)
+
+    def raise_if_any(self, message: str) -> None:
+        if self:
+            raise RequestValidationError(message, details={"fields": dict(self)})
+
+
+@dataclass(frozen=True)
+class ParticipantInput:
+    role: str
+    limit_price: Decimal
+    target_price: Decimal | None
+    persona: str
+    strategy: str
+    mode: str
+    provider: str
+    model: str
+    temperature: float | None
+
+
+def price_clean(value: Any, path: tuple[str, ...], errors: Errors, *, required: bool = True) -> Decimal | None:
+    if value is None and not required:
+        return None
+    if value is None:
+        errors.add(path, "This field is required.")
+        return None
+    try:
+        return parse_price(value)
+    except PriceError as exc:
+        errors.add(path, f"Must be a valid price: {exc}.")
+        return None
+
+
+def text_clean(value: Any, path: tuple[str, ...], errors: Errors, *, max_chars: int, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors.add(path, "Must be a string.")
+        return ""
+    value = value.strip()
+    if required and not value:
+        errors.add(path, "This field may not be blank.")
+    if len(value) > max_chars:
+        errors.add(path, f"Must be at most {max_chars} characters.")
+    return value
+
+
+def currency_clean(value: Any, errors: Errors) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value.strip()):
+        errors.add(("currency",), "Must be a three-letter ISO 4217 code such as USD.")
+        return "USD"
+    return value.strip().upper()
+
+
+def max_rounds_clean(value: Any, errors: Errors) -> int:
+    cap = settings.NEGOTIATION_MAX_ROUNDS_CAP
+    if value is None:
+        return settings.NEGOTIATION_DEFAULT_MAX_ROUNDS
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.add(("max_rounds",), "Must be an integer.")
+        return 0
+    if not 1 <= value <= cap:
+        errors.add(("max_rounds",), f"Must be between 1 and {cap}.")
+    return value
+
+
+def seed_clean(value: Any, errors: Errors) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        errors.add(("seed",), f"Must be an integer between 0 and {MAX_SEED}.")
+        return None
+    return value
+
+
+def choice_clean(value: Any, path: tuple[str, ...], errors: Errors, *, choices: list[str], default: str) -> str:
+    if value is None:
+        return default
+    if value not in choices:
+        errors.add(path, f"Must be one of: {', '.join(choices)}.")
+        return default
+    return value
+
+
+def participant_clean(role: str, raw: Any, errors: Errors) -> ParticipantInput | None:
+    if not isinstance(raw, dict):
+        errors.add((role,), "Must be an object.")
+        return None
+    for unknown in sorted(set(raw) - PARTICIPANT_FIELDS):
+        errors.add((role, unknown), "Unknown field.")
+    limit = price_clean(raw.get("limit_price"), (role, "limit_price"), errors)
+    target = price_clean(raw.get("target_price"), (role, "target_price"), errors, required=False)
+    if limit is not None and target is not None:
+        if role == Role.BUYER and target > limit:
+            errors.add((role, "target_price"), "A buyer's target may not be above its limit.")
+        if role == Role.SELLER and target < limit:
+            errors.add((role, "target_price"), "A seller's target may not be below its limit.")
+    temperature = raw.get("temperature")
+    if temperature is not None:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
+            errors.add((role, "temperature"), "Must be a number between 0 and 2.")
+            temperature = None
+        else:
+            temperature = float(temperature)
+    provider = text_clean(raw.get("provider"), (role, "provider"), errors, max_chars=64)
+    if provider:
+        problem = provider_problem(provider)
+        if problem:
+            errors.add((role, "provider"), problem)
+    return ParticipantInput(
+        role=role,
+        limit_price=limit or Decimal(0),
+        target_price=target,
+        persona=text_clean(raw.get("persona"), (role, "persona"), errors, max_chars=MAX_PERSONA_CHARS),
+        strategy=choice_clean(raw.get("strategy"), (role, "strategy"), errors, choices=Strategy.values, default=Strategy.LINEAR),
+        mode=choice_clean(raw.get("mode"), (role, "mode"), errors, choices=AgentMode.values, default=AgentMode.NARRATE),
+        provider=provider,
+        model=text_clean(raw.get("model"), (role, "model"), errors, max_chars=MAX_MODEL_CHARS),
+        temperature=temperature,
+    )
+
+
+def provider_problem(name: str) -> str | None:
+    """Why `name` cannot be used as a provider, or None. Asks the provider registry when it is installed."""
+    from llm.exceptions import LLMError, ProviderDisabledError, UnknownProviderError
+
+    try:
+        from llm.registry import get_provider
+    except ImportError:  # registry not available: fall back to the configured names
+        config = settings.LLM_PROVIDERS.get(name)
+        if config is None:
+            return f"Unknown provider {name!r}."
+        return None if config.get("enabled", True) else f"Provider {name!r} is disabled."
+    try:
+        get_provider(name)
+    except UnknownProviderError:
+        return f"Unknown provider {name!r}."
+    except ProviderDisabledError:
+        return f"Provider {name!r} is disabled."
+    except LLMError:
+        return None  # known but unhealthy: the engine falls back to templated words at run time
+    return None
