@@ -235,6 +235,9 @@ class ChatCompletionInputSerializer(serializers.Serializer):
         if data.get("stream_options") is not None and not value.get("stream"):
             raise serializers.ValidationError({"stream_options": ["Only allowed when 'stream' is true."]})
         value["passthrough"] = {k: data[k] for k in data.keys() & PASSTHROUGH_REQUEST_FIELDS}
+        if value.get("stream_options") is not None:
+            # Forwarded so the upstream sends usage (OpenAI, vLLM and llama.cpp only do when asked).
+            value["passthrough"]["stream_options"] = data["stream_options"]
         return value
 
     def chat_request(self) -> ChatRequest:

@@ -1,0 +1,134 @@
+"""WHAT: the LLM gateway endpoints: `GET /api/v1/llm/models[?provider=]` and the OpenAI-compatible
+`POST /api/v1/llm/chat/completions` (JSON, or SSE when `stream: true`).
+WHY: any OpenAI client (the official SDK with `base_url=.../api/v1/llm`, agents, a web page) reaches
+     every configured provider through one endpoint, with one error contract and request limits.
+HOW: native async views (`AsyncApiView`, documented by drf-spectacular). The request is validated
+     completely before any upstream call. A stream's first chunk is pulled before the response starts,
+     so an early failure is an ordinary JSON error with its status; after the first byte a failure
+     becomes one final `data: {"error": ...}` event. The upstream stream is closed whenever ours ends
+     (`aclosing`), including when Django cancels the response because the client disconnected;
+     `CancelledError` is never caught.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+
+from llm.openai_wire import StreamEncoder, completion_body, model_list_body, new_completion_id
+from llm.registry import aget_provider
+from llm.serializers import ChatCompletionInputSerializer, StrictCharField, read_json_object
+from llm.streaming import apply_stream_settings
+from llm.types import Chunk
+from marketplace.api_errors import sse_error_event
+from marketplace.async_views import AsyncApiView
+
+__all__ = ["ChatCompletionCreateApi", "ModelListApi"]
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+_ERROR_RESPONSE = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description='`{"error": {"code", "message", "details"?}}`; see the README\'s error codes table.',
+)
+
+
+class ModelListApi(AsyncApiView):
+    """The models a provider offers, in OpenAI's list format."""
+
+    class FilterSerializer(serializers.Serializer):
+        provider = StrictCharField(required=False, max_length=64)
+
+    @extend_schema(
+        tags=["llm"],
+        operation_id="llm_models_list",
+        parameters=[OpenApiParameter("provider", str, description="Provider name (default: LLM_PROVIDER).")],
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='`{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}`',
+            ),
+            400: _ERROR_RESPONSE, 429: _ERROR_RESPONSE, 502: _ERROR_RESPONSE, 503: _ERROR_RESPONSE,
+        },
+    )
+    async def get(self, request: HttpRequest) -> HttpResponse:
+        provider = await aget_provider(request.GET.get("provider") or None)
+        models = await provider.list_models()
+        return JsonResponse(model_list_body(models, provider=provider.name))
+
+
+class ChatCompletionCreateApi(AsyncApiView):
+    """OpenAI Chat Completions: a `chat.completion` object, or with `stream: true` an SSE stream."""
+
+    InputSerializer = ChatCompletionInputSerializer
+
+    @extend_schema(
+        tags=["llm"],
+        operation_id="llm_chat_completions_create",
+        request=ChatCompletionInputSerializer,
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="A `chat.completion` object with `usage` (stream false)."
+            ),
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="`data: {chat.completion.chunk}` events ending `data: [DONE]` (stream true). "
+                'A failure after the first byte is one final `data: {"error": {...}}` event.',
+            ),
+            400: _ERROR_RESPONSE, 404: _ERROR_RESPONSE, 413: _ERROR_RESPONSE, 429: _ERROR_RESPONSE,
+            502: _ERROR_RESPONSE, 503: _ERROR_RESPONSE,
+        },
+        examples=[
+            OpenApiExample(
+                "Streamed",
+                request_only=True,
+                value={"messages": [{"role": "user", "content": "Hello!"}], "stream": True, "max_tokens": 64},
+            ),
+        ],
+    )
+    async def post(self, request: HttpRequest) -> HttpResponse:
+        serializer = self.InputSerializer(data=read_json_object(request))
+        serializer.is_valid(raise_exception=True)
+        chat_request = serializer.chat_request()
+        provider = await aget_provider(serializer.validated_data.get("provider"))
+        fallback_model = chat_request.model or provider.config.default_model
+        if not serializer.validated_data.get("stream"):
+            completion = await provider.complete(chat_request)
+            return JsonResponse(completion_body(completion, fallback_model=fallback_model))
+
+        chunks = apply_stream_settings(provider.stream(chat_request))
+        try:
+            first = await anext(chunks)
+        except StopAsyncIteration:
+            first = None
+        except BaseException:
+            await chunks.aclose()
+            raise
+        encoder = StreamEncoder(
+            completion_id=(first.id if first is not None and first.id else None) or new_completion_id(),
+            model=(first.model if first is not None and first.model else None) or fallback_model,
+            include_usage=serializer.include_usage,
+        )
+        return StreamingHttpResponse(
+            _sse_events(first, chunks, encoder), content_type="text/event-stream", headers=SSE_HEADERS
+        )
+
+
+async def _sse_events(first: Chunk | None, chunks: AsyncIterator[Chunk], encoder: StreamEncoder) -> AsyncIterator[bytes]:
+    """The response body. Never raises (under daphne an escaping exception leaves the client hanging)
+    except CancelledError/GeneratorExit, which must propagate so the upstream request is torn down."""
+    try:
+        async with aclosing(chunks):
+            if first is not None:
+                yield encoder.encode(first)
+            async for chunk in chunks:
+                event = encoder.encode(chunk)
+                if event:
+                    yield event
+        yield encoder.finish()
+    except Exception as exc:  # noqa: BLE001 - reported in-band; the upstream is already closed
+        yield sse_error_event(exc)

@@ -1,0 +1,172 @@
+"""`POST /api/v1/llm/chat/completions` over a live ASGI server: the JSON and SSE answers, the SSE headers,
+tokens relayed as they come, the request forwarded faithfully, and every bad input refused with
+VALIDATION_ERROR (413 for an oversized body) before any upstream call."""
+import json
+
+import httpx
+import pytest
+
+from tests.support.fake_openai import expected_text
+from tests.support.sse_client import post_chat
+
+HI = [{"role": "user", "content": "Hi"}]
+
+
+def test_non_streamed_answer_is_a_chat_completion_with_usage(live_gateway, fake_upstream):
+    result = post_chat(live_gateway.url, {"model": "fake-model", "messages": HI})
+    assert result.status == 200
+    body = result.body
+    assert body["object"] == "chat.completion"
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": expected_text(8)}
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert body["usage"] == {"prompt_tokens": 5, "completion_tokens": 8, "total_tokens": 13}
+
+
+def test_streamed_answer_is_openai_chunks_ending_with_done(live_gateway, fake_upstream):
+    result = post_chat(live_gateway.url, {"model": "fake-model", "messages": HI, "stream": True})
+    assert result.status == 200
+    assert result.headers["content-type"] == "text/event-stream"
+    assert result.headers["cache-control"] == "no-cache"
+    assert result.headers["x-accel-buffering"] == "no"
+    events = result.events
+    assert events[-1] == "[DONE]"
+    chunks = events[:-1]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert len({c["id"] for c in chunks}) == 1
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert result.text == expected_text(8)
+    assert [c["choices"][0]["finish_reason"] for c in chunks][-1] == "stop"
+    assert all("usage" not in c for c in chunks)  # not asked for
+
+
+def test_usage_is_streamed_only_when_asked_for(live_gateway, fake_upstream):
+    result = post_chat(live_gateway.url, {"model": "fake-model", "messages": HI, "stream": True,
+                                          "stream_options": {"include_usage": True}})
+    usage_chunk = result.events[-2]
+    assert usage_chunk["choices"] == []
+    assert usage_chunk["usage"] == {"prompt_tokens": 5, "completion_tokens": 8, "total_tokens": 13}
+    assert fake_upstream.last.body["stream_options"] == {"include_usage": True}
+
+
+def test_tokens_are_relayed_as_they_arrive_not_buffered(live_gateway, fake_upstream):
+    body = {"model": "slow:150", "messages": HI, "stream": True}
+    with httpx.Client(timeout=10) as client, client.stream(
+        "POST", f"{live_gateway.url}/api/v1/llm/chat/completions", json=body
+    ) as response:
+        lines = response.iter_lines()
+        first = next(line for line in lines if line.startswith("data: "))
+        upstream = fake_upstream.last
+        assert json.loads(first[6:])["choices"][0]["delta"]["role"] == "assistant"
+        assert upstream.completed_at is None  # the upstream is still writing: we did not wait for it
+        rest = [line for line in lines if line.startswith("data: ")]
+    assert rest[-1] == "data: [DONE]"
+
+
+def test_request_fields_are_forwarded_to_the_upstream(live_gateway, fake_upstream):
+    body = {"model": "fake-model", "messages": [{"role": "system", "content": "Be brief."},
+                                                {"role": "developer", "content": "x"}, *HI],
+            "temperature": 0.3, "max_tokens": -1, "top_p": 0.5, "stop": ["\n"], "top_k": 20}
+    assert post_chat(live_gateway.url, body).status == 200
+    sent = fake_upstream.last.body
+    assert sent["messages"] == body["messages"]
+    assert (sent["temperature"], sent["max_tokens"], sent["top_p"], sent["stop"], sent["top_k"]) == (0.3, -1, 0.5, ["\n"], 20)
+    assert "provider" not in sent
+
+
+def test_model_defaults_to_the_providers_default(live_gateway, fake_upstream):
+    result = post_chat(live_gateway.url, {"messages": HI, "provider": "lm_studio"})
+    assert result.status == 200
+    assert fake_upstream.last.model == "fake-model"
+
+
+# --- bad input: 400/413 VALIDATION_ERROR (or the provider codes), and the upstream never called -----
+BAD_BODIES = {
+    "missing-messages": {"model": "m"},
+    "empty-messages": {"messages": []},
+    "messages-not-a-list": {"messages": "Hi"},
+    "unknown-role": {"messages": [{"role": "wizard", "content": "Hi"}]},
+    "content-number": {"messages": [{"role": "user", "content": 42}]},
+    "content-object": {"messages": [{"role": "user", "content": {"text": "Hi"}}]},
+    "content-missing": {"messages": [{"role": "user"}]},
+    "temperature-string": {"messages": HI, "temperature": "hot"},
+    "temperature-numeric-string": {"messages": HI, "temperature": "0.5"},
+    "temperature-above-2": {"messages": HI, "temperature": 2.5},
+    "temperature-negative": {"messages": HI, "temperature": -1},
+    "max-tokens-zero": {"messages": HI, "max_tokens": 0},
+    "max-tokens-negative": {"messages": HI, "max_tokens": -5},
+    "max-tokens-above-limit": {"messages": HI, "max_tokens": 10**9},
+    "max-tokens-string": {"messages": HI, "max_tokens": "10"},
+    "unknown-field": {"messages": HI, "temprature": 1},
+    "body-is-a-list": [HI],
+}
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+@pytest.mark.parametrize("name", list(BAD_BODIES))
+def test_bad_input_is_refused_before_any_upstream_call(live_gateway, fake_upstream, name, stream):
+    body = BAD_BODIES[name]
+    if isinstance(body, dict):
+        body = {**body, "stream": stream}
+    result = post_chat(live_gateway.url, body)
+    assert (result.status, result.body["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert fake_upstream.records == []
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"", "\"caf\xe9\"".encode("latin-1"), b"null"], ids=["broken", "empty", "not-utf8", "null"])
+def test_body_that_is_not_a_json_object_is_refused(live_gateway, fake_upstream, raw):
+    result = post_chat(live_gateway.url, None, raw=raw)
+    assert (result.status, result.body["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert fake_upstream.records == []
+
+
+def test_too_many_messages_are_refused(live_gateway, fake_upstream, settings):
+    settings.LLM_MAX_MESSAGES = 4
+    result = post_chat(live_gateway.url, {"messages": HI * 5})
+    assert (result.status, result.body["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert "messages" in result.body["error"]["details"]["fields"]
+    assert fake_upstream.records == []
+
+
+def test_oversized_body_is_413_validation_error(live_gateway, fake_upstream, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
+    body = json.dumps({"messages": [{"role": "user", "content": "x" * 5_000}]}).encode()
+    result = post_chat(live_gateway.url, None, raw=body)
+    assert (result.status, result.body["error"]["code"]) == (413, "VALIDATION_ERROR")
+    assert fake_upstream.records == []
+
+
+def test_oversized_chunked_body_without_content_length_is_413(live_gateway, fake_upstream, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
+    payload = json.dumps({"messages": [{"role": "user", "content": "x" * 5_000}]}).encode()
+
+    def chunks():
+        for i in range(0, len(payload), 1000):
+            yield payload[i : i + 1000]
+
+    with httpx.Client(timeout=10) as client:
+        response = client.post(f"{live_gateway.url}/api/v1/llm/chat/completions", content=chunks(),
+                               headers={"Content-Type": "application/json"})
+    assert "content-length" not in response.request.headers
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "VALIDATION_ERROR")
+    assert fake_upstream.records == []
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+def test_unknown_provider_is_refused(live_gateway, fake_upstream, stream):
+    result = post_chat(live_gateway.url, {"messages": HI, "provider": "nope", "stream": stream})
+    assert (result.status, result.body["error"]["code"]) == (400, "LLM_UNKNOWN_PROVIDER")
+    assert fake_upstream.records == []
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+def test_disabled_provider_is_refused(live_gateway, fake_upstream, stream):
+    result = post_chat(live_gateway.url, {"messages": HI, "provider": "openrouter", "stream": stream})
+    assert (result.status, result.body["error"]["code"]) == (400, "LLM_PROVIDER_DISABLED")
+    assert fake_upstream.records == []
+
+
+def test_wrong_method_is_405_in_the_envelope(live_gateway, fake_upstream):
+    response = httpx.get(f"{live_gateway.url}/api/v1/llm/chat/completions", timeout=5)
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert "POST" in response.headers["allow"]
