@@ -51,6 +51,8 @@ POOL_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64, ke
 MAX_ERROR_BODY_BYTES = 64 * 1024  # enough for any real error message; a huge error page is cut here
 MAX_COMPLETION_BODY_BYTES = 32 * 1024 * 1024
 _EXCERPT_CHARS = 80
+DRAIN_SECONDS = 0.5
+DRAIN_MAX_BYTES = 64 * 1024
 
 
 def transport_error(
@@ -384,6 +386,8 @@ class OpenAICompatibleClient:
                     yield chunk
                 if eof:
                     break
+            if done:
+                await _drain(reader)
             if not (done or finished):
                 raise StreamInterruptedError(
                     f"The stream from provider '{self.provider}' ended before it was complete "
@@ -463,6 +467,20 @@ class OpenAICompatibleClient:
             for item in items
             if isinstance(item, Mapping) and isinstance(item.get("id"), str)
         ]
+
+
+async def _drain(reader: AsyncIterator[bytes]) -> None:
+    """Read what follows [DONE] (normally just the end of the chunked body), so the connection goes
+    back to the pool instead of being closed; give up quickly, it is only an optimisation."""
+    drained = 0
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for data in reader:
+                drained += len(data)
+                if drained > DRAIN_MAX_BYTES:
+                    return
+    except (TimeoutError, httpx.HTTPError):
+        return
 
 
 async def _read_limited(response: httpx.Response, limit: int, *, provider: str = "", strict: bool = False) -> bytes:

@@ -46,12 +46,13 @@ CONTEXT_OVERFLOW_MARKERS: tuple[str, ...] = (
 NO_MODEL_LOADED_MARKERS: tuple[str, ...] = (
     "no models loaded",  # LM Studio: "No models loaded. Please load a model in the developer page ..."
 )
-MODEL_NOT_FOUND_MARKERS: tuple[str, ...] = (
-    "model_not_found",  # OpenAI error code
-    "model not found",  # Ollama: 'model "x" not found'
-    "does not exist",  # OpenAI: "The model `x` does not exist"
-    "invalid model identifier",  # LM Studio: 'Invalid model identifier "x"'
-    "not a valid model id",  # OpenRouter: "x is not a valid model ID"
+MODEL_NOT_FOUND = re.compile(
+    r"model_not_found"  # OpenAI error code
+    r"|model\b[^.]{0,120}?\bnot found"  # Ollama: 'model "x" not found, try pulling it first'
+    r"|does not exist"  # OpenAI: "The model `x` does not exist"
+    r"|invalid model identifier"  # LM Studio: 'Invalid model identifier "x"'
+    r"|not a valid model id",  # OpenRouter: "x is not a valid model ID"
+    re.IGNORECASE,
 )
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -132,7 +133,7 @@ def error_from_response(
         return ProviderUnavailableError(text, provider=provider, details={**details, "reason": "no_model_loaded"})
     if status == 429:
         return ProviderRateLimitedError(text, retry_after=retry_after, provider=provider, details=details)
-    if status == 404 or (400 <= status < 500 and _matches(haystack, MODEL_NOT_FOUND_MARKERS)):
+    if status == 404 or (400 <= status < 500 and MODEL_NOT_FOUND.search(haystack)):
         return ModelNotFoundError(text, provider=provider, details=details)
     if status == 408:
         return ProviderTimeoutError(text, provider=provider, details={**details, "phase": "upstream"})

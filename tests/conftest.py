@@ -61,7 +61,7 @@ def make_fake_provider(fake_openai):
 
 
 @pytest.fixture
-def fake_provider(make_fake_provider):
+def fake_openai_provider(make_fake_provider):
     """An OpenAI-compatible provider named "fake" on the fake server (no database needed)."""
     return make_fake_provider()
 

@@ -19,7 +19,8 @@ Behaviours (streaming and non-streaming unless noted):
     rate-limit:SECONDS      429 with `Retry-After: SECONDS`
     rate-limit-ms:MS        429 with `retry-after-ms: MS`
     rate-limit-date:SECONDS 429 with Retry-After as an HTTP-date SECONDS ahead
-    fail:N[:CODE]           first N requests of a key fail with CODE (default 500), then normal
+    fail:N[:CODE[:WAIT]]    first N requests of a key fail with CODE (default 500), then normal; WAIT
+                            adds `Retry-After: WAIT`, or `retry-after-ms: M` when WAIT is "Mms"
     bad-request             400 invalid_request_error
     model-not-found         404 model_not_found (OpenAI's text)
     no-models-loaded        400 with LM Studio's "No models loaded" message
@@ -456,7 +457,11 @@ class FakeOpenAIServer:
                 seen = self._counters.get(record.key, 0)
                 self._counters[record.key] = seen + 1
             if seen < failures:
-                await self._send_error(conn, record, status, _error_body(status))
+                extra = {}
+                if len(args) > 2:  # "1.5" -> Retry-After: 1.5, "300ms" -> retry-after-ms: 300
+                    wait = args[2]
+                    extra = {"retry-after-ms": wait[:-2]} if wait.endswith("ms") else {"Retry-After": wait}
+                await self._send_error(conn, record, status, _error_body(status), extra)
                 return True
             name, args = "normal", []
         error = self._error_for(name, args, record)
