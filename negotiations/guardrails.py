@@ -96,7 +96,7 @@ def _mention_violation(mention: PriceMention, policy: TextPolicy) -> str | None:
     if not mention.marked and all(value < policy.small_number_ceiling for value in mention.values):
         return None
     # Within a unit of a private price counts as naming it ("1235" for a floor of 1234.56).
-    if any(abs(value - private) < 1 for value in mention.values for private in policy.private_prices):
+    if any(abs(value - private) <= 1 for value in mention.values for private in policy.private_prices):
         return "private_price_in_text"
     return "unlisted_price_in_text"
 
@@ -155,8 +155,8 @@ class PublicDraftGate:
     """Releases the safe prefix of a message being streamed, for live display to the other side.
 
     Text is released up to a word boundary, holding back the last two words (a number's suffix or
-    currency word may still be on its way: "1.2" + "k"); the first time the released text would contain
-    a forbidden price the gate closes for good. The logged message event remains the authority.
+    currency word may still be on its way: "1.2" + "k"); the first time the text so far contains a
+    forbidden price (in its complete words) the gate closes for good. The logged message event remains the authority.
     """
 
     HOLD_BACK_WORDS = 2
@@ -178,8 +178,10 @@ class PublicDraftGate:
         cut = boundaries[-self.HOLD_BACK_WORDS]
         if cut <= self._released:
             return ""
-        candidate = self._text[:cut]
-        if any(_mention_violation(m, self._policy) for m in price_mentions(candidate)):
+        # Check every complete word so far, not just the released prefix: a suffix ("k") may follow a
+        # released number. The last word may be incomplete ("$42" of "$420"), so it waits.
+        complete = self._text[:boundaries[-1]]
+        if any(_mention_violation(m, self._policy) for m in price_mentions(complete)):
             self.closed = True
             return ""
         piece = self._text[self._released:cut]

@@ -20,7 +20,7 @@ from tests.support.fake_provider import FakeProvider
 
 
 @pytest.fixture
-def fake_provider() -> FakeProvider:
+def scripted_llm() -> FakeProvider:
     return FakeProvider()
 
 

@@ -1,0 +1,109 @@
+"""Guardrail checks on moves and public text, and the gate for live drafts."""
+from decimal import Decimal
+
+import pytest
+
+from negotiations.guardrails import (
+    GuardrailBreach,
+    PublicDraftGate,
+    TextPolicy,
+    assert_move_allowed,
+    check_proposal,
+    check_text,
+)
+from negotiations.strategy import Decision
+
+D = Decimal
+FLOOR, TARGET = D("350.00"), D("520.00")
+
+
+def policy(current="420.00"):
+    return TextPolicy.build(
+        public_prices={D("500.00"), D("300.00")}, current_price=None if current is None else D(current),
+        private_prices={FLOOR, TARGET},
+    )
+
+
+def kinds(findings):
+    return [f.kind for f in findings]
+
+
+@pytest.mark.parametrize("leak", ["$350", "350.00", "0.35k", "three fifty", "three hundred and fifty", "USD 350", "351"])
+def test_naming_the_private_floor_in_any_spelling_is_a_leak(leak):
+    text = f"I can do $420, but honestly my floor is {leak}."
+    assert kinds(check_text(text, action="offer", price=D("420.00"), policy=policy())) == ["private_price_in_text"]
+
+
+def test_a_price_nobody_offered_is_not_allowed():
+    findings = check_text("I can do $420, or $410 if you pick it up.", action="offer", price=D("420.00"), policy=policy())
+    assert kinds(findings) == ["unlisted_price_in_text"]
+
+
+def test_public_prices_and_the_current_offer_may_be_named():
+    text = "You offered $300 and I listed it at $500; I can do $420."
+    assert check_text(text, action="offer", price=D("420.00"), policy=policy()) == []
+
+
+def test_small_counts_are_not_prices():
+    assert check_text("It has 2 drawers and 4 legs. $420?", action="offer", price=D("420.00"), policy=policy()) == []
+
+
+@pytest.mark.parametrize(
+    "text, action",
+    [("Deal! I accept.", "offer"), ("I'm walking away, no deal.", "offer"), ("Deal at $300", "walk_away"),
+     ("I can't accept that.", "accept")],
+)
+def test_text_that_contradicts_the_action_is_flagged(text, action):
+    price = D("300.00") if action == "accept" else (D("420.00") if action == "offer" else None)
+    assert "contradicting_text" in kinds(check_text(text, action=action, price=price, policy=policy(current=None)))
+
+
+def test_empty_text_is_flagged():
+    assert kinds(check_text("  ", action="offer", price=D("420.00"), policy=policy())) == ["empty_text"]
+
+
+def test_offer_beyond_the_limit_is_refused():
+    findings = check_proposal(Decision("offer", D("349.99")), role="seller", limit=FLOOR, standing_offer=None)
+    assert kinds(findings) == ["beyond_limit"]
+
+
+def test_accepting_without_a_standing_offer_is_refused():
+    findings = check_proposal(Decision("accept", D("400.00")), role="seller", limit=FLOOR, standing_offer=None)
+    assert kinds(findings) == ["accept_without_offer"]
+
+
+def test_accepting_at_another_price_than_the_standing_offer_is_refused():
+    findings = check_proposal(Decision("accept", D("450.00")), role="seller", limit=FLOOR, standing_offer=D("400.00"))
+    assert kinds(findings) == ["accept_price_mismatch"]
+
+
+def test_accepting_a_standing_offer_beyond_the_limit_is_refused():
+    findings = check_proposal(Decision("accept", D("300.00")), role="seller", limit=FLOOR, standing_offer=D("300.00"))
+    assert kinds(findings) == ["beyond_limit"]
+
+
+def test_the_log_gate_raises_on_a_move_that_breaks_an_invariant():
+    assert_move_allowed(Decision("offer", D("360.00")), role="seller", limit=FLOOR, standing_offer=None)
+    with pytest.raises(GuardrailBreach):
+        assert_move_allowed(Decision("offer", D("340.00")), role="seller", limit=FLOOR, standing_offer=None)
+
+
+def test_draft_gate_releases_safe_words_and_closes_before_a_leak():
+    gate = PublicDraftGate(policy=policy())
+    released = "".join(gate.feed(piece) for piece in ["I ", "can ", "do ", "$420 ", "but ", "my ", "floor ", "is ", "0.35", "k ", "really ", "ok "])
+    assert released.startswith("I can do $420")
+    assert "0.35" not in released and "350" not in released
+    assert gate.closed
+
+
+def test_draft_gate_holds_back_a_number_until_its_suffix_is_known():
+    gate = PublicDraftGate(policy=policy())
+    released = "".join(gate.feed(piece) for piece in ["maybe ", "1.2", " k", " then"])
+    assert "1.2" not in released
+
+
+def test_draft_gate_does_not_close_on_a_number_still_being_written():
+    gate = PublicDraftGate(policy=policy())
+    released = "".join(gate.feed(piece) for piece in ["I ", "can ", "do ", "$4", "20 ", "for ", "it ", "today."])
+    assert not gate.closed
+    assert released == "I can do $420 for"
