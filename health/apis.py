@@ -29,6 +29,12 @@ __all__ = ["HealthCheckApi", "HealthLiveApi", "LlmStatusApi", "RootApi"]
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 
 
+class _PublicApi(APIView):
+    # Probes are public, and must not read a session (a database query) just because a cookie came.
+    authentication_classes: list = []
+    permission_classes: list = []
+
+
 class _DatabaseComponentSerializer(serializers.Serializer):
     available = serializers.BooleanField()
     latency_ms = serializers.FloatField()
@@ -54,7 +60,7 @@ def _database_component(db: DatabaseHealth) -> dict[str, Any]:
     return component
 
 
-class RootApi(APIView):
+class RootApi(_PublicApi):
     """Where the documentation and the health check are."""
 
     @extend_schema_serializer(component_name="Root")
@@ -76,7 +82,7 @@ class RootApi(APIView):
         )
 
 
-class HealthLiveApi(APIView):
+class HealthLiveApi(_PublicApi):
     """Liveness: the process answers. Touches no dependency."""
 
     @extend_schema_serializer(component_name="HealthLive")
@@ -88,7 +94,7 @@ class HealthLiveApi(APIView):
         return Response({"status": "alive"})
 
 
-class HealthCheckApi(APIView):
+class HealthCheckApi(_PublicApi):
     """Readiness: database and default LLM provider. 200 healthy/degraded, 503 unhealthy."""
 
     @extend_schema_serializer(component_name="HealthCheck")
@@ -133,7 +139,7 @@ async def _default_llm_component() -> dict[str, Any]:
     return component
 
 
-class LlmStatusApi(APIView):
+class LlmStatusApi(_PublicApi):
     """Every configured LLM provider: configuration (never keys), reachability and models; plus the database."""
 
     @extend_schema_serializer(component_name="LlmStatus")

@@ -16,44 +16,50 @@ from contextlib import aclosing
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
 from llm.openai_wire import StreamEncoder, completion_body, model_list_body, new_completion_id
 from llm.registry import aget_provider
-from llm.serializers import ChatCompletionInputSerializer, StrictCharField, read_json_object
+from llm.serializers import ChatCompletionInputSerializer, read_json_object
 from llm.streaming import apply_stream_settings
 from llm.types import Chunk
 from marketplace.api_errors import sse_error_event
 from marketplace.async_views import AsyncApiView
+from marketplace.schema import error_responses
 
 __all__ = ["ChatCompletionCreateApi", "ModelListApi"]
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
-_ERROR_RESPONSE = OpenApiResponse(
-    OpenApiTypes.OBJECT,
-    description='`{"error": {"code", "message", "details"?}}`; see the README\'s error codes table.',
-)
 
 
 class ModelListApi(AsyncApiView):
     """The models a provider offers, in OpenAI's list format."""
 
-    class FilterSerializer(serializers.Serializer):
-        provider = StrictCharField(required=False, max_length=64)
+    @extend_schema_serializer(component_name="ModelList")
+    class OutputSerializer(serializers.Serializer):
+        @extend_schema_serializer(component_name="Model")
+        class ModelSerializer(serializers.Serializer):
+            id = serializers.CharField()
+            object = serializers.ChoiceField(choices=["model"])
+            created = serializers.IntegerField(help_text="Always 0: servers do not tell.")
+            owned_by = serializers.CharField()
+
+        object = serializers.ChoiceField(choices=["list"])
+        data = ModelSerializer(many=True)
 
     @extend_schema(
         tags=["llm"],
         operation_id="llm_models_list",
         parameters=[OpenApiParameter("provider", str, description="Provider name (default: LLM_PROVIDER).")],
-        responses={
-            200: OpenApiResponse(
-                OpenApiTypes.OBJECT,
-                description='`{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}`',
-            ),
-            400: _ERROR_RESPONSE, 429: _ERROR_RESPONSE, 502: _ERROR_RESPONSE, 503: _ERROR_RESPONSE,
-        },
+        responses={200: OutputSerializer, **error_responses(400, 429, 502, 503)},
     )
     async def get(self, request: HttpRequest) -> HttpResponse:
         provider = await aget_provider(request.GET.get("provider") or None)
@@ -66,21 +72,49 @@ class ChatCompletionCreateApi(AsyncApiView):
 
     InputSerializer = ChatCompletionInputSerializer
 
+    @extend_schema_serializer(component_name="ChatCompletion")
+    class OutputSerializer(serializers.Serializer):
+        @extend_schema_serializer(component_name="ChatCompletionChoice")
+        class ChoiceSerializer(serializers.Serializer):
+            @extend_schema_serializer(component_name="ChatCompletionMessage")
+            class MessageSerializer(serializers.Serializer):
+                role = serializers.ChoiceField(choices=["assistant"])
+                content = serializers.CharField()
+                reasoning_content = serializers.CharField(required=False, help_text="When the model reasons.")
+
+            index = serializers.IntegerField()
+            message = MessageSerializer()
+            logprobs = serializers.JSONField(allow_null=True)
+            finish_reason = serializers.CharField(allow_null=True, help_text="stop, length, ... as the upstream says.")
+
+        @extend_schema_serializer(component_name="Usage")
+        class UsageSerializer(serializers.Serializer):
+            prompt_tokens = serializers.IntegerField()
+            completion_tokens = serializers.IntegerField()
+            total_tokens = serializers.IntegerField()
+
+        id = serializers.CharField()
+        object = serializers.ChoiceField(choices=["chat.completion"])
+        created = serializers.IntegerField()
+        model = serializers.CharField()
+        choices = ChoiceSerializer(many=True)
+        usage = UsageSerializer(allow_null=True, help_text="As reported by the upstream; null if it reports none.")
+
     @extend_schema(
         tags=["llm"],
         operation_id="llm_chat_completions_create",
         request=ChatCompletionInputSerializer,
         responses={
             (200, "application/json"): OpenApiResponse(
-                OpenApiTypes.OBJECT, description="A `chat.completion` object with `usage` (stream false)."
+                OutputSerializer, description="`stream: false`: a `chat.completion` object with `usage`."
             ),
             (200, "text/event-stream"): OpenApiResponse(
                 OpenApiTypes.STR,
-                description="`data: {chat.completion.chunk}` events ending `data: [DONE]` (stream true). "
+                description="`stream: true`: `data: {chat.completion.chunk}` events ending `data: [DONE]`; "
+                "with `stream_options.include_usage`, a last chunk with empty `choices` and `usage`. "
                 'A failure after the first byte is one final `data: {"error": {...}}` event.',
             ),
-            400: _ERROR_RESPONSE, 404: _ERROR_RESPONSE, 413: _ERROR_RESPONSE, 429: _ERROR_RESPONSE,
-            502: _ERROR_RESPONSE, 503: _ERROR_RESPONSE,
+            **error_responses(400, 404, 413, 429, 502, 503),
         },
         examples=[
             OpenApiExample(

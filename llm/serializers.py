@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from llm.types import ROLES, ChatMessage, ChatRequest
@@ -70,7 +71,7 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
     return payload
 
 
-class StrictNumberField(serializers.Field):
+class StrictNumberField(serializers.FloatField):
     """A JSON number (int or float, never a bool or a numeric string) within [min_value, max_value]."""
 
     default_error_messages = {
@@ -79,8 +80,8 @@ class StrictNumberField(serializers.Field):
     }
 
     def __init__(self, *, min_value: float, max_value: float, **kwargs: Any) -> None:
-        self.min_value, self.max_value = min_value, max_value
-        super().__init__(**kwargs)
+        super().__init__(min_value=min_value, max_value=max_value, **kwargs)
+        self.validators = []  # the range is checked (with one message) in to_internal_value
 
     def to_internal_value(self, data: Any) -> float | int:
         if isinstance(data, bool) or not isinstance(data, (int, float)) or not math.isfinite(data):
@@ -93,6 +94,7 @@ class StrictNumberField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "integer", "minimum": -1, "description": "-1 (no limit) or 1..LLM_MAX_TOKENS_LIMIT"})
 class MaxTokensField(serializers.Field):
     """A JSON integer: -1 (no limit, passed through) or 1..LLM_MAX_TOKENS_LIMIT."""
 
@@ -113,6 +115,7 @@ class MaxTokensField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "integer", "enum": [1]})
 class ChoiceCountField(serializers.Field):
     """OpenAI's `n`: the gateway returns one choice, so only the JSON integer 1 is accepted."""
 
@@ -147,6 +150,14 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({
+    "oneOf": [
+        {"type": "string"},
+        {"type": "array", "items": {"type": "object", "required": ["type", "text"], "properties": {
+            "type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}}}},
+    ],
+    "nullable": True,
+})
 class MessageContentField(serializers.Field):
     """A message's `content`: a string, null, or a list of OpenAI text parts (joined with newlines).
 

@@ -23,6 +23,10 @@ __all__ = ["AsyncApiView"]
 class AsyncApiView(APIView):
     """An APIView served as a plain async view: only `options` may stay sync (it is answered here)."""
 
+    # Nothing of DRF's request pipeline runs; saying so keeps the schema honest (no security schemes).
+    authentication_classes: list = []
+    permission_classes: list = []
+
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.args, self.kwargs, self.request = args, kwargs, request
         method = request.method.lower() if request.method else ""
