@@ -174,7 +174,7 @@ SIDES = {"buyer": {"mode": "narrate", "strategy": "boulware"}, "seller": {"mode"
 def llm_or_polite(request):
     """Deterministic: the seller (llm mode) proposes the suggested offer; narration is polite."""
     prompt = prompt_of(request)
-    suggested = re.search(r"A good next offer would be \$([\d,.]+)", prompt)
+    suggested = re.search(r"A good next offer would be \$([\d,]+(?:\.\d\d)?)", prompt)
     if suggested:
         return f"<action>offer</action><price>{suggested.group(1)}</price><message>How about ${suggested.group(1)}?</message>"
     return polite(request)

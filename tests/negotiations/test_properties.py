@@ -1,0 +1,157 @@
+"""Property-based: over random limits, targets, strategies, openers, seeds and modes (rule, narrate with
+a deliberately leaky narrator), every deal lies within both limits, no event a side may see reveals the
+other side's limit, target or private reasoning, and every negotiation ends within max_rounds."""
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from negotiations.engine import NegotiationEngine
+from negotiations.models import Event
+from negotiations.prices import format_price, price_mentions
+from negotiations.visibility import Viewer, event_list_visible_to
+from tests.negotiations.conftest import make_listing, make_negotiation, messages, price, reload
+from tests.support.fake_provider import FakeProvider, prompt_of
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Case:
+    list_price: Decimal
+    limits: dict[str, Decimal]
+    targets: dict[str, Decimal | None]
+    strategies: dict[str, str]
+    modes: dict[str, str]
+    opens: str
+    seed: int
+    max_rounds: int
+
+
+def fraction_of(value: Decimal, low: float, high: float):
+    return st.decimals(min_value=(value * Decimal(str(low))).quantize(CENT), max_value=(value * Decimal(str(high))).quantize(CENT), places=2)
+
+
+@st.composite
+def cases(draw, modes=("rule", "narrate")) -> Case:
+    list_price = draw(st.decimals(min_value=Decimal("20.00"), max_value=Decimal("5000.00"), places=2))
+    seller_floor = draw(fraction_of(list_price, 0.4, 1.1))
+    buyer_limit = draw(fraction_of(list_price, 0.4, 1.2))
+    buyer_target = draw(st.none() | st.decimals(min_value=(buyer_limit * Decimal("0.5")).quantize(CENT), max_value=buyer_limit, places=2))
+    seller_target = draw(st.none() | st.decimals(min_value=seller_floor, max_value=(seller_floor * Decimal("1.6")).quantize(CENT), places=2))
+    tactic = st.sampled_from(["boulware", "linear", "conceder"])
+    mode = st.sampled_from(modes)
+    return Case(
+        list_price=list_price,
+        limits={"buyer": buyer_limit, "seller": seller_floor},
+        targets={"buyer": buyer_target, "seller": seller_target},
+        strategies={"buyer": draw(tactic), "seller": draw(tactic)},
+        modes={"buyer": draw(mode), "seller": draw(mode)},
+        opens=draw(st.sampled_from(["buyer", "seller"])),
+        seed=draw(st.integers(min_value=0, max_value=2**31)),
+        max_rounds=draw(st.integers(min_value=1, max_value=8)),
+    )
+
+
+def spellings(value: Decimal) -> list[str]:
+    return [format_price(value), f"{value:.2f}", f"{value / 1000:.3f}k", f"{value:,.2f} dollars"]
+
+
+def leaky_narrator(case: Case):
+    """Deterministic per prompt; often says its own side's private prices, sometimes contradicts itself."""
+
+    def respond(request) -> str:
+        prompt = prompt_of(request)
+        role = "buyer" if "buying" in prompt else "seller"
+        move = re.search(r"It must (?:offer|accept the \w+'s offer of) (\$[\d,.]+\d)", prompt)
+        said = move.group(1) if move else "that"
+        rng = random.Random(prompt)
+        private = [p for p in (case.limits[role], case.targets[role]) if p is not None]
+        options = [
+            f"I can do {said}.",
+            f"Between us, my limit is {rng.choice(spellings(rng.choice(private)))}. So {said}.",
+            f"{said}? Deal!",
+            f"How about {format_price(Decimal(rng.randint(1, 9999)))} instead of {said}?",
+            "Sorry, I will pass.",
+        ]
+        return rng.choice(options)
+
+    return respond
+
+
+async def run_case(case: Case):
+    listing = await sync_to_async(make_listing)(list_price=str(case.list_price))
+    sides = {
+        role: {
+            "limit_price": str(case.limits[role]),
+            "strategy": case.strategies[role],
+            "mode": case.modes[role],
+            **({"target_price": str(case.targets[role])} if case.targets[role] is not None else {}),
+        }
+        for role in ("buyer", "seller")
+    }
+    negotiation, _ = await sync_to_async(make_negotiation)(
+        listing=listing, buyer=sides["buyer"], seller=sides["seller"], max_rounds=case.max_rounds, opens=case.opens, seed=case.seed
+    )
+    provider = FakeProvider(respond=leaky_narrator(case))
+    await NegotiationEngine(provider_resolver=provider.resolve).run(negotiation.pk)
+    negotiation, events = await reload(negotiation.pk)
+    views = {
+        role: await sync_to_async(list)(event_list_visible_to(negotiation=negotiation, viewer=Viewer(role)))
+        for role in ("buyer", "seller", "observer")
+    }
+    return negotiation, events, views, provider
+
+
+def check_invariants(case: Case, negotiation, events: list[Event], views: dict[str, list[Event]], provider: FakeProvider) -> None:
+    # Every negotiation ends, within max_rounds.
+    assert negotiation.status in ("agreed", "no_deal")
+    assert negotiation.rounds_used <= case.max_rounds
+    assert len(messages(events)) <= 2 * case.max_rounds
+    # Every deal lies within both limits; without a zone of agreement there is none.
+    if negotiation.status == "agreed":
+        assert case.limits["seller"] <= negotiation.agreed_price <= case.limits["buyer"]
+    if case.limits["buyer"] < case.limits["seller"]:
+        assert negotiation.status == "no_deal"
+    thoughts = {role: [e.data["reasoning"] for e in events if e.type == "thought" and e.actor == role] for role in ("buyer", "seller")}
+    for viewer, visible in views.items():
+        others = [r for r in ("buyer", "seller") if r != viewer]
+        for other in others:
+            secrets = {p for p in (case.limits[other], case.targets[other]) if p is not None}
+            public_so_far = {case.list_price}
+            for event in visible:
+                if event.type in (Event.Type.THOUGHT, Event.Type.GUARDRAIL):
+                    assert event.actor == viewer, f"{viewer} saw {other}'s private {event.type}"
+                    continue
+                dumped = json.dumps(event.data)
+                assert "limit_price" not in dumped and "target_price" not in dumped
+                assert not any(reasoning in dumped for reasoning in thoughts[other])
+                if event.type == Event.Type.MESSAGE:
+                    if event.data["price"]:
+                        public_so_far.add(price(event.data["price"]))
+                    for mention in price_mentions(event.data["text"]):
+                        for secret in secrets - public_so_far:
+                            assert secret not in mention.values, f"{viewer} read {other}'s {secret} in {event.data['text']!r}"
+    # Each side's LLM was shown only what that side may see.
+    public_prices = {case.list_price} | {price(m.data["price"]) for m in messages(events) if m.data["price"]}
+    for prompt in provider.prompts():
+        other = "seller" if "buying" in prompt else "buyer"
+        for secret in {p for p in (case.limits[other], case.targets[other]) if p is not None} - public_prices:
+            assert format_price(secret) not in prompt and f"{secret:.2f}" not in prompt
+        assert not any(reasoning in prompt for reasoning in thoughts[other])
+
+
+@pytest.mark.django_db(transaction=True)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=cases())
+def test_negotiations_keep_their_invariants(case: Case):
+    negotiation, events, views, provider = async_to_sync(run_case)(case)
+    check_invariants(case, negotiation, events, views, provider)
