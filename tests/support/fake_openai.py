@@ -219,6 +219,7 @@ class FakeOpenAIServer:
         self.loaded_models: list[str] | None = None  # None: all of `models` are loaded
         self.behaviour_override: str | None = None  # applies to every request without the header
         self.required_key: str | None = None  # when set, requests need `Authorization: Bearer <key>`
+        self.native_api = True  # False: /api/v0/models answers 404, like a server that is not LM Studio
         self._counters: dict[str, int] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -300,6 +301,7 @@ class FakeOpenAIServer:
         self.loaded_models = None
         self.behaviour_override = None
         self.required_key = None
+        self.native_api = True
 
     # --- helpers for tests ----------------------------------------------------------------------
     def attempts(
@@ -531,7 +533,7 @@ class FakeOpenAIServer:
         if record.path == "/v1/models":
             data = [{"id": m, "object": "model", "owned_by": "organization_owner"} for m in self.models]
             body: Any = {"object": "list", "data": data}
-        elif record.path == "/api/v0/models":  # LM Studio's native REST API: tells loaded vs not
+        elif record.path == "/api/v0/models" and self.native_api:  # LM Studio's native API: loaded or not
             data = [
                 {"id": m, "object": "model", "type": "llm", "publisher": "fake", "arch": "llama",
                  "state": "loaded" if m in loaded else "not-loaded", "max_context_length": 4096}
@@ -547,6 +549,8 @@ class FakeOpenAIServer:
         if name == "slow":
             await conn.sleep(float(args[0] if args else 100) / 1000)
         payload = json.dumps(body).encode()
+        if name == "malformed":
+            payload = payload[: len(payload) // 2]
         await conn.write(_head(200, "application/json", len(payload)) + payload)
         record.completed_at = time.monotonic()
         return True

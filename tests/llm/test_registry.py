@@ -1,0 +1,134 @@
+"""The registry and provider configuration: rows seeded by migrate, singletons per name, unknown and
+disabled providers, edits applied on the next request, and the env fallback without a table."""
+import pytest
+from asgiref.sync import async_to_sync
+from django.conf import settings as django_settings
+from django.db import OperationalError
+
+from llm import registry
+from llm.exceptions import ProviderDisabledError, UnknownProviderError
+from llm.models import ProviderConfig
+from llm.services import provider_config_sync_from_settings
+from llm.types import ChatMessage, ChatRequest
+from tests.support.fake_openai import expected_text
+from tests.support.llm import fake_provider_row_values
+
+pytestmark = pytest.mark.django_db
+
+REQUEST = ChatRequest(messages=(ChatMessage("user", "Hi"),))
+
+
+def test_migrate_seeds_one_row_per_env_defined_provider():
+    rows = {row.name: row for row in ProviderConfig.objects.all()}
+    assert set(django_settings.LLM_PROVIDERS) <= set(rows)
+    for name, values in django_settings.LLM_PROVIDERS.items():
+        row = rows[name]
+        assert (row.kind, row.base_url, row.default_model) == (values["kind"], values["base_url"], values["default_model"])
+        assert (row.enabled, row.max_retries, row.retry_base_delay) == (
+            values["enabled"], values["max_retries"], values["retry_base_delay"])
+        assert (row.timeout, row.first_token_timeout, row.api_key_env) == (
+            values["timeout"], values["first_token_timeout"], values["api_key_env"])
+
+
+def test_openrouter_is_seeded_disabled_and_lm_studio_enabled():
+    assert ProviderConfig.objects.get(name="openrouter").enabled is False
+    assert ProviderConfig.objects.get(name="lm_studio").enabled is True
+
+
+def test_resync_keeps_admin_edits_until_the_environment_changes(settings):
+    ProviderConfig.objects.filter(name="lm_studio").update(default_model="edited-in-admin")
+    provider_config_sync_from_settings()  # e.g. `make run` migrating again: same environment
+    assert ProviderConfig.objects.get(name="lm_studio").default_model == "edited-in-admin"
+
+    providers = {name: dict(values) for name, values in settings.LLM_PROVIDERS.items()}
+    providers["lm_studio"]["default_model"] = "changed-in-env"
+    settings.LLM_PROVIDERS = providers
+    provider_config_sync_from_settings()
+    assert ProviderConfig.objects.get(name="lm_studio").default_model == "changed-in-env"
+
+
+def test_default_provider_and_its_name(settings):
+    assert registry.default_provider_name() == settings.LLM_PROVIDER == "lm_studio"
+    provider = registry.get_provider()
+    assert provider.name == "lm_studio" and provider.config.kind == "lm_studio"
+
+
+def test_unknown_provider_raises_with_its_code():
+    with pytest.raises(UnknownProviderError) as info:
+        registry.get_provider("nope")
+    assert (info.value.code, info.value.http_status) == ("LLM_UNKNOWN_PROVIDER", 400)
+    assert "lm_studio" in info.value.details["known"]
+
+
+def test_disabled_provider_raises_and_is_still_listed():
+    with pytest.raises(ProviderDisabledError) as info:
+        registry.get_provider("openrouter")
+    assert info.value.code == "LLM_PROVIDER_DISABLED"
+    names = [p.name for p in async_to_sync(registry.alist_providers)()]
+    assert names == sorted(names) and {"lm_studio", "openrouter"} <= set(names)
+
+
+def test_enabled_key_needing_provider_without_key_raises_clearly(monkeypatch):
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    ProviderConfig.objects.filter(name="openrouter").update(enabled=True)
+    registry.invalidate()
+    with pytest.raises(ProviderDisabledError) as info:
+        registry.get_provider("openrouter")
+    assert "OPENROUTER_API_KEY" in info.value.message
+
+
+def test_one_instance_per_name_is_reused():
+    assert registry.get_provider() is registry.get_provider("lm_studio")
+    assert async_to_sync(registry.aget_provider)() is registry.get_provider()
+
+
+def test_edit_takes_effect_on_the_next_request_with_a_new_instance(fake_openai):
+    before = registry.get_provider()
+    row = ProviderConfig.objects.get(name="lm_studio")
+    for field, value in fake_provider_row_values(fake_openai.base_url).items():
+        setattr(row, field, value)
+    row.save()  # as the admin does: post_save drops the cached configuration
+    after = registry.get_provider()
+    assert after is not before and after.config.base_url == fake_openai.base_url
+    assert async_to_sync(after.complete)(REQUEST).text == expected_text(8)
+    assert fake_openai.attempts() == 1
+
+
+def test_other_processes_see_an_edit_after_the_cache_lifetime(settings, fake_openai):
+    # An edit made elsewhere sends no signal here; the short cache lifetime bounds how stale we are.
+    settings.LLM_CONFIG_CACHE_SECONDS = 3600
+    registry.get_provider()
+    ProviderConfig.objects.filter(name="lm_studio").update(default_model="from-another-process")
+    assert registry.get_provider().config.default_model != "from-another-process"
+    settings.LLM_CONFIG_CACHE_SECONDS = 0
+    assert registry.get_provider().config.default_model == "from-another-process"
+
+
+def test_deleting_a_row_of_an_env_defined_provider_falls_back_to_the_environment():
+    ProviderConfig.objects.filter(name="lm_studio").update(default_model="edited")
+    registry.invalidate()
+    assert registry.get_provider().config.default_model == "edited"
+    ProviderConfig.objects.get(name="lm_studio").delete()
+    assert registry.get_provider().config.default_model == django_settings.LLM_PROVIDERS["lm_studio"]["default_model"]
+
+
+def test_provider_added_as_a_row_is_available(fake_openai):
+    ProviderConfig.objects.create(name="ollama", **fake_provider_row_values(fake_openai.base_url))
+    provider = registry.get_provider("ollama")
+    assert provider.config.kind == "openai_compatible"
+    assert async_to_sync(provider.complete)(REQUEST).text == expected_text(8)
+
+
+def test_without_a_table_the_env_defined_providers_are_used(monkeypatch):
+    def broken():
+        raise OperationalError("no such table: llm_providerconfig")
+
+    monkeypatch.setattr(ProviderConfig.objects, "all", broken)
+    assert registry.get_provider().config.base_url == django_settings.LLM_PROVIDERS["lm_studio"]["base_url"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_lookup_reads_rows_and_serves(fake_default_provider):
+    provider = await registry.aget_provider()
+    assert provider.config.base_url == fake_default_provider.base_url
+    assert (await provider.complete(REQUEST)).text == expected_text(8)

@@ -1,0 +1,119 @@
+"""An API key set in the environment is used upstream, yet appears in no log record, no admin page and
+no database row (every table's every column scanned)."""
+import io
+import logging
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+from django.urls import reverse
+
+from llm import registry
+from llm.exceptions import LLMError
+from llm.models import ProviderConfig
+from llm.types import ChatMessage, ChatRequest
+from tests.support.llm import fake_provider_row_values
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "sk-or-v1-0123456789abcdefSECRETfedcba9876543210"
+
+
+@pytest.fixture
+def openrouter_with_key(monkeypatch, fake_openai):
+    """OpenRouter enabled via its configuration row, its key in the environment, the fake requiring it."""
+    monkeypatch.setenv("OPENROUTER_API_KEY", SECRET)
+    fake_openai.required_key = SECRET
+    row = ProviderConfig.objects.get(name="openrouter")
+    for field, value in fake_provider_row_values(fake_openai.base_url, kind="openrouter", max_retries=2).items():
+        if field != "api_key_env":
+            setattr(row, field, value)
+    row.save()
+    assert row.api_key_env == "OPENROUTER_API_KEY"
+    return row
+
+
+def exercise(provider_name: str) -> list[LLMError]:
+    """Successes, retries, failures and probes: every path that might log or store something."""
+    provider = registry.get_provider(provider_name)
+    failures = []
+
+    async def run():
+        await provider.complete(ChatRequest(messages=(ChatMessage("user", "Hi"),)))
+        async for _ in provider.stream(ChatRequest(messages=(ChatMessage("user", "Hi"),), model="fail:1:503")):
+            pass
+        for model in ("status:401", "drop-after:1", "error-mid-stream:1", "status:503"):
+            try:
+                async for _ in provider.stream(ChatRequest(messages=(ChatMessage("user", "Hi"),), model=model)):
+                    pass
+            except LLMError as exc:
+                failures.append(exc)
+        await provider.health()
+        await provider.list_models()
+
+    async_to_sync(run)()
+    return failures
+
+
+def test_key_is_sent_upstream_but_never_logged(openrouter_with_key, fake_openai, caplog):
+    raw = io.StringIO()
+    raw_handler = logging.StreamHandler(raw)  # no redaction filter: proves nothing was logged at all
+    raw_handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(raw_handler)
+    noisy = [logging.getLogger(name) for name in ("httpx", "httpcore", "llm", "asyncio")]
+    levels = [logger.level for logger in noisy]
+    for logger in noisy:
+        logger.setLevel(logging.DEBUG)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            failures = exercise("openrouter")
+    finally:
+        root.removeHandler(raw_handler)
+        for logger, level in zip(noisy, levels):
+            logger.setLevel(level)
+
+    assert any(r.headers.get("authorization") == f"Bearer {SECRET}" for r in fake_openai.records)
+    assert len(failures) == 4
+    assert caplog.records, "the exercise should have logged retries and failures"
+    assert "retrying" in raw.getvalue()
+    for record in caplog.records:
+        assert SECRET not in record.getMessage()
+        assert SECRET not in (caplog.handler.format(record) or "")
+    assert SECRET not in raw.getvalue()
+    for exc in failures:  # what would reach an API client
+        assert SECRET not in exc.message and SECRET not in str(exc.details)
+
+
+def test_key_appears_on_no_admin_page(openrouter_with_key, admin_client):
+    pages = [
+        admin_client.get(reverse("admin:llm_providerconfig_changelist")),
+        admin_client.get(reverse("admin:llm_providerconfig_change", args=[openrouter_with_key.pk])),
+        admin_client.get(reverse("admin:llm_providerconfig_add")),
+        admin_client.get(reverse("admin:llm_providerconfig_history", args=[openrouter_with_key.pk])),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        assert SECRET not in page.content.decode()
+    assert "yes" in pages[1].content.decode()  # the admin does say that the key is set
+
+
+def test_key_is_stored_in_no_database_row(openrouter_with_key, admin_client):
+    exercise("openrouter")
+    # An admin save too (it writes a LogEntry with a change message).
+    response = admin_client.post(
+        reverse("admin:llm_providerconfig_change", args=[openrouter_with_key.pk]),
+        {**{k: str(v) for k, v in fake_provider_row_values("http://127.0.0.1:9/v1", kind="openrouter").items()
+            if k not in ("enabled",)},
+         "name": "openrouter", "api_key_env": "OPENROUTER_API_KEY", "_save": "Save"},
+    )
+    assert response.status_code == 302
+    scanned = 0
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - table names come from introspection
+            for row in cursor.fetchall():
+                scanned += 1
+                assert SECRET not in repr(row), table
+    assert scanned > 0
+    assert ProviderConfig.objects.get(name="openrouter").api_key_env == "OPENROUTER_API_KEY"
