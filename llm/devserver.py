@@ -5,8 +5,9 @@ WHY: a newcomer without LM Studio gets a marketplace whose LLM works, while some
      behind holding the port.
 HOW: `devserver_plan()` decides (LOCAL_LLM, provider enabled, URL local, something answers, installed);
      `devserver_run()` starts the model with `llm.local_server`, sets LM_STUDIO_DEFAULT_MODEL to the
-     model's id for Django, runs `manage.py runserver` in its own process group, and on exit, signal or
-     error stops Django's group and then the model server's.
+     model's id for Django (and `migrate`, which syncs the provider rows from it), runs `manage.py
+     runserver` in its own process group, and on exit, signal or error stops Django's group and then
+     the model server's.
 """
 from __future__ import annotations
 
@@ -103,6 +104,7 @@ def devserver_run(
                     f"Local model: serving {model_alias} (SmolLM2-135M-Instruct) at {model_server.base_url} "
                     f"(pid {model_server.process.pid}, log {log_path}); it stops when this server stops."
                 )
+                _sync_provider_rows(manage_py, env, echo)
         django = subprocess.Popen(
             [sys.executable, str(manage_py), "runserver", *runserver_args], env=env, **own_process_group_kwargs()
         )
@@ -119,6 +121,14 @@ def devserver_run(
             model_server.stop()
             echo("Local model: stopped.")
         _restore_handlers(previous_handlers)
+
+
+def _sync_provider_rows(manage_py: Path, env: dict[str, str], echo: Callable[[str], None]) -> None:
+    # The `ProviderConfig` rows, not the environment, are what runs; `migrate` re-syncs the env-defined
+    # rows whose environment changed, here LM_STUDIO_DEFAULT_MODEL.
+    result = subprocess.run([sys.executable, str(manage_py), "migrate", "--noinput", "-v", "0"], env=env)
+    if result.returncode != 0:
+        echo("Local model: `migrate` failed, so the lm_studio row may still name the previous default model.")
 
 
 def _wait(django: subprocess.Popen, model_server: LocalModelServer | None, echo: Callable[[str], None]) -> int:

@@ -11,7 +11,7 @@ import socket
 import time
 from pathlib import Path
 
-__all__ = ["port_accepts", "process_alive", "wait_until_gone"]
+__all__ = ["descendant_pids", "port_accepts", "process_alive", "wait_until_gone"]
 
 
 def process_alive(pid: int) -> bool:
@@ -29,6 +29,31 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def descendant_pids(pid: int) -> dict[int, str]:
+    """Running descendants of `pid` (children, grandchildren...) with their command lines. Linux only."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found[child] = commands.get(child, "")
+                frontier.append(child)
+    return found
 
 
 def wait_until_gone(pid: int, *, deadline_seconds: float = 15.0) -> bool:
