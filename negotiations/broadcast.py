@@ -5,7 +5,7 @@ WHY: the live stream (SSE) should show a turn the moment it commits and a messag
 HOW: `services` publish a turn's events from `transaction.on_commit`; the engine publishes deltas as
      tokens arrive. Each subscriber has a bounded asyncio.Queue on its own event loop; publishing is
      thread-safe (`call_soon_threadsafe`) because commits happen in sync worker threads. When a queue
-     is full it is emptied and a single `Gap` is queued instead.
+     is full it is emptied and a `Gap` is queued before the new item.
 
 Consumer protocol (what the SSE view does):
 
@@ -60,7 +60,7 @@ class Subscription:
         self.negotiation_id = negotiation_id
         self.loop = loop
         self.queue_size = queue_size
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(2, queue_size))  # room for Gap + item
         self.dropped = 0
 
     def _offer(self, item: Any) -> None:
@@ -72,7 +72,7 @@ class Subscription:
                 self._queue.get_nowait()
                 self.dropped += 1
             self._queue.put_nowait(Gap())
-            self.dropped += 1
+            self._queue.put_nowait(item)
 
     async def get(self, timeout: float | None = None) -> Any | None:
         """The next item, or None after `timeout` seconds (lets a caller send heartbeats)."""

@@ -14,6 +14,7 @@ HOW: `submit(id)` may be called from the loop's thread or from a sync worker thr
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
@@ -56,7 +57,7 @@ class AsyncioRunner:
         if _running_loop() is loop:
             self._spawn(negotiation_id)
         else:
-            loop.call_soon_threadsafe(self._spawn, negotiation_id)
+            loop.call_soon_threadsafe(self._spawn, negotiation_id, context=contextvars.Context())
 
     def cancel(self, negotiation_id: int) -> None:
         task = self._tasks.get(negotiation_id)
@@ -102,7 +103,11 @@ class AsyncioRunner:
         if existing is not None and not existing.done():
             return existing
         self._loop = asyncio.get_running_loop()
-        task = self._loop.create_task(self._run(negotiation_id), name=f"negotiation-{negotiation_id}")
+        # A fresh context: a task spawned from a request (or from a sync_to_async worker's on_commit)
+        # must not inherit its context variables, e.g. asgiref's "inside the single thread" marker.
+        task = self._loop.create_task(
+            self._run(negotiation_id), name=f"negotiation-{negotiation_id}", context=contextvars.Context()
+        )
         self._tasks[negotiation_id] = task
         task.add_done_callback(lambda t: self._forget(negotiation_id, t))
         return task
