@@ -23,7 +23,9 @@ class Provider(Protocol):
         ...
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
-        """Stream a completion; the last chunk carries `finish_reason`. Never retried after the first chunk."""
+        """Stream a completion. The chunk with `finish_reason` ends the text; a usage-only chunk may follow.
+        Configuration errors (disabled, missing key) raise when called; upstream errors while iterating.
+        Never retried after the first chunk."""
         ...
 
     async def list_models(self) -> list[ModelInfo]:

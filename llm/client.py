@@ -342,6 +342,13 @@ class OpenAICompatibleClient:
                                     accept="text/event-stream", model=model)
 
         response = await self._retrying("stream", attempt, min(first_token, total))
+        content_type = response.headers.get("content-type", "").lower()
+        if content_type.startswith(("application/json", "text/html")):
+            # Not a stream: an error at HTTP 200 (LM Studio answers unknown paths so), a proxy's page,
+            # or a server that ignored stream=true and sent the whole completion.
+            async for chunk in self._non_stream_answer(response, content_type, total, model):
+                yield chunk
+            return
         decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
         parts: list[str] = []
         got_event = finished = done = False
@@ -403,6 +410,27 @@ class OpenAICompatibleClient:
             raise
         finally:
             await response.aclose()
+
+    async def _non_stream_answer(
+        self, response: httpx.Response, content_type: str, total: float, model: str
+    ) -> AsyncIterator[Chunk]:
+        try:
+            async with asyncio.timeout_at(total):
+                with translate_transport_errors(provider=self.provider, phase="body"):
+                    raw = await _read_limited(response, MAX_COMPLETION_BODY_BYTES, provider=self.provider, strict=True)
+        except TimeoutError as exc:
+            raise _timeout_error(self.provider, "total", self.config.timeouts.total) from exc
+        finally:
+            await response.aclose()
+        if content_type.startswith("text/html"):
+            raise ProviderResponseError(
+                f"Provider '{self.provider}' answered with an HTML page instead of a stream.",
+                provider=self.provider, details={"reason": "unexpected_content_type"},
+            )
+        completion = self._completion(self._json(raw), model=model)
+        yield Chunk(delta=completion.text, reasoning=completion.reasoning, role="assistant",
+                    finish_reason=completion.finish_reason or "stop", usage=completion.usage,
+                    model=completion.model, id=completion.id)
 
     def _chunk(self, payload: Any, parts: list[str], model: str) -> Chunk | None:
         if not isinstance(payload, Mapping):

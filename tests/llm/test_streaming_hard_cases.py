@@ -232,3 +232,20 @@ async def test_rate_limit_after_retries_passes_retry_after_on(make_fake_provider
     assert exc.code == "LLM_RATE_LIMITED" and exc.http_status == 429
     assert exc.retry_after == pytest.approx(0.05)
     assert fake_openai.attempts("rate-limit-ms:50") == 2
+
+
+# --- a 200 that is not a stream -----------------------------------------------------------------
+async def test_server_ignoring_stream_true_still_yields_the_whole_answer(fake_openai_provider):
+    chunks = await collect(fake_openai_provider, "ignore-stream")
+    assert text_of(chunks) == expected_text(8)
+    assert chunks[-1].finish_reason == "stop" and chunks[-1].usage.completion_tokens == 8
+
+
+async def test_json_error_at_http_200_on_a_stream_request_raises(fake_openai_provider):
+    exc = await stream_error(fake_openai_provider, "json-error-200", ProviderResponseError)
+    assert exc.code == "LLM_BAD_GATEWAY" and "Unexpected endpoint" in exc.message
+
+
+async def test_html_page_at_http_200_on_a_stream_request_raises(fake_openai_provider):
+    exc = await stream_error(fake_openai_provider, "html-200", ProviderResponseError)
+    assert exc.details["reason"] == "unexpected_content_type" and "<" not in exc.message

@@ -49,6 +49,9 @@ Behaviours (streaming and non-streaming unless noted):
     finish:VALUE            finish_reason VALUE (e.g. an unknown one)
     huge-line:BYTES         one data line of BYTES bytes
     drop-after-finish       tokens and the finish chunk, then the connection is cut before [DONE]
+    ignore-stream           (stream requests) a whole non-streamed completion, as if stream=false
+    json-error-200          (stream requests) HTTP 200 with a JSON error body, as LM Studio answers unknown paths
+    html-200                (stream requests) HTTP 200 with an HTML page (a captive portal, a proxy)
 """
 from __future__ import annotations
 
@@ -121,6 +124,7 @@ BEHAVIOURS = frozenset(
         "error-mid-stream", "openrouter-error", "finish-error", "stall-after-first", "no-headers",
         "empty-stream", "comments", "crlf", "cr", "split", "no-space", "multiline", "done-no-blank",
         "usage", "content-and-finish", "reasoning", "finish", "huge-line", "drop-after-finish",
+        "ignore-stream", "json-error-200", "html-200",
     }
 )
 
@@ -602,6 +606,17 @@ class FakeOpenAIServer:
         return True
 
     async def _serve_stream(self, conn: _Conn, record: FakeRequest, name: str, args: list[str]) -> bool:
+        if name == "ignore-stream":
+            return await self._serve_completion(conn, record, "normal", [])
+        if name in ("json-error-200", "html-200"):
+            if name == "html-200":
+                payload, content_type = b"<html><head><title>Captive portal</title></head></html>", "text/html"
+            else:
+                payload = json.dumps({"error": f"Unexpected endpoint or method. (POST {record.path})"}).encode()
+                content_type = "application/json"
+            await conn.write(_head(200, content_type, len(payload)) + payload)
+            record.completed_at = time.monotonic()
+            return True
         tokens, delay = self._options(record)
         if name == "slow":
             delay = float(args[0] if args else 100) / 1000
