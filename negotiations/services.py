@@ -5,7 +5,8 @@ WHY: the event log is the source of truth, so all appends go through one place t
      transaction, and publishes the new events to live subscribers only after the commit.
 HOW: sync functions with keyword-only arguments (call them with `sync_to_async` from async code).
      Appends lock the negotiation row (`select_for_update`; on SQLite the IMMEDIATE transaction holds the
-     write lock) and take `seq = max(seq) + 1`; the unique (negotiation, seq) constraint is the backstop.
+     write lock) and take `seq = max(seq) + 1`; the unique (negotiation, seq) constraint is the backstop
+     (a clash rolls the whole transaction back: a turn then counts as a conflict, an append is retried).
      A turn is committed only if the negotiation is still running and the log holds exactly the turns
      before it — so a cancelled negotiation gets no further turn, and two runners can never both write
      the same turn. Bad input raises RequestValidationError (nothing written); an impossible state
@@ -21,7 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from marketplace.errors import ConflictError, RequestValidationError
@@ -219,8 +220,15 @@ def event_append(
     if type not in Event.Type.values or actor not in Event.Actor.values or visibility not in Event.Visibility.values:
         raise RequestValidationError("Unknown event type, actor or visibility.")
     negotiation_id = negotiation if isinstance(negotiation, int) else negotiation.pk
-    with transaction.atomic():
-        return _events_write(_lock(negotiation_id), [draft])[0]
+    for attempt in range(1, SEQ_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                locked = _lock(negotiation_id)
+                return _events_write(locked, [draft], last_seq=_log_position(negotiation_id).last_seq)[0]
+        except IntegrityError:
+            # Only reachable if a writer bypassed the row lock; the constraint kept the log intact.
+            logger.warning("seq clash on negotiation %s (attempt %s)", negotiation_id, attempt)
+    raise ConflictError("Could not append to the negotiation log; please retry.")
 
 
 def negotiation_turn_commit(
@@ -230,45 +238,54 @@ def negotiation_turn_commit(
 
     Raises NegotiationNotRunningError if it was cancelled/finished meanwhile, and TurnConflictError if
     the log does not hold exactly `turn - 1` turns (someone else already wrote this turn)."""
-    with transaction.atomic():
-        locked = _lock(negotiation_id)
-        if locked.status != Negotiation.Status.RUNNING:
-            raise NegotiationNotRunningError(locked.status)
-        played = Event.objects.filter(negotiation_id=negotiation_id, type=Event.Type.MESSAGE).count()
-        if played != turn - 1:
-            raise TurnConflictError(f"turn {turn} after {played} turns")
-        if outcome is None:
-            locked.rounds_used = (turn + 1) // 2
-            locked.save(update_fields=["rounds_used", "updated_at"])
-        else:
-            _finish(locked, outcome.status, outcome.end_reason, outcome.agreed_price, outcome.rounds_used)
-        return _events_write(locked, drafts)
+    try:
+        with transaction.atomic():
+            locked = _lock(negotiation_id)
+            if locked.status != Negotiation.Status.RUNNING:
+                raise NegotiationNotRunningError(locked.status)
+            position = _log_position(negotiation_id)
+            if position.turns != turn - 1:
+                raise TurnConflictError(f"turn {turn} after {position.turns} turns")
+            if outcome is None:
+                locked.rounds_used = (turn + 1) // 2
+                locked.save(update_fields=["rounds_used", "updated_at"])
+            else:
+                _finish(locked, outcome.status, outcome.end_reason, outcome.agreed_price, outcome.rounds_used)
+            return _events_write(locked, drafts, last_seq=position.last_seq)
+    except IntegrityError as exc:  # a writer that bypassed the lock took these seqs: same as a conflict
+        raise TurnConflictError(f"seq clash at turn {turn}") from exc
 
 
 # --- internals -------------------------------------------------------------------------------------
+class _LogPosition(NamedTuple):
+    last_seq: int
+    turns: int
+
+
 def _lock(negotiation_id: int) -> Negotiation:
     return Negotiation.objects.select_for_update().get(pk=negotiation_id)
 
 
-def _events_write(negotiation: Negotiation, drafts: Sequence[EventDraft]) -> list[Event]:
+def _log_position(negotiation_id: int) -> _LogPosition:
+    """The last seq and the number of turns (message events) in the log, in one query."""
+    row = Event.objects.filter(negotiation_id=negotiation_id).aggregate(
+        last=Max("seq"), turns=Count("pk", filter=Q(type=Event.Type.MESSAGE))
+    )
+    return _LogPosition(row["last"] or 0, row["turns"])
+
+
+def _events_write(negotiation: Negotiation, drafts: Sequence[EventDraft], *, last_seq: int | None = None) -> list[Event]:
     """Insert drafts with the next seqs. Must run inside the transaction that locked `negotiation`."""
-    for attempt in range(SEQ_RETRIES):
-        last = Event.objects.filter(negotiation_id=negotiation.pk).aggregate(last=Max("seq"))["last"] or 0
-        rows = [
-            Event(negotiation_id=negotiation.pk, seq=last + i, type=d.type, actor=d.actor, visibility=d.visibility, data=d.data)
-            for i, d in enumerate(drafts, start=1)
-        ]
-        try:
-            with transaction.atomic():  # a savepoint, so a clash can be retried inside the outer transaction
-                created = Event.objects.bulk_create(rows)
-        except IntegrityError:
-            # Only reachable if a writer bypassed the row lock; the constraint kept the log intact.
-            logger.warning("seq clash on negotiation %s (attempt %s)", negotiation.pk, attempt + 1)
-            continue
-        negotiation_id = negotiation.pk
-        transaction.on_commit(lambda: get_broadcaster().publish_events(negotiation_id, created))
-        return created
-    raise ConflictError("Could not append to the negotiation log; please retry.")
+    if last_seq is None:
+        last_seq = _log_position(negotiation.pk).last_seq
+    rows = [
+        Event(negotiation_id=negotiation.pk, seq=last_seq + i, type=d.type, actor=d.actor, visibility=d.visibility, data=d.data)
+        for i, d in enumerate(drafts, start=1)
+    ]
+    created = Event.objects.bulk_create(rows)
+    negotiation_id = negotiation.pk
+    transaction.on_commit(lambda: get_broadcaster().publish_events(negotiation_id, created))
+    return created
 
 
 def _finish(negotiation: Negotiation, status: str, end_reason: str, agreed_price: Decimal | None, rounds: int) -> None:
@@ -281,8 +298,7 @@ def _finish(negotiation: Negotiation, status: str, end_reason: str, agreed_price
 
 
 def _rounds_used(negotiation: Negotiation) -> int:
-    played = Event.objects.filter(negotiation_id=negotiation.pk, type=Event.Type.MESSAGE).count()
-    return (played + 1) // 2
+    return (_log_position(negotiation.pk).turns + 1) // 2
 
 
 def _refresh(target: Negotiation, source: Negotiation) -> None:
