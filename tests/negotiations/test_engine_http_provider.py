@@ -1,0 +1,51 @@
+"""The engine through the real provider layer (registry, OpenAI-compatible client, HTTP) against the fake
+OpenAI-compatible server: words stream in over HTTP, and upstream faults fall back to templated words."""
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from negotiations.engine import NegotiationEngine
+from negotiations.prompts import TEMPLATES
+from tests.negotiations.conftest import guardrails, make_negotiation, messages, reload
+from tests.negotiations.test_engine_guardrails import assert_invariants
+from tests.support.llm_fixtures import fake_upstream  # noqa: F401 - fixture: the default provider on the fake server
+
+pytestmark = pytest.mark.django_db(transaction=True)
+FAKE_SENTENCE = "Hello wörld 世界 🙂 from the fake server"  # its default 8 tokens
+
+
+@pytest.fixture
+def llm_server(fake_upstream):  # noqa: ANN001
+    """The default provider (`lm_studio`) served by the fake OpenAI-compatible server."""
+    return fake_upstream
+
+
+@pytest.mark.parametrize("mode", ["narrate", "llm"])
+async def test_a_negotiation_runs_on_the_default_provider_over_http(llm_server, mode):
+    negotiation, _ = await sync_to_async(make_negotiation)(buyer={"mode": mode}, seller={"mode": mode}, max_rounds=4)
+    await NegotiationEngine().run(negotiation.pk)
+    negotiation, events = await reload(negotiation.pk)
+    assert negotiation.status == "agreed"
+    assert_invariants(negotiation, events)
+    assert llm_server.attempts(path="/v1/chat/completions") >= len(messages(events))
+    if mode == "narrate":
+        assert all(m.data["text"] == FAKE_SENTENCE for m in messages(events) if m.data["action"] == "offer")
+    else:  # the fake does not speak the tagged format: every move falls back to the strategy
+        assert len(guardrails(events, "invalid_proposal")) == len(messages(events))
+
+
+@pytest.mark.parametrize("behaviour", ["error-mid-stream:3", "drop-after:2", "status:503", "stall-after-first"])
+async def test_upstream_faults_fall_back_to_templated_words(llm_server, behaviour):
+    # The fake server picks its behaviour from the requested model name.
+    negotiation, _ = await sync_to_async(make_negotiation)(
+        buyer={"mode": "rule"}, seller={"mode": "narrate", "model": behaviour}, max_rounds=2
+    )
+    await NegotiationEngine(llm_timeout=3).run(negotiation.pk)
+    negotiation, events = await reload(negotiation.pk)
+    assert negotiation.is_finished and negotiation.status != "failed"
+    seller_messages = [m for m in messages(events) if m.actor == "seller"]
+    failures = guardrails(events, "llm_unavailable")
+    assert len(failures) == len(seller_messages) and all(f.actor == "seller" for f in failures)
+    templates = {t.split("{price}")[0] for key, options in TEMPLATES.items() if key[0] == "seller" for t in options}
+    assert all(any(m.data["text"].startswith(prefix) for prefix in templates) for m in seller_messages)
