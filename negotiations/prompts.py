@@ -115,18 +115,29 @@ def llm_messages(
     return (ChatMessage("system", system), ChatMessage("user", user))
 
 
-_LABEL = re.compile(r"^\s*(?:seller|buyer|assistant|me|you|message)\s*:\s*", re.IGNORECASE)
+_LABEL = re.compile(r"^\s*(?:seller|buyer|assistant|me|you|message|players?)\s*:\s*", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]{0,40}>")
+# Small models open with an invented addressee ("Hi Rebekka,"); it carries nothing.
+_SALUTATION = re.compile(r"^(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening|day))\b[^.!?,]{0,25}[,!.]\s*", re.IGNORECASE)
+MIN_TEXT_CHARS = 40
+MAX_SENTENCES = 2
 
 
 def clean_text(raw: str) -> str:
-    """The first usable line of what a model wrote: labels, tags and wrapping quotes removed, length capped."""
-    text = _TAG.sub(" ", raw)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not lines:
-        return ""
-    line = _LABEL.sub("", lines[0]).strip().strip('"“”\'').strip()
-    line = re.sub(r"\s+", " ", line)
-    if len(line) > MAX_TEXT_CHARS:
-        line = line[:MAX_TEXT_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-    return line
+    """What a model wrote, reduced to its first one or two sentences: tags, speaker labels, an opening
+    salutation and wrapping quotes removed; stops where the model starts writing the other side's lines."""
+    lines = [line.strip() for line in _TAG.sub(" ", raw).splitlines() if line.strip()]
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        if index and _LABEL.match(line):
+            break
+        kept.append(_LABEL.sub("", line))
+        if len(" ".join(kept)) >= MIN_TEXT_CHARS:
+            break
+    text = re.sub(r"\s+", " ", " ".join(kept)).strip()
+    text = _SALUTATION.sub("", text) or text
+    text = " ".join(re.split(r"(?<=[.!?])\s+", text)[:MAX_SENTENCES])
+    text = text.strip().strip('"“”\'').strip()
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return text

@@ -1,0 +1,50 @@
+"""End to end: `narrate` and `llm` negotiations on the real local model (SmolLM2-135M-Instruct on
+llama-cpp-python's server) through the provider layer, checking the same invariants as the property
+test: deals within both limits, no private price in any public text, an end within max_rounds."""
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from negotiations.engine import NegotiationEngine
+from negotiations.models import Event
+from negotiations.prices import price_mentions
+from tests.negotiations.conftest import guardrails, make_listing, make_negotiation, messages, price, reload
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+LIMITS = {"buyer": Decimal("180.00"), "seller": Decimal("150.00")}
+TARGETS = {"buyer": Decimal("120.00"), "seller": Decimal("240.00")}
+
+
+@pytest.mark.parametrize("mode", ["narrate", "llm"])
+async def test_a_negotiation_on_the_real_model_keeps_its_invariants(local_provider, mode):  # noqa: ANN001
+    listing = await sync_to_async(make_listing)(title="Blue mountain bike", list_price="220.00",
+                                                description="Aluminium frame, 21 gears, new tyres.")
+    sides = {role: {"mode": mode, "limit_price": str(LIMITS[role]), "target_price": str(TARGETS[role]), "temperature": 0.7}
+             for role in LIMITS}
+    negotiation, _ = await sync_to_async(make_negotiation)(listing=listing, buyer=sides["buyer"], seller=sides["seller"], max_rounds=3, seed=5)
+    async with asyncio.timeout(600):  # only a hang fails: a CPU model on a shared machine
+        await NegotiationEngine().run(negotiation.pk)
+    negotiation, events = await reload(negotiation.pk)
+
+    assert negotiation.status in ("agreed", "no_deal")
+    assert len(messages(events)) <= 2 * negotiation.max_rounds
+    if negotiation.status == "agreed":
+        assert LIMITS["seller"] <= negotiation.agreed_price <= LIMITS["buyer"]
+    assert not guardrails(events, "llm_unavailable"), "the model answered every call"
+    public_prices = {Decimal("220.00")}
+    for event in events:
+        if event.type in (Event.Type.THOUGHT, Event.Type.GUARDRAIL):
+            assert event.visibility == event.actor
+        if event.type != Event.Type.MESSAGE:
+            continue
+        if event.data["price"]:
+            public_prices.add(price(event.data["price"]))
+        assert event.data["text"].strip()
+        secrets = {LIMITS[event.actor], TARGETS[event.actor]} - public_prices
+        for mention in price_mentions(event.data["text"]):
+            assert not secrets & set(mention.values), f"{event.actor} leaked in {event.data['text']!r}"

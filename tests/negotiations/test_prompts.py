@@ -1,0 +1,54 @@
+"""Prompts, templates and the clean-up of what a small model writes."""
+from decimal import Decimal
+
+import pytest
+
+from negotiations.prices import price_mentions
+from negotiations.prompts import TEMPLATES, PromptContext, clean_text, llm_messages, narrate_messages, template_text
+from negotiations.strategy import Decision
+
+CONTEXT = PromptContext(role="seller", title="Desk", list_price=Decimal("60"), currency="USD", persona="",
+                        transcript=[("seller", "I can do $60."), ("buyer", "Would you take $45?")])
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Hi Rebekka,\nI can do $53 for it. It is great. Really.", "I can do $53 for it. It is great."),
+        ("Seller: I can do $60.\nBuyer: ok, deal", "I can do $60."),
+        ('"Deal at $48."', "Deal at $48."),
+        ("<message>Sure thing</message>", "Sure thing"),
+        ("Hi Rebekka,", "Hi Rebekka,"),
+        ("   \n  ", ""),
+    ],
+    ids=["salutation-and-third-sentence", "other-speaker", "quotes", "tags", "only-a-salutation", "blank"],
+)
+def test_clean_text_keeps_the_first_sentences_the_agent_said(raw, expected):
+    assert clean_text(raw) == expected
+
+
+def test_clean_text_caps_the_length():
+    assert len(clean_text("word " * 200)) <= 301
+
+
+@pytest.mark.parametrize("key", sorted(TEMPLATES))
+def test_templates_name_no_price_but_the_moves_own(key):
+    role, action = key
+    decision = Decision(action, Decimal("123.45") if action in ("offer", "accept") else None)  # type: ignore[arg-type]
+    for seed in range(6):
+        text = template_text(role=role, decision=decision, currency="USD", seed=seed, turn=3)
+        values = {v for m in price_mentions(text) for v in m.values}
+        assert values <= {Decimal("123.45")}
+
+
+def test_narrate_prompt_names_the_move_and_the_public_conversation_only():
+    system, user = narrate_messages(CONTEXT, Decision("offer", Decimal("53.42")))
+    assert "Desk" in system.content and "$60" in system.content
+    assert "Buyer: Would you take $45?" in user.content and "offer $53.42" in user.content
+
+
+def test_llm_prompt_carries_the_sides_own_limit_and_the_tagged_format():
+    _, user = llm_messages(CONTEXT, limit=Decimal("42"), standing_offer=Decimal("45"), suggestion=Decimal("53.42"))
+    system, _ = llm_messages(CONTEXT, limit=Decimal("42"), standing_offer=None, suggestion=Decimal("53.42"))
+    assert "accept no less than $42" in system.content and "<action>" in system.content
+    assert "last offer: $45" in user.content and "$53.42" in user.content
