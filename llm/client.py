@@ -407,6 +407,10 @@ class OpenAICompatibleClient:
                 exc.details.setdefault("provider", self.provider)
             if not exc.partial_text:
                 exc.partial_text = "".join(parts)
+            logger.warning(
+                "%s stream failed after %d characters: %s (%s)", self.provider, len(exc.partial_text),
+                exc.code, exc.details.get("reason") or exc.details.get("phase") or type(exc).__name__,
+            )
             raise
         finally:
             await response.aclose()
