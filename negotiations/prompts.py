@@ -135,7 +135,8 @@ def clean_text(raw: str) -> str:
         if len(" ".join(kept)) >= MIN_TEXT_CHARS:
             break
     text = re.sub(r"\s+", " ", " ".join(kept)).strip()
-    text = _SALUTATION.sub("", text) or text
+    stripped = _SALUTATION.sub("", text)
+    text = stripped[:1].upper() + stripped[1:] if stripped else text
     text = " ".join(re.split(r"(?<=[.!?])\s+", text)[:MAX_SENTENCES])
     text = text.strip().strip('"“”\'').strip()
     if len(text) > MAX_TEXT_CHARS:
