@@ -24,9 +24,11 @@ from llm.local_server import (
     INSTALL_COMMAND,
     LocalModelServer,
     LocalModelServerError,
-    own_process_group_kwargs,
+    ignore_stop_signals,
+    interrupt_on_stop_signals,
     is_local_url,
     missing_modules,
+    own_process_group_kwargs,
     server_answers,
     stop_process_group,
 )
@@ -36,10 +38,6 @@ __all__ = ["DevserverPlan", "devserver_plan", "devserver_run"]
 LOCAL_LLM_OFF_VALUES = {"off", "false", "0", "no"}
 MODEL_READY_TIMEOUT = 120.0  # seconds; loading takes a few on a laptop, more when the machine is busy
 DJANGO_STOP_TIMEOUT = 10.0
-
-
-class _StopRequested(Exception):
-    """SIGTERM or SIGHUP arrived; unwinds the wait loop like Ctrl-C's KeyboardInterrupt."""
 
 
 @dataclass(frozen=True)
@@ -81,46 +79,55 @@ def devserver_run(
     echo: Callable[[str], None] = print,
     model_alias: str = DEFAULT_MODEL_ALIAS,
 ) -> int:
-    """Run the model server (when planned) and `manage.py runserver`; return Django's exit code."""
+    """Run the model server (when planned) and `manage.py runserver`; return Django's exit code.
+
+    SIGINT (Ctrl-C), SIGTERM and SIGHUP stop both and return 0. Main thread only.
+    """
     echo(f"Local model: {plan.reason}")
     model_server: LocalModelServer | None = None
     django: subprocess.Popen | None = None
     env = dict(environ)
-    previous_handlers = _install_stop_handlers()
-    try:
-        if plan.start_local_model:
-            model_server = LocalModelServer.for_base_url(base_url, alias=model_alias, log_path=log_path)
-            try:
-                model_server.start().wait_ready(MODEL_READY_TIMEOUT)
-            except LocalModelServerError as exc:
-                echo(f"Local model: could not start ({exc}); the LLM will report unavailable.")
-                model_server.stop()
-                model_server = None
-            else:
-                # The model server answers every model name with its one model; making its id the default
-                # model lets health, status and /models name what is really served.
+    with interrupt_on_stop_signals():
+        try:
+            if plan.start_local_model:
+                model_server = _start_model(base_url, model_alias, log_path, echo)
+            if model_server is not None:
+                # The model server answers every model name with its one model; making its id the
+                # default model lets health, status and /models name what is really served.
                 env["LM_STUDIO_DEFAULT_MODEL"] = model_alias
-                echo(
-                    f"Local model: serving {model_alias} (SmolLM2-135M-Instruct) at {model_server.base_url} "
-                    f"(pid {model_server.process.pid}, log {log_path}); it stops when this server stops."
-                )
                 _sync_provider_rows(manage_py, env, echo)
-        django = subprocess.Popen(
-            [sys.executable, str(manage_py), "runserver", *runserver_args], env=env, **own_process_group_kwargs()
-        )
-        return _wait(django, model_server, echo)
-    except (KeyboardInterrupt, _StopRequested):
-        return 0
-    finally:
-        # A second Ctrl-C must not cut the cleanup short and orphan a child; each step has its own timeout.
-        _ignore_stop_signals()
-        if django is not None:
-            # Django's autoreloader runs the server in a child process: the group signal reaches both.
-            stop_process_group(django, timeout=DJANGO_STOP_TIMEOUT, first_signal=signal.SIGINT)
-        if model_server is not None:
-            model_server.stop()
-            echo("Local model: stopped.")
-        _restore_handlers(previous_handlers)
+            django = subprocess.Popen(
+                [sys.executable, str(manage_py), "runserver", *runserver_args], env=env, **own_process_group_kwargs()
+            )
+            return _wait(django, model_server, echo)
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            ignore_stop_signals()
+            if django is not None:
+                # Django's autoreloader runs the server in a child process: the group signal reaches both.
+                stop_process_group(django, timeout=DJANGO_STOP_TIMEOUT, first_signal=signal.SIGINT)
+            if model_server is not None:
+                model_server.stop()
+                echo("Local model: stopped.")
+
+
+def _start_model(base_url: str, alias: str, log_path: Path, echo: Callable[[str], None]) -> LocalModelServer | None:
+    server = LocalModelServer.for_base_url(base_url, alias=alias, log_path=log_path)
+    try:
+        server.start().wait_ready(MODEL_READY_TIMEOUT)
+    except LocalModelServerError as exc:
+        server.stop()
+        echo(f"Local model: could not start ({exc}); the LLM will report unavailable.")
+        return None
+    except BaseException:
+        server.stop()
+        raise
+    echo(
+        f"Local model: serving {alias} (SmolLM2-135M-Instruct) at {server.base_url} "
+        f"(pid {server.process.pid}, log {log_path}); it stops when this server stops."
+    )
+    return server
 
 
 def _sync_provider_rows(manage_py: Path, env: dict[str, str], echo: Callable[[str], None]) -> None:
@@ -141,29 +148,3 @@ def _wait(django: subprocess.Popen, model_server: LocalModelServer | None, echo:
             echo("Local model: the model server exited; the LLM will report unavailable.")
             warned = True
         time.sleep(0.2)
-
-
-def _raise_stop(signum: int, frame: object) -> None:
-    raise _StopRequested(signal.Signals(signum).name)
-
-
-def _install_stop_handlers() -> dict[int, object]:
-    previous = {}
-    for name in ("SIGTERM", "SIGHUP"):
-        signum = getattr(signal, name, None)
-        if signum is not None:
-            previous[signum] = signal.signal(signum, _raise_stop)
-    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
-    return previous
-
-
-def _ignore_stop_signals() -> None:
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        signum = getattr(signal, name, None)
-        if signum is not None:
-            signal.signal(signum, signal.SIG_IGN)
-
-
-def _restore_handlers(previous: dict[int, object]) -> None:
-    for signum, handler in previous.items():
-        signal.signal(signum, handler)

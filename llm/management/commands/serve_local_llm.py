@@ -16,6 +16,8 @@ from llm.local_server import (
     DEFAULT_MODEL_ALIAS,
     LocalModelServer,
     LocalModelServerError,
+    ignore_stop_signals,
+    interrupt_on_stop_signals,
     local_address,
 )
 
@@ -47,15 +49,17 @@ class Command(BaseCommand):
             context_tokens=options["context_tokens"],
             threads=options["threads"],
         )
-        try:
-            server.start().wait_ready()
-            self.stdout.write(f"Serving {server.alias} at {server.base_url}; Ctrl-C stops it.")
-            while server.running:
-                time.sleep(0.5)
-            raise CommandError(f"The local model server exited with code {server.process.returncode}.")
-        except LocalModelServerError as exc:
-            raise CommandError(str(exc)) from exc
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.stop()
+        with interrupt_on_stop_signals():  # Ctrl-C, SIGTERM, SIGHUP
+            try:
+                server.start().wait_ready()
+                self.stdout.write(f"Serving {server.alias} at {server.base_url}; Ctrl-C stops it.")
+                while server.running:
+                    time.sleep(0.5)
+                raise CommandError(f"The local model server exited with code {server.process.returncode}.")
+            except LocalModelServerError as exc:
+                raise CommandError(str(exc)) from exc
+            except KeyboardInterrupt:
+                pass
+            finally:
+                ignore_stop_signals()
+                server.stop()
