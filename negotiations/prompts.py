@@ -136,7 +136,8 @@ def clean_text(raw: str) -> str:
             break
     text = re.sub(r"\s+", " ", " ".join(kept)).strip()
     stripped = _SALUTATION.sub("", text)
-    text = stripped[:1].upper() + stripped[1:] if stripped else text
+    if stripped and stripped != text:
+        text = stripped[:1].upper() + stripped[1:]
     text = " ".join(re.split(r"(?<=[.!?])\s+", text)[:MAX_SENTENCES])
     text = text.strip().strip('"“”\'').strip()
     if len(text) > MAX_TEXT_CHARS:
