@@ -44,6 +44,9 @@ class _DatabaseComponentSerializer(serializers.Serializer):
 class _LlmComponentSerializer(serializers.Serializer):
     available = serializers.BooleanField()
     provider = serializers.CharField()
+    model = serializers.CharField(
+        required=False, help_text="The provider's default model (used when a request names none)."
+    )
     latency_ms = serializers.FloatField(allow_null=True)
     error = serializers.CharField(required=False, help_text="Present only when unavailable.")
 
@@ -133,7 +136,10 @@ async def _default_llm_component() -> dict[str, Any]:
     except LLMError as exc:
         return {"available": False, "provider": name, "latency_ms": None, "error": exc.message}
     health = await allm_probe(provider)
-    component: dict[str, Any] = {"available": health.available, "provider": provider.name, "latency_ms": health.latency_ms}
+    component: dict[str, Any] = {
+        "available": health.available, "provider": provider.name, "model": provider.config.default_model,
+        "latency_ms": health.latency_ms,
+    }
     if not health.available:
         component["error"] = health.error or "unavailable"
     return component

@@ -128,6 +128,7 @@ def test_with_nothing_answering_it_serves_the_local_model_and_ctrl_c_leaves_noth
 
     assert health["status"] == "healthy"
     assert health["components"]["llm"]["available"] is True
+    assert health["components"]["llm"]["model"] == DEFAULT_MODEL_ALIAS
     status = httpx.get(f"{launcher.url}/api/v1/llm/status", timeout=30).json()
     lm_studio = next(p for p in status["providers"] if p["name"] == "lm_studio")
     assert lm_studio["available"] is True

@@ -96,6 +96,7 @@ def test_health_reports_the_llm_available(client, local_provider):
     assert body["status"] == "healthy"
     assert body["components"]["llm"]["available"] is True
     assert body["components"]["llm"]["provider"] == "lm_studio"
+    assert body["components"]["llm"]["model"] == local_provider.alias
 
 
 def test_gateway_stream_stops_at_the_configured_bound(live_local_gateway, local_provider, settings):
