@@ -107,6 +107,7 @@ class Agent:
         self._resolve = provider_resolver
         self._llm_timeout = llm_timeout
         self._on_delta = on_delta
+        self._attempt = 0  # LLM calls in the current turn; numbers the drafts of live deltas
 
     # --- the turn -----------------------------------------------------------------------------------
     async def play(self, *, state: NegotiationState, visible_events: Sequence[Any]) -> TurnPlan:

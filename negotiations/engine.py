@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from llm.base import Provider
 from negotiations import services
 from negotiations.agents import Agent, AgentSettings, ListingFacts, ProviderResolver, TurnPlan
 from negotiations.broadcast import Broadcaster, TokenDelta, get_broadcaster
@@ -42,7 +43,7 @@ from negotiations.visibility import Viewer, filter_visible
 logger = logging.getLogger(__name__)
 
 
-async def default_provider_resolver(name: str | None):  # -> llm.base.Provider
+async def default_provider_resolver(name: str | None) -> Provider:
     """The provider layer's registry, imported late so the engine loads without it (tests inject fakes)."""
     from llm.registry import aget_provider
 
