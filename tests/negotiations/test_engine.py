@@ -341,3 +341,16 @@ async def test_token_deltas_are_published_live_and_public_drafts_never_leak_a_li
     assert "350" not in public_seller_draft
     assert all(d.visibility == "public" for d in deltas)
     assert all("350" not in m.data["text"] for m in messages(events))
+
+
+async def test_llm_mode_drafts_stream_to_their_own_side_only():
+    provider = FakeProvider(respond=llm_or_polite)
+    negotiation, _ = await sync_to_async(make_negotiation)(buyer={"mode": "llm"}, seller={"mode": "rule"}, max_rounds=2)
+    async with get_broadcaster().subscribe(negotiation.pk) as subscription:
+        await NegotiationEngine(provider_resolver=provider.resolve).run(negotiation.pk)
+        received = []
+        while (item := await subscription.get(timeout=0.2)) is not None:
+            received.append(item)
+    deltas = [i for i in received if isinstance(i, TokenDelta)]
+    assert deltas and {(d.actor, d.visibility) for d in deltas} == {("buyer", "buyer")}
+    assert "<action>" in "".join(d.text for d in deltas if d.turn == 2)

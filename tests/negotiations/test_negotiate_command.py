@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from negotiations.models import Negotiation
 from negotiations.prices import format_price
+from tests.support.llm_fixtures import fake_upstream  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,3 +63,11 @@ def test_bad_input_is_a_command_error_and_writes_nothing():
 def test_missing_limits_are_a_command_error():
     with pytest.raises(CommandError, match="--list-price"):
         run("--title", "x")
+
+
+def test_live_prints_message_drafts_as_they_stream(fake_upstream):
+    output = run("--list-price", "400", "--buyer-limit", "330", "--seller-limit", "300", "--mode", "narrate",
+                 "--max-rounds", "1", "--live")
+    # The fake server's words: first the live draft (its last two words held back), then the logged message.
+    assert "\nHello wörld 世界 🙂 from the\n[  3] seller offer" in output
+    assert "Hello wörld 世界 🙂 from the fake server" in output
