@@ -283,11 +283,13 @@ def own_process_group_kwargs() -> dict:
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     kwargs: dict = {"start_new_session": True}
     if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: only a syscall runs in the child
-        pr_set_pdeathsig = 1
+        # Resolved before fork, so the child only makes the system call (no loader locks after fork).
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        prctl.argtypes = [ctypes.c_int, ctypes.c_ulong]
+        pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
 
         def die_with_parent() -> None:
-            libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+            prctl(pr_set_pdeathsig, sigterm)
 
         kwargs["preexec_fn"] = die_with_parent
     return kwargs
