@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 
 from llm.base import Provider
 from negotiations import services
@@ -73,6 +74,8 @@ class NegotiationEngine:
         """Play until the negotiation ends (or `max_turns` turns were written by this call)."""
         played = 0
         try:
+            # A background run outlives requests, so nothing else recycles this thread's connection.
+            await sync_to_async(close_old_connections)()
             setup = await sync_to_async(negotiation_setup_get)(negotiation_id=negotiation_id)
             if setup.negotiation.status != Negotiation.Status.RUNNING:
                 return RunResult(negotiation_id, setup.negotiation.status, 0)
