@@ -1,4 +1,4 @@
-"""WHAT: CraigslistBargain scenarios (../shared/data/craigslist_scenarios.json) and the rule that turns
+"""WHAT: CraigslistBargain scenarios (data/craigslist_scenarios.json) and the rule that turns
      one into private hard limits for our two agents.
 WHY: the dataset gives only aspirations (the buyer's target; the seller's target, equal to the listing
      price); a negotiation needs hard limits. One documented rule, shared by `manage.py negotiate` and

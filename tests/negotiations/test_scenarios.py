@@ -6,7 +6,7 @@ import pytest
 
 from negotiations.scenarios import Scenario, ScenarioError, scenario_limits, scenario_load, scenario_select
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "craigslist_scenarios.json"
+DATA = Path(__file__).resolve().parents[2] / "data" / "craigslist_scenarios.json"
 
 
 def scenario(listing_price: str, buyer_target: str) -> Scenario:
@@ -30,7 +30,6 @@ def test_the_ceiling_never_exceeds_the_listing_price():
     assert scenario_limits(scenario("100", "95")).buyer_ceiling == Decimal("100")
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="shared reference data not present")
 def test_on_the_reference_data_most_but_not_all_scenarios_have_a_zone_of_agreement():
     scenarios = scenario_load(DATA)
     with_zone = sum(scenario_limits(s).has_zone_of_agreement for s in scenarios)

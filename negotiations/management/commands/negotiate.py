@@ -7,7 +7,7 @@ HOW: creates the listing and negotiation through the services (from options, or 
 
 Examples:
     manage.py negotiate --title "Road bike" --list-price 400 --buyer-limit 330 --seller-limit 300 --mode rule
-    manage.py negotiate --scenarios ../shared/data/craigslist_scenarios.json --scenario 3 --as buyer
+    manage.py negotiate --scenarios data/craigslist_scenarios.json --scenario 3 --as buyer
 """
 from __future__ import annotations
 
