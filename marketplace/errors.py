@@ -62,6 +62,7 @@ class NotAuthenticatedError(ApplicationError):
     code = "NOT_AUTHENTICATED"
     http_status = 401
     default_message = "Authentication credentials were not provided or are invalid."
+    response_headers = {"WWW-Authenticate": "Bearer"}  # HTTP requires it on every 401
 
 
 class PermissionDeniedError(ApplicationError):

@@ -191,6 +191,9 @@ NEGOTIATION_STREAM_PING_SECONDS = env.float("NEGOTIATION_STREAM_PING_SECONDS", d
 NEGOTIATION_STREAM_RETRY_MS = env.int("NEGOTIATION_STREAM_RETRY_MS", default=3000)
 NEGOTIATION_LLM_TIMEOUT = env.float("NEGOTIATION_LLM_TIMEOUT", default=60.0)
 
+NEGOTIATION_STREAM_POLL_SECONDS = env.float("NEGOTIATION_STREAM_POLL_SECONDS", default=1.0)
+NEGOTIATION_STREAM_QUEUE_SIZE = env.int("NEGOTIATION_STREAM_QUEUE_SIZE", default=256)
+NEGOTIATION_RESUME_ORPHANS = env.bool("NEGOTIATION_RESUME_ORPHANS", default=True)
 # --- Logging ----------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
