@@ -100,13 +100,29 @@ def available_servers() -> list[str]:
 
 
 class Process:
-    def __init__(self, name: str, args: list[str], env: dict[str, str], ready_line: str | None = None) -> None:
+    """A child process whose output goes to a log file (a full pipe would block it: daphne logs every request)."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: str, ready_line: str | None = None) -> None:
         self.name = name
-        self.popen = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
+        self.log_path = Path(log_dir) / f"{name}.log"
+        with open(self.log_path, "w") as log:
+            self.popen = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.psutil = psutil.Process(self.popen.pid)
-        self.first_line = self.popen.stdout.readline() if ready_line else ""
+        self.first_line = self._wait_for_line(ready_line) if ready_line else ""
+
+    def _wait_for_line(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log_path.read_text().splitlines():
+                if text in line:
+                    return line
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not say {text!r}: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text()[-2000:]
 
     def cpu_seconds(self) -> float:
         total = 0.0
@@ -135,7 +151,7 @@ def _wait_until_serving(port: int, path: str, process: Process, timeout: float =
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:
-            raise RuntimeError(f"{process.name} exited: {process.popen.stdout.read()[-2000:]}")
+            raise RuntimeError(f"{process.name} exited: {process.log_tail()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
                 s.sendall(request)
@@ -219,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     processes: list[Process] = []
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as tmp:
         try:
-            upstream = Process("upstream", ["-m", "bench.relay", "--serve-upstream"], dict(os.environ), ready_line="listening")
+            upstream = Process("upstream", ["-m", "bench.relay", "--serve-upstream"], dict(os.environ), tmp, ready_line="listening")
             processes.append(upstream)
             base_url = upstream.first_line.strip().rsplit(" ", 1)[-1]  # "... listening on http://127.0.0.1:N/v1"
             upstream_port = int(base_url.split(":")[2].split("/")[0])
@@ -240,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             for server in servers:
                 port = _free_port()
-                process = Process(server, SERVER_COMMANDS[server](port), env)
+                process = Process(server, SERVER_COMMANDS[server](port), env, tmp)
                 processes.append(process)
                 _wait_until_serving(port, "/api/v1/health/live", process)
                 targets[server] = (Target(server, "127.0.0.1", port, "/api/v1/llm/chat/completions"), process)

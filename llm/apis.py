@@ -5,14 +5,11 @@ WHY: any OpenAI client (the official SDK with `base_url=.../api/v1/llm`, agents,
 HOW: native async views (`AsyncApiView`, documented by drf-spectacular). The request is validated
      completely before any upstream call. A stream's first chunk is pulled before the response starts,
      so an early failure is an ordinary JSON error with its status; after the first byte a failure
-     becomes one final `data: {"error": ...}` event. The upstream stream is closed whenever ours ends
-     (`aclosing`), including when Django cancels the response because the client disconnected;
+     becomes one final `data: {"error": ...}` event (llm/relay.py). The upstream stream is closed
+     whenever ours ends, including when Django cancels the response because the client disconnected;
      `CancelledError` is never caught.
 """
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from contextlib import aclosing
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -26,11 +23,10 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from llm.openai_wire import StreamEncoder, completion_body, model_list_body, new_completion_id
+from llm.relay import sse_body
 from llm.registry import aget_provider
 from llm.serializers import ChatCompletionInputSerializer, read_json_object
 from llm.streaming import apply_stream_settings
-from llm.types import Chunk
-from marketplace.api_errors import sse_error_event
 from marketplace.async_views import AsyncApiView
 from marketplace.schema import error_responses
 
@@ -148,21 +144,5 @@ class ChatCompletionCreateApi(AsyncApiView):
             include_usage=serializer.include_usage,
         )
         return StreamingHttpResponse(
-            _sse_events(first, chunks, encoder), content_type="text/event-stream", headers=SSE_HEADERS
+            sse_body(first, chunks, encoder), content_type="text/event-stream", headers=SSE_HEADERS
         )
-
-
-async def _sse_events(first: Chunk | None, chunks: AsyncIterator[Chunk], encoder: StreamEncoder) -> AsyncIterator[bytes]:
-    """The response body. Never raises (under daphne an escaping exception leaves the client hanging)
-    except CancelledError/GeneratorExit, which must propagate so the upstream request is torn down."""
-    try:
-        async with aclosing(chunks):
-            if first is not None:
-                yield encoder.encode(first)
-            async for chunk in chunks:
-                event = encoder.encode(chunk)
-                if event:
-                    yield event
-        yield encoder.finish()
-    except Exception as exc:  # noqa: BLE001 - reported in-band; the upstream is already closed
-        yield sse_error_event(exc)
