@@ -127,6 +127,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "LLM provider gateway and buyer/seller agent negotiations.",
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
+    # Choice sets whose field names ("status", "role") other components use too.
+    "ENUM_NAME_OVERRIDES": {
+        "NegotiationStatusEnum": "negotiations.serializers.NEGOTIATION_STATUS_CHOICES",
+        "NegotiationRoleEnum": "negotiations.models.Role",
+    },
 }
 
 # --- LLM providers ----------------------------------------------------------------------------------

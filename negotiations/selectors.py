@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from negotiations.models import Event, Listing, Negotiation, Participant
 from negotiations.tokens import token_hash, token_matches
@@ -17,6 +17,7 @@ from negotiations.visibility import Viewer, event_list_visible_to
 
 __all__ = [
     "NegotiationSetup",
+    "event_last_seq",
     "event_list_visible_to",
     "listing_get",
     "listing_list",
@@ -38,6 +39,12 @@ def listing_get(*, listing_id: int) -> Listing | None:
 
 def negotiation_get(*, negotiation_id: int) -> Negotiation | None:
     return Negotiation.objects.select_related("listing").filter(pk=negotiation_id).first()
+
+
+def event_last_seq(*, negotiation_id: int) -> int:
+    """The seq of the newest event in the log (0 if empty). Seqs are allocated under the negotiation's
+    row lock, so every seq up to this one is committed too (the stream's replay relies on it)."""
+    return Event.objects.filter(negotiation_id=negotiation_id).aggregate(last=Max("seq"))["last"] or 0
 
 
 def viewer_for_token(*, negotiation: Negotiation, token: str) -> Viewer | None:
