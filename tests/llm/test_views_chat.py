@@ -170,3 +170,9 @@ def test_wrong_method_is_405_in_the_envelope(live_gateway, fake_upstream):
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
     assert "POST" in response.headers["allow"]
+
+
+def test_options_lists_the_allowed_methods(live_gateway):
+    response = httpx.options(f"{live_gateway.url}/api/v1/llm/chat/completions", timeout=5)
+    assert response.status_code == 200
+    assert "POST" in response.headers["allow"] and "GET" not in response.headers["allow"]
