@@ -9,12 +9,17 @@ HOW: the fake OpenAI server runs on loopback in its own process (64 tokens per a
      concurrency 1, 10 and 100; non-streamed at 10) the direct path and every gateway are measured in
      interleaved rounds, rotating the order. Gateway CPU is read from /proc (psutil) before and after
      each batch, children included. Ratios are gateway / direct from the same run.
-     `python -m bench.relay [--quick] [--servers daphne,uvicorn,granian] [--profile uvicorn]`.
+     `python -m bench.relay [--quick] [--servers daphne,uvicorn,granian] [--rounds N]`;
+     `--profile SERVER` instead samples that gateway with py-spy (`pip install py-spy`) during 64-token
+     streams at concurrency 10 and prints where its time goes.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import re
+import shutil
 import importlib.util
 import os
 import socket
@@ -218,19 +223,53 @@ def report(rows: dict[str, dict[str, Row]], cases: tuple[Case, ...]) -> None:
           f"{TOKENS} tokens per answer, 0 ms between tokens.")
 
 
+def profile(target: Target, process: Process, log_dir: str, requests: int = 2000) -> None:
+    """Sample the gateway with py-spy while it relays streams; print self and inclusive time by function."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    raw = Path(log_dir) / "profile.txt"
+    asyncio.run(run_batch(target, target.request(STREAM_BODY), total=200, concurrency=10, stream=True))
+    sampler = subprocess.Popen([py_spy, "record", "-p", str(process.popen.pid), "-o", str(raw), "-f", "raw",
+                                "-r", "500", "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    cpu_before = process.cpu_seconds()
+    result = asyncio.run(run_batch(target, target.request(STREAM_BODY), total=requests, concurrency=10, stream=True))
+    cpu = process.cpu_seconds() - cpu_before
+    sampler.send_signal(2)
+    sampler.wait(60)
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    print(f"{process.name}: {result.count} streams, {cpu * 1000 / max(result.count, 1):.2f} ms CPU each, "
+          f"{result.rate:.1f}/s at concurrency 10; {total} samples (wall time of busy threads)")
+    for title, counter in (("self", own), ("inclusive", inclusive)):
+        print(f"--- {title}")
+        for frame, count in counter.most_common(30):
+            print(f"{100 * count / total:5.1f}%  {frame}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--servers", default=",".join(available_servers()),
                         help=f"comma-separated, from {', '.join(SERVER_COMMANDS)}")
+    parser.add_argument("--profile", metavar="SERVER", help="profile one gateway with py-spy instead")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_upstream:
         serve_upstream()
         return 0
 
-    servers = [s for s in args.servers.split(",") if s]
+    servers = [args.profile] if args.profile else [s for s in args.servers.split(",") if s]
     cases = QUICK_CASES if args.quick else CASES
     processes: list[Process] = []
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as tmp:
@@ -260,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
                 processes.append(process)
                 _wait_until_serving(port, "/api/v1/health/live", process)
                 targets[server] = (Target(server, "127.0.0.1", port, "/api/v1/llm/chat/completions"), process)
+            if args.profile:
+                target, process = targets[args.profile]
+                profile(target, process, tmp)
+                return 0
             print(f"relay benchmark: direct vs {', '.join(servers)}; {args.rounds} interleaved rounds; "
                   f"{os.cpu_count()} CPUs", file=sys.stderr, flush=True)
             measure(targets, (Case("warm-up", 10, 100, True), Case("warm-up json", 10, 50, False)), 1)
