@@ -176,3 +176,20 @@ def test_options_lists_the_allowed_methods(live_gateway):
     response = httpx.options(f"{live_gateway.url}/api/v1/llm/chat/completions", timeout=5)
     assert response.status_code == 200
     assert "POST" in response.headers["allow"] and "GET" not in response.headers["allow"]
+
+
+def test_stream_bounds_from_settings_end_the_stream_with_finish_reason_length(live_gateway, fake_upstream, settings):
+    settings.LLM_STREAM_MAX_TOKENS = 3
+    result = post_chat(live_gateway.url, {"model": "slow:50", "messages": HI, "stream": True})
+    assert result.events[-1] == "[DONE]"
+    assert result.text == expected_text(3)
+    assert [e["choices"][0]["finish_reason"] for e in result.events[:-1]][-1] == "length"
+    upstream = fake_upstream.last
+    assert fake_upstream.wait_for_close(upstream, timeout=1.0)  # the rest of the answer is not waited for
+
+
+def test_coalescing_from_settings_merges_tokens_into_fewer_events(live_gateway, fake_upstream, settings):
+    settings.LLM_STREAM_COALESCE_CHARS = 1000
+    result = post_chat(live_gateway.url, {"model": "fake-model", "messages": HI, "stream": True})
+    assert result.text == expected_text(8)
+    assert len(result.events) < 8
