@@ -37,11 +37,14 @@ class ArmReport:
 
 
 def report_build(
-    *, scenarios: dict[str, Any], settings: dict[str, Any], arms: Sequence[ArmReport], timing: dict[str, Any]
+    *, scenarios: dict[str, Any], settings: dict[str, Any], arms: Sequence[ArmReport], timing: dict[str, Any],
+    complete: bool = True,
 ) -> dict[str, Any]:
+    """`complete` is False while configurations are still to run (the report is rewritten after each)."""
     return {
         "report": "negotiation evaluation",
         "version": REPORT_VERSION,
+        "complete": complete,
         "scenarios": scenarios,
         "limits_rule": LIMITS_RULE,
         "settings": settings,

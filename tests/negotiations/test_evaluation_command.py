@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from negotiations.evaluation.report import without_timing
 from negotiations.management.commands.evaluate import Command as EvaluateCommand
 from negotiations.models import Negotiation
-from tests.support.fake_provider import DEFAULT_REPLY, FakeProvider, prompt_of
+from tests.support.fake_provider import DEFAULT_REPLY, Crash, FakeProvider, prompt_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -169,6 +169,19 @@ def test_a_rule_baseline_runs_beside_the_llm_configuration_on_the_same_seeds(tmp
     assert [(n["status"], n["agreed_price"]) for n in narrate["negotiations"]] == [
         (n["status"], n["agreed_price"]) for n in rule["negotiations"]]
     assert "| metric | narrate | rule | llm/narrate | human (CraigslistBargain) |" in stdout
+    assert report["complete"] is True
+
+
+def test_an_interrupted_run_keeps_the_report_of_the_configurations_it_finished(tmp_path):
+    out_path = tmp_path / "report.json"
+    dying = FakeProvider(respond=lambda request: Crash())  # the process "dies" in the second configuration
+    with pytest.raises(Crash):
+        evaluate("--scenarios", write_scenarios(tmp_path, FIVE), "--mode", "rule", "--baseline", "narrate",
+                 "--out", str(out_path), provider=dying)
+    report = json.loads(out_path.read_text())
+    assert report["complete"] is False
+    assert [arm["config"]["name"] for arm in report["arms"]] == ["rule"]
+    assert report["arms"][0]["metrics"]["negotiations"] == 5
 
 
 def test_db_configured_keeps_the_negotiations_in_the_configured_database(tmp_path):

@@ -95,6 +95,21 @@ class Command(BaseCommand):
             f"{run_settings.max_rounds} rounds, concurrency {run_settings.concurrency}"
         )
         reports: list[ArmReport] = []
+
+        def write_report(database: str, *, complete: bool) -> None:
+            report = report_build(
+                scenarios=scenarios_info,
+                settings={
+                    "seed": run_settings.seed, "max_rounds": run_settings.max_rounds, "opens": run_settings.opens,
+                    "concurrency": run_settings.concurrency, "limit": options["limit"], "database": database,
+                },
+                arms=reports,
+                complete=complete,
+                timing={"started_at": started_at.isoformat(timespec="seconds"),
+                        "wall_seconds": round(time.monotonic() - started, 3)},
+            )
+            out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
         with evaluation_database(options["db"]) as database:
             checks = {arm.name: self._preflight(arm) for arm in arms}
             for arm in arms:
@@ -109,17 +124,8 @@ class Command(BaseCommand):
                 check = checks[arm.name]
                 reports.append(ArmReport(arm, results, summarize(results, wall_seconds=run.wall_seconds),
                                          llm=check.as_dict() if check else None))
-        report = report_build(
-            scenarios=scenarios_info,
-            settings={
-                "seed": run_settings.seed, "max_rounds": run_settings.max_rounds, "opens": run_settings.opens,
-                "concurrency": run_settings.concurrency, "limit": options["limit"], "database": database,
-            },
-            arms=reports,
-            timing={"started_at": started_at.isoformat(timespec="seconds"),
-                    "wall_seconds": round(time.monotonic() - started, 3)},
-        )
-        out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+                # Written after every configuration, so an interrupted long run keeps the finished ones.
+                write_report(database, complete=len(reports) == len(arms))
         self.stdout.write(summary_table(reports))
         self.stdout.write(f"\nReport: {out}")
         for arm in reports:
