@@ -13,6 +13,7 @@ HOW: thin DRF views (HackSoft style): a nested InputSerializer/FilterSerializer 
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ from negotiations.access import (
 from negotiations.models import AgentMode, Negotiation, Role, Strategy
 from negotiations.prices import PriceError, parse_price
 from negotiations.recovery import orphans_resume_once
+from negotiations.runner import get_runner
 from negotiations.selectors import event_list_visible_to, listing_get, listing_list, participant_for_viewer
 from negotiations.serializers import (
     EventSerializer,
@@ -75,6 +77,8 @@ __all__ = [
     "NegotiationStartApi",
     "negotiation_body",
 ]
+
+logger = logging.getLogger(__name__)
 
 MAX_PAGE = 200
 EVENTS_DEFAULT_LIMIT = 100
@@ -236,6 +240,19 @@ def negotiation_body(negotiation: Negotiation, viewer: Viewer) -> dict[str, Any]
     return body
 
 
+def _start_and_launch(negotiation: Negotiation) -> Negotiation:
+    """Start (logged and committed), then hand it to the runner. A runner that cannot take it here (no
+    event loop: WSGI, the sync test client) must not turn a committed start into a 500 that loses the
+    creator's tokens; the negotiation stays `running` and the orphan sweep of the next ASGI request
+    (or `negotiation_resume`) plays it."""
+    negotiation_start(negotiation=negotiation, launch=False)
+    try:
+        get_runner().submit(negotiation.pk)
+    except RuntimeError as exc:
+        logger.error("negotiation %s started but not launched: %s", negotiation.pk, exc)
+    return negotiation
+
+
 class _NegotiationApi(APIView):
     """Base of the endpoints about one negotiation: who is asking, as negotiations/access.py says."""
 
@@ -298,7 +315,7 @@ class NegotiationCreateApi(APIView):
         negotiation = created.negotiation
         if start:
             orphans_resume_once()
-            negotiation_start(negotiation=negotiation)
+            _start_and_launch(negotiation)
         body = negotiation_body(negotiation, Viewer.staff())  # the creator chose all of it
         body["tokens"] = created.tokens
         headers = {"Location": reverse("negotiation-detail", args=[negotiation.pk])}
@@ -323,7 +340,7 @@ class NegotiationStartApi(_NegotiationApi):
     def post(self, request: Request, negotiation_id: int) -> Response:
         access = self.access(request, negotiation_id)
         require_participant(access, action="start")
-        negotiation = negotiation_start(negotiation=access.negotiation)
+        negotiation = _start_and_launch(access.negotiation)
         return Response(NegotiationSerializer(negotiation_body(negotiation, access.viewer)).data)
 
 
