@@ -82,6 +82,13 @@ class Subscription:
         except TimeoutError:
             return None
 
+    def get_nowait(self) -> Any | None:
+        """The next item if one is waiting, else None (lets a consumer batch a burst into one write)."""
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
     def __aiter__(self) -> AsyncIterator[Any]:
         return self
 

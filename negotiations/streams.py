@@ -20,6 +20,7 @@ HOW: the protocol of negotiations/broadcast.py: subscribe first, then replay the
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -49,6 +50,7 @@ T = TypeVar("T")
 
 READ_THREADS = 4  # enough for bursts of reconnects; each holds one database connection
 FRAME_CACHE_SIZE = 4096
+MAX_BATCH = 256  # live items merged into one write
 
 _read_pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="negotiation-stream-db")
 
@@ -141,6 +143,12 @@ class _FrameCache:
 _frames = _FrameCache(FRAME_CACHE_SIZE)
 
 
+@functools.lru_cache(maxsize=FRAME_CACHE_SIZE)
+def _delta_frame(delta: TokenDelta) -> bytes:
+    # Every viewer gets the same delta object: encode it once.
+    return delta_frame(actor=delta.actor, visibility=delta.visibility, turn=delta.turn, attempt=delta.attempt, text=delta.text)
+
+
 def event_frame(event: Event) -> bytes:
     """`id: <seq>`, `event: <type>`, `data: <the event as the REST history shows it>`."""
     return _frames.frame(event)
@@ -196,11 +204,16 @@ class _Follower:
             return [], False
         return [self._take(event)], False
 
-    def live_delta(self, delta: TokenDelta) -> bytes | None:
-        if delta.turn <= self.last_turn or not can_view(self.viewer, delta):
-            return None
-        return delta_frame(actor=delta.actor, visibility=delta.visibility, turn=delta.turn,
-                           attempt=delta.attempt, text=delta.text)
+    async def take(self, item: Any) -> list[bytes]:
+        """Frames for one live item (an Event row, a TokenDelta or a Gap)."""
+        if isinstance(item, TokenDelta):
+            if item.turn <= self.last_turn or not can_view(self.viewer, item):
+                return []
+            return [_delta_frame(item)]
+        if isinstance(item, Gap):
+            return await self.catch_up()
+        frames, skipped = self.live_event(item)
+        return await self.catch_up() if skipped else frames
 
     def _take(self, event: Event) -> bytes:
         self.cursor = max(self.cursor, event.seq)
@@ -244,17 +257,12 @@ async def viewer_stream(
                     head = await _log_heads.get(negotiation_id, max_age=config.poll_seconds / 2)
                     if head > follower.cursor:
                         frames += await follower.catch_up()
-                if item is None:
-                    continue
-                if isinstance(item, TokenDelta):
-                    frame = follower.live_delta(item)
-                    if frame is not None:
-                        frames.append(frame)
-                elif isinstance(item, Gap):
-                    frames += await follower.catch_up()
-                else:
-                    event_frames, skipped = follower.live_event(item)
-                    frames += await follower.catch_up() if skipped else event_frames
+                # A burst (a turn's events, a run of deltas) goes out as one write.
+                batched = 0
+                while item is not None and follower.ended_as is None:
+                    frames += await follower.take(item)
+                    batched += 1
+                    item = subscription.get_nowait() if batched < MAX_BATCH else None
             frames.append(end_frame(status=follower.ended_as, last_seq=follower.cursor))
             yield b"".join(frames)
     except Exception as exc:  # noqa: BLE001 - reported in-band; CancelledError (a disconnect) propagates

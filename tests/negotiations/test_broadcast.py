@@ -50,3 +50,12 @@ async def test_publishing_from_another_thread_reaches_the_subscribers_loop():
 async def test_get_times_out_so_callers_can_send_heartbeats():
     async with Broadcaster().subscribe(1) as subscription:
         assert await asyncio.wait_for(subscription.get(timeout=0.05), 2) is None
+
+
+async def test_get_nowait_takes_a_waiting_item_or_returns_none_at_once():
+    broadcaster = Broadcaster()
+    async with broadcaster.subscribe(1) as subscription:
+        assert subscription.get_nowait() is None
+        broadcaster.publish_delta(delta("a"))
+        broadcaster.publish_delta(delta("b"))
+        assert [subscription.get_nowait().text, subscription.get_nowait().text, subscription.get_nowait()] == ["a", "b", None]
