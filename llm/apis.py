@@ -39,6 +39,8 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 class ModelListApi(AsyncApiView):
     """The models a provider offers, in OpenAI's list format."""
 
+    request_thread = False  # only async work: the registry reads its rows with the async ORM
+
     @extend_schema_serializer(component_name="ModelList")
     class OutputSerializer(serializers.Serializer):
         @extend_schema_serializer(component_name="Model")
@@ -67,6 +69,7 @@ class ChatCompletionCreateApi(AsyncApiView):
     """OpenAI Chat Completions: a `chat.completion` object, or with `stream: true` an SSE stream."""
 
     InputSerializer = ChatCompletionInputSerializer
+    request_thread = False  # only async work (see ModelListApi)
 
     @extend_schema_serializer(component_name="ChatCompletion")
     class OutputSerializer(serializers.Serializer):

@@ -26,6 +26,15 @@ class AsyncApiView(APIView):
     # Nothing of DRF's request pipeline runs; saying so keeps the schema honest (no security schemes).
     authentication_classes: list = []
     permission_classes: list = []
+    # False: the view does no sync work of its own (ORM calls, sync libraries), so it is served without
+    # a per-request sync thread (marketplace/asgi_handler.py). Leave True when in doubt.
+    request_thread: bool = True
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        view = super().as_view(**initkwargs)
+        view.request_thread = cls.request_thread
+        return view
 
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.args, self.kwargs, self.request = args, kwargs, request

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
-from django.core.asgi import get_asgi_application
+from marketplace.asgi import application
 
 HI = [{"role": "user", "content": "Hi"}]
 PATH = "/api/v1/llm/chat/completions"
@@ -25,7 +25,7 @@ def http_scope(body: bytes) -> dict:
 
 async def test_disconnect_after_the_first_event_closes_the_upstream_within_a_second(fake_upstream):
     body = json.dumps({"model": "slow:300", "messages": HI, "stream": True}).encode()
-    communicator = ApplicationCommunicator(get_asgi_application(), http_scope(body))
+    communicator = ApplicationCommunicator(application, http_scope(body))
     await communicator.send_input({"type": "http.request", "body": body})
     start = await communicator.receive_output(timeout=5)
     assert start["type"] == "http.response.start" and start["status"] == 200
@@ -46,7 +46,7 @@ async def test_disconnect_after_the_first_event_closes_the_upstream_within_a_sec
 
 async def test_disconnect_while_waiting_for_the_first_token_closes_the_upstream(fake_upstream):
     body = json.dumps({"model": "no-headers", "messages": HI, "stream": True}).encode()
-    communicator = ApplicationCommunicator(get_asgi_application(), http_scope(body))
+    communicator = ApplicationCommunicator(application, http_scope(body))
     await communicator.send_input({"type": "http.request", "body": body})
     assert await fake_upstream.await_requests(1, timeout=5)
     upstream = fake_upstream.last

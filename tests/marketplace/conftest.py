@@ -1,2 +1,2 @@
-"""Fixtures of the project-level tests: the live ASGI server."""
-from tests.support.llm_fixtures import live_gateway_server  # noqa: F401
+"""Fixtures of the project-level tests: the fake-backed default provider and the live ASGI gateway."""
+from tests.support.llm_fixtures import fake_upstream, live_gateway, live_gateway_server  # noqa: F401
