@@ -74,11 +74,15 @@ def _read_with_reconnect(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 class _LogHeads:
-    """The last seq of each watched negotiation's log, shared by this process's viewers for `max_age`."""
+    """The last seq of each watched negotiation's log, shared by this process's viewers for `max_age`.
+
+    Viewers that connected together poll together: concurrent misses share one in-flight read (per
+    event loop; a server has one), so a poll tick costs one query, not one per viewer."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._heads: dict[int, tuple[float, int]] = {}
+        self._reads: dict[tuple[int, int], asyncio.Future[int]] = {}
 
     async def get(self, negotiation_id: int, *, max_age: float) -> int:
         started = time.monotonic()
@@ -86,7 +90,13 @@ class _LogHeads:
             cached = self._heads.get(negotiation_id)
         if cached is not None and started - cached[0] < max_age:
             return cached[1]
-        head = await db_read(event_last_seq, negotiation_id=negotiation_id)
+        key = (id(asyncio.get_running_loop()), negotiation_id)
+        read = self._reads.get(key)
+        if read is None:
+            read = asyncio.ensure_future(db_read(event_last_seq, negotiation_id=negotiation_id))
+            self._reads[key] = read
+            read.add_done_callback(lambda _: self._reads.pop(key, None))
+        head = await asyncio.shield(read)
         with self._lock:
             current = self._heads.get(negotiation_id)
             if current is None or current[0] <= started:
@@ -155,6 +165,8 @@ def event_frame(event: Event) -> bytes:
 
 
 # --- the stream ------------------------------------------------------------------------------------
+_TICK = object()  # the viewer's own alarm: time to poll the log or to ping
+
 @dataclass(frozen=True)
 class StreamSettings:
     ping_seconds: float
@@ -238,36 +250,45 @@ async def viewer_stream(
     broadcaster = broadcaster or get_broadcaster()
     follower = _Follower(negotiation_id, viewer, after)
     loop = asyncio.get_running_loop()
+    alarm: asyncio.TimerHandle | None = None
     try:
         async with broadcaster.subscribe(negotiation_id, queue_size=config.queue_size) as subscription:
             frames = [retry_frame(config.retry_ms), *await follower.catch_up()]
             next_poll = next_ping = loop.time() + config.poll_seconds
+            # One timer per viewer, re-armed when it rings (not one per item): it queues a Tick, so the
+            # loop below waits on the queue alone, however fast items come.
+            alarm = loop.call_at(next_poll, subscription.offer, _TICK)
             while follower.ended_as is None:
                 if frames:
                     yield b"".join(frames)
                     frames = []
                     next_ping = loop.time() + config.ping_seconds
-                elif loop.time() >= next_ping:
-                    yield PING_FRAME
-                    next_ping = loop.time() + config.ping_seconds
-                item = await subscription.get(timeout=max(0.0, min(next_ping, next_poll) - loop.time()))
-                if loop.time() >= next_poll:
-                    # The runner may be in another process: the log tells what the broadcaster cannot.
-                    next_poll = loop.time() + config.poll_seconds
-                    head = await _log_heads.get(negotiation_id, max_age=config.poll_seconds / 2)
-                    if head > follower.cursor:
-                        frames += await follower.catch_up()
+                item = await subscription.get()
                 # A burst (a turn's events, a run of deltas) goes out as one write.
                 batched = 0
                 while item is not None and follower.ended_as is None:
-                    frames += await follower.take(item)
+                    if item is not _TICK:
+                        frames += await follower.take(item)
                     batched += 1
                     item = subscription.get_nowait() if batched < MAX_BATCH else None
+                now = loop.time()
+                if follower.ended_as is None and now >= alarm.when():  # rang (its tick may have been dropped)
+                    if now >= next_poll:
+                        # The runner may be in another process: the log tells what the broadcaster cannot.
+                        next_poll = now + config.poll_seconds
+                        head = await _log_heads.get(negotiation_id, max_age=config.poll_seconds / 2)
+                        if head > follower.cursor:
+                            frames += await follower.catch_up()
+                    if not frames and loop.time() >= next_ping:
+                        frames.append(PING_FRAME)
+                    alarm = loop.call_at(min(next_poll, next_ping), subscription.offer, _TICK)
             frames.append(end_frame(status=follower.ended_as, last_seq=follower.cursor))
             yield b"".join(frames)
     except Exception as exc:  # noqa: BLE001 - reported in-band; CancelledError (a disconnect) propagates
         logger.warning("negotiation %s stream failed: %s", negotiation_id, exc.__class__.__name__, exc_info=exc)
         yield error_frame(exc)
     finally:
+        if alarm is not None:
+            alarm.cancel()
         if broadcaster.subscriber_count(negotiation_id) == 0:
             _log_heads.forget(negotiation_id)

@@ -59,3 +59,21 @@ async def test_get_nowait_takes_a_waiting_item_or_returns_none_at_once():
         broadcaster.publish_delta(delta("a"))
         broadcaster.publish_delta(delta("b"))
         assert [subscription.get_nowait().text, subscription.get_nowait().text, subscription.get_nowait()] == ["a", "b", None]
+
+
+async def test_deltas_of_one_draft_are_merged_over_the_coalescing_window_in_order():
+    broadcaster = Broadcaster(delta_coalesce_seconds=0.05)
+    async with broadcaster.subscribe(1) as subscription:
+        for text in ("How ", "about ", "$400?"):
+            broadcaster.publish_delta(delta(text))
+        assert subscription.get_nowait().text == "How ", "the first piece goes out at once"
+        assert subscription.get_nowait() is None, "the rest is held for the window"
+        merged = await subscription.get(timeout=2)
+        assert (merged.text, merged.turn, merged.attempt) == ("about $400?", 1, 1)
+        broadcaster.publish_delta(delta("one"))
+        broadcaster.publish_delta(delta(" two"))
+        broadcaster.publish_delta(TokenDelta(1, "seller", "public", 1, 2, "redo"))  # a regenerated draft
+        broadcaster.publish_delta(TokenDelta(1, "seller", "public", 1, 2, " more"))
+        broadcaster.publish_events(1, ["the message event"])  # ends the draft: held text first
+        items = [subscription.get_nowait() for _ in range(6)]
+    assert [getattr(i, "text", i) for i in items] == ["one", " two", "redo", " more", "the message event", None]

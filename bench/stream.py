@@ -1,0 +1,373 @@
+"""WHAT: the live-stream benchmark: one negotiation watched by 1, 100 and 500 concurrent SSE viewers on one
+server process, under the production ASGI server (uvicorn with httptools on the asyncio loop) and
+daphne (what `runserver` uses): event delivery latency from log write to viewer, and server memory
+per idle viewer.
+WHY: issue 6's targets: 500 viewers all receive every event, delivery p99 under 100 ms, under 100 KB of
+     server memory per idle viewer.
+HOW: the fake OpenAI server runs in its own process; agents narrate (`mode: narrate`) through it with
+     model `slow:MS`, i.e. MS ms per token, so turns are paced like a real model and every viewer also
+     gets the live token deltas. Each server is a single process with DEBUG off on its own SQLite file.
+     Per viewer count: create a pending negotiation; open N streams (buyer, seller and observer tokens
+     in turn) on raw sockets; once all have their first frame, wait, then read the server's RSS:
+     (RSS with N idle viewers - RSS before) / N is the memory per idle viewer. Then start it; each
+     viewer timestamps every read as it arrives (parsing waits until the end, so the client's own work
+     does not inflate the figures). Latency = receipt time - the event's `created_at` (set when the
+     engine writes the row; same machine, same clock). Afterwards every viewer's ids are compared with
+     the history (`GET .../events`) for its token: "all receive every event" means no viewer missed
+     or repeated one. `python -m bench.stream [--quick] [--servers uvicorn,daphne] [--viewers 1,100,500]`.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import gc
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bench.loadgen import percentile
+from bench.relay import SERVER_COMMANDS, Process, _free_port, _wait_until_serving, available_servers
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLES = ("buyer", "seller", "observer")
+TARGET_P99_MS = 100.0
+TARGET_KB_PER_VIEWER = 100.0
+CONNECT_TIMEOUT = 60.0
+RUN_TIMEOUT = 180.0
+
+
+# --- HTTP over raw sockets -------------------------------------------------------------------------
+async def request_json(port: int, method: str, path: str, body: dict | None = None,
+                       token: str | None = None) -> tuple[int, dict]:
+    """One small JSON request on its own connection (setup and checks only, not measured)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    payload = json.dumps(body).encode() if body is not None else b""
+    headers = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
+               "Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    if token:
+        headers.append(f"Authorization: Bearer {token}")
+    writer.write(("\r\n".join(headers) + "\r\n\r\n").encode() + payload)
+    raw = await reader.read()
+    writer.close()
+    head, _, content = raw.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        content = _dechunk_all(content)
+    return int(head[9:12]), json.loads(content or b"null")
+
+
+def _dechunk_all(data: bytes) -> bytes:
+    out, rest = b"", data
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out, rest = out + rest[:size], rest[size + 2:]
+    return out
+
+
+class Viewer(asyncio.Protocol):
+    """One SSE connection, as a bare asyncio Protocol (a StreamReader per viewer would cost the client
+    more CPU than the server spends per frame). Each read is timestamped in `data_received`; frames are
+    cut out there too, and parsed only after the run."""
+
+    def __init__(self, role: str, token: str) -> None:
+        self.role, self.token = role, token
+        self.frames: list[tuple[float, bytes]] = []  # (receipt time, frame)
+        self.opened = asyncio.Event()
+        self.done = asyncio.Event()
+        self.ended = False
+        self.error: str | None = None
+        self._head: bytes | None = None
+        self._raw = b""
+        self._body = b""
+        self._transport: asyncio.Transport | None = None
+
+    async def watch(self, port: int, negotiation_id: int) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+            self._transport, _ = await loop.create_connection(lambda: self, "127.0.0.1", port)
+            self._transport.write((f"GET /api/v1/negotiations/{negotiation_id}/stream HTTP/1.1\r\n"
+                                   f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {self.token}\r\n"
+                                   "Accept: text/event-stream\r\n\r\n").encode())
+            await self.done.wait()
+        except Exception as exc:  # noqa: BLE001 - a benchmark reports failures
+            self._fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            if self._transport is not None:
+                self._transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        received = time.time()
+        self._raw += data
+        if self._head is None:
+            head, sep, rest = self._raw.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            self._head, self._raw = head, rest
+            if not head.startswith(b"HTTP/1.1 200") or b"transfer-encoding: chunked" not in head.lower():
+                self._fail(f"unexpected response head: {head[:200]!r}")
+                return
+        while True:  # de-chunk what is complete
+            line_end = self._raw.find(b"\r\n")
+            if line_end < 0:
+                break
+            size = int(self._raw[:line_end].split(b";")[0], 16)
+            if len(self._raw) < line_end + 2 + size + 2:
+                break
+            self._body += self._raw[line_end + 2:line_end + 2 + size]
+            self._raw = self._raw[line_end + 2 + size + 2:]
+        while (cut := self._body.find(b"\n\n")) >= 0:
+            frame, self._body = self._body[:cut], self._body[cut + 2:]
+            self.frames.append((received, frame))
+            self.opened.set()
+            if frame.startswith(b"event: end"):
+                self.ended = True
+                self.done.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ended:
+            self._fail("closed before the end event")
+
+    def _fail(self, message: str) -> None:
+        self.error = self.error or message[:300]
+        self.opened.set()
+        self.done.set()
+
+    def events(self) -> list[tuple[float, dict]]:
+        """(receipt time, event) for each logged event received."""
+        out = []
+        for received, frame in self.frames:
+            if frame.startswith(b"id: "):
+                data = frame[frame.index(b"\ndata: ") + 7:]
+                out.append((received, json.loads(data)))
+        return out
+
+    def delta_count(self) -> int:
+        return sum(1 for _, frame in self.frames if frame.startswith(b"event: delta"))
+
+
+# --- one measurement -------------------------------------------------------------------------------
+@dataclass
+class Result:
+    server: str
+    viewers: int
+    kb_per_idle_viewer: float
+    latencies_ms: list[float]
+    events: int  # logged events of the negotiation
+    complete: int  # viewers that received exactly every event they may see
+    deltas_per_viewer: float
+    duration_s: float
+    cpu_s: float  # server CPU over the run
+    frames: int  # event, delta and end frames delivered, all viewers
+    first_error: str | None
+
+
+def _rss(process: Process) -> int:
+    return process.psutil.memory_info().rss
+
+
+async def measure(server: str, process: Process, port: int, viewers: int, listing_id: int, token_delay_ms: int,
+                  max_rounds: int, profile: bool = False, detail: bool = False) -> Result:
+    side = {"mode": "narrate", "model": f"slow:{token_delay_ms}"}
+    status, created = await request_json(port, "POST", "/api/v1/negotiations", {
+        "listing": listing_id, "buyer": {"limit_price": "450.00", **side}, "seller": {"limit_price": "350.00", **side},
+        "max_rounds": max_rounds, "seed": 7, "start": False,
+    })
+    assert status == 201, created
+    negotiation_id, tokens = created["id"], created["tokens"]
+
+    gc.collect()
+    await asyncio.sleep(0.5)
+    rss_before = _rss(process)
+    watchers = [Viewer(ROLES[i % len(ROLES)], tokens[ROLES[i % len(ROLES)]]) for i in range(viewers)]
+    tasks = [asyncio.create_task(v.watch(port, negotiation_id)) for v in watchers]
+    await asyncio.wait_for(asyncio.gather(*(v.opened.wait() for v in watchers)), CONNECT_TIMEOUT)
+    await asyncio.sleep(1.0)  # let the server settle with every viewer idle
+    rss_idle = _rss(process)
+
+    sampler = _start_sampler(process) if profile else None
+    if sampler is not None:
+        await asyncio.sleep(1)  # py-spy attaching
+    cpu_before = process.cpu_seconds()
+    started = time.monotonic()
+    status, _ = await request_json(port, "POST", f"/api/v1/negotiations/{negotiation_id}/start", token=tokens["buyer"])
+    assert status == 200
+    await asyncio.wait(tasks, timeout=RUN_TIMEOUT)
+    duration = time.monotonic() - started
+    cpu = process.cpu_seconds() - cpu_before
+    for task in tasks:
+        task.cancel()
+    if sampler is not None:
+        _print_profile(*sampler)
+
+    expected: dict[str, list[int]] = {}
+    for role in ROLES:
+        status, page = await request_json(port, "GET", f"/api/v1/negotiations/{negotiation_id}/events?limit=500", token=tokens[role])
+        assert status == 200 and page["next"] is None
+        expected[role] = [e["seq"] for e in page["results"]]
+    latencies, complete = [], 0
+    by_event: dict[tuple[int, str], list[float]] = collections.defaultdict(list)
+    for viewer in watchers:
+        received = viewer.events()
+        if viewer.ended and [e["seq"] for _, e in received] == expected[viewer.role]:
+            complete += 1
+        for when, event in received:
+            latency = (when - datetime.fromisoformat(event["created_at"]).timestamp()) * 1000
+            latencies.append(latency)
+            by_event[(event["seq"], event["type"])].append(latency)
+    if detail:
+        print(f"{server}, {viewers} viewers: latency by event (ms): "
+              + ", ".join(f"#{seq} {kind} p50 {percentile(v, 50):.0f} max {max(v):.0f}" for (seq, kind), v in sorted(by_event.items())))
+    errors = [v.error for v in watchers if v.error]
+    return Result(
+        server=server, viewers=viewers, kb_per_idle_viewer=(rss_idle - rss_before) / viewers / 1024,
+        latencies_ms=latencies, events=len(_all_seqs(expected)), complete=complete,
+        deltas_per_viewer=sum(v.delta_count() for v in watchers) / viewers, duration_s=duration, cpu_s=cpu,
+        frames=sum(len(v.events()) + v.delta_count() + v.ended for v in watchers), first_error=errors[0] if errors else None,
+    )
+
+
+def _all_seqs(expected: dict[str, list[int]]) -> list[int]:
+    return sorted(set().union(*expected.values()))
+
+
+def _start_sampler(process: Process) -> tuple[subprocess.Popen, Path]:
+    """py-spy (pip install py-spy) sampling the server while the negotiation runs."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    raw = Path(tempfile.mkdtemp(prefix="bench-stream-profile-")) / "profile.txt"
+    sampler = subprocess.Popen([py_spy, "record", "-p", str(process.popen.pid), "-o", str(raw), "-f", "raw", "-r", "500",
+                                "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return sampler, raw
+
+
+def _print_profile(sampler: subprocess.Popen, raw: Path) -> None:
+    sampler.send_signal(2)
+    sampler.wait(60)
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    print(f"--- profile: {total} samples (wall time of busy threads)")
+    for title, counter in (("self", own), ("inclusive", inclusive)):
+        print(f"--- {title}")
+        for frame, count in counter.most_common(30):
+            print(f"{100 * count / total:5.1f}%  {frame}")
+
+
+# --- orchestration ---------------------------------------------------------------------------------
+async def run_server(server: str, process: Process, port: int, counts: list[int], token_delay_ms: int,
+                     max_rounds: int, rounds: int, profile: bool = False, detail: bool = False) -> list[list[Result]]:
+    status, listing = await request_json(port, "POST", "/api/v1/listings", {"title": "Oak dining table", "list_price": "500.00"})
+    assert status == 201, listing
+    await measure(server, process, port, 3, listing["id"], token_delay_ms, max_rounds)  # warm-up, discarded
+    results = []
+    for count in counts:
+        runs = []
+        for round_index in range(rounds):
+            runs.append(await measure(server, process, port, count, listing["id"], token_delay_ms, max_rounds,
+                                      profile=profile and count == max(counts) and round_index == 0, detail=detail))
+        print(f"  {server}: {count} viewers measured", file=sys.stderr, flush=True)
+        results.append(runs)
+    return results
+
+
+def report(results: list[list[Result]], token_delay_ms: int, load: tuple[float, float, float]) -> bool:
+    """One row per server and viewer count: the round with the median p99, and every round's p99."""
+    header = (f"{'server':<8} {'viewers':>7} {'all events':>10} {'events':>6} {'deltas/v':>8} {'p50 ms':>7} "
+              f"{'p99 ms':>7} {'max ms':>7} {'p99 of each round':>18} {'KB/idle viewer':>14} {'CPU us/frame':>12}")
+    print(header)
+    print("-" * len(header))
+    ok = True
+    for runs in results:
+        p99s = sorted((percentile(r.latencies_ms, 99), i) for i, r in enumerate(runs))
+        r = runs[p99s[len(p99s) // 2][1]]
+        p50, p99 = percentile(r.latencies_ms, 50), percentile(r.latencies_ms, 99)
+        complete = sum(x.complete for x in runs)
+        kb = max(x.kb_per_idle_viewer for x in runs)  # the first round allocates; later ones reuse freed memory
+        each = "/".join(f"{percentile(x.latencies_ms, 99):.0f}" for x in runs)
+        print(f"{r.server:<8} {r.viewers:>7} {f'{complete}/{r.viewers * len(runs)}':>10} {r.events:>6} "
+              f"{r.deltas_per_viewer:>8.0f} {p50:>7.1f} {p99:>7.1f} {max(r.latencies_ms):>7.1f} {each:>18} {kb:>14.1f} "
+              f"{r.cpu_s * 1e6 / max(r.frames, 1):>12.1f}")
+        for x in runs:
+            if x.first_error:
+                print(f"    first error: {x.first_error}")
+        ok &= complete == r.viewers * len(runs)
+        if r.viewers >= 100:
+            ok &= p99 < TARGET_P99_MS and kb < TARGET_KB_PER_VIEWER
+    print(f"\nLatency: from the event's created_at (written by the engine) to its arrival at the viewer, over every "
+          f"event and viewer of a round; the row shows the round with the median p99. Agents narrate at "
+          f"{token_delay_ms} ms per token (fake LLM, 8 tokens per call), so viewers also get live deltas. "
+          f"KB/idle viewer: server RSS growth with every viewer connected and idle, divided by the viewers, the "
+          f"largest of the rounds (noisy at 1 viewer). CPU us/frame: server CPU during the run / frames delivered. Load average at the "
+          f"start: {load[0]:.1f} on {os.cpu_count()} CPUs. Targets at 100+ viewers: all events to every viewer, "
+          f"p99 < {TARGET_P99_MS:.0f} ms, < {TARGET_KB_PER_VIEWER:.0f} KB per idle viewer.")
+    print("targets: " + ("met" if ok else "MISSED"))
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 and 100 viewers only (a smoke run)")
+    parser.add_argument("--viewers", default="1,100,500")
+    parser.add_argument("--servers", default=",".join(s for s in ("uvicorn", "daphne") if s in available_servers()))
+    parser.add_argument("--token-delay-ms", type=int, default=20)
+    parser.add_argument("--max-rounds", type=int, default=6, help="of each negotiation")
+    parser.add_argument("--rounds", type=int, default=3, help="negotiations measured per viewer count")
+    parser.add_argument("--profile", action="store_true", help="sample the server with py-spy at the largest count")
+    parser.add_argument("--detail", action="store_true", help="print the latency of each event")
+    args = parser.parse_args(argv)
+    counts = [1, 100] if args.quick else [int(n) for n in args.viewers.split(",")]
+    servers = [s for s in args.servers.split(",") if s]
+
+    results: list[list[Result]] = []
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
+        upstream = Process("upstream", ["-m", "tests.support.fake_openai", "--port", "0"], dict(os.environ), tmp,
+                           ready_line="listening")
+        try:
+            base_url = upstream.first_line.strip().rsplit(" ", 1)[-1]
+            for server in servers:
+                env = {
+                    **os.environ,
+                    "DJANGO_DEBUG": "false",
+                    "DJANGO_SECRET_KEY": "bench-" + os.urandom(24).hex(),
+                    "DATABASE_URL": f"sqlite:///{tmp}/{server}.sqlite3",
+                    "LLM_PROVIDER": "lm_studio",
+                    "LM_STUDIO_BASE_URL": base_url,
+                    "LM_STUDIO_DEFAULT_MODEL": "fake-model",
+                    "LOG_LEVEL": "WARNING",
+                    "PYTHONPATH": str(ROOT),
+                }
+                subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+                port = _free_port()
+                process = Process(server, SERVER_COMMANDS[server](port), env, tmp)
+                try:
+                    _wait_until_serving(port, "/api/v1/health/live", process)
+                    print(f"stream benchmark: {server}, viewers {counts}; {os.cpu_count()} CPUs", file=sys.stderr, flush=True)
+                    results += asyncio.run(run_server(server, process, port, counts, args.token_delay_ms, args.max_rounds,
+                                                      1 if args.quick else args.rounds, args.profile, args.detail))
+                finally:
+                    process.stop()
+        finally:
+            upstream.stop()
+    return 0 if report(results, args.token_delay_ms, load) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
