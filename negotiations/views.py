@@ -7,7 +7,8 @@ HOW: before the first byte — ordinary JSON errors with their status — the vi
      point (`Last-Event-ID` header, else `lastEventId` query; absent or empty = from the start;
      anything but decimal digits, or a seq beyond the end of the log: 400 VALIDATION_ERROR), then
      checks access (negotiations/access.py) in the stream reader pool. The body is
-     `streams.viewer_stream` (frames in negotiations/sse.py).
+     `streams.viewer_stream` (frames in negotiations/sse.py). No per-request sync thread
+     (`request_thread = False`): hundreds of open streams hold no threads.
 """
 from __future__ import annotations
 
@@ -116,6 +117,9 @@ class NegotiationStreamApi(AsyncApiView):
 
     # Documents the same credentials as the REST endpoints; `_open_stream` checks them, in that order.
     authentication_classes = NEGOTIATION_AUTHENTICATION
+    # Its sync work (access checks, log reads) runs in the stream reader pool: an idle viewer holds no
+    # thread of its own (marketplace/asgi_handler.py).
+    request_thread = False
 
     @extend_schema(
         tags=["negotiations"],

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
-from django.core.asgi import get_asgi_application
+from marketplace.asgi import application
 
 from negotiations.broadcast import get_broadcaster
 from negotiations.models import Event, Negotiation
@@ -66,7 +66,7 @@ async def read_until_end(communicator: ApplicationCommunicator, body: bytes, tim
 async def test_a_viewer_leaving_mid_stream_ends_its_generator_within_a_second_and_disturbs_no_one(runner, api_llm):
     api_llm.respond = lambda request: Stall(0.05, "Let me see what I can do.")
     negotiation, tokens = await sync_to_async(make_negotiation)(**NARRATED, start=False, max_rounds=5)
-    app = get_asgi_application()
+    app = application
     broadcaster = get_broadcaster()
     leaver, _ = await open_stream(app, negotiation.pk, tokens["observer"])
     stayer, stayer_body = await open_stream(app, negotiation.pk, tokens["observer"])
@@ -98,7 +98,7 @@ async def test_a_viewer_that_does_not_read_delays_no_one_and_later_gets_everythi
     # A tiny live queue: the stalled viewer overflows it and must fall back to the log.
     settings.NEGOTIATION_STREAM_QUEUE_SIZE = 4
     negotiation, tokens = await sync_to_async(make_negotiation)(**NARRATED, start=False, max_rounds=5)
-    app = get_asgi_application()
+    app = application
     reading = asyncio.Event()
     slow_messages: list[dict] = []
 
