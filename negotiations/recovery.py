@@ -6,18 +6,23 @@ WHY: the in-process runner's tasks die with the process. After a restart, negoti
      it runs on the server's event loop (where the runner needs to be), and watching clients make it
      happen by themselves — EventSource reconnects within NEGOTIATION_STREAM_RETRY_MS of a restart.
 HOW: `orphans_resume_once()` is called by every negotiations endpoint; the first call that can reach
-     the runner's loop resumes the orphans (NEGOTIATION_RESUME_ORPHANS=false turns this off). Under
-     WSGI or the sync test client there is no loop: it logs nothing, does nothing, and tries again on
-     the next request. With several server processes each would resume the same orphans; the engine
-     keeps the log correct (a turn is written once) but LLM calls are duplicated, so such deployments
-     should use a task-queue runner (NEGOTIATION_RUNNER) and turn this off.
+     the runner's loop resumes the orphans (NEGOTIATION_RESUME_ORPHANS=false turns this off): running
+     negotiations whose row and log were last written before this process started (the engine writes
+     both every turn), so a negotiation another live worker is playing is left alone. Under WSGI or the
+     sync test client there is no loop: it does nothing and tries again on the next request. When
+     several workers restart together, each resumes the same orphans: the engine keeps the log right
+     (a turn is written once) but LLM calls are duplicated until they end, so multi-process
+     deployments are better served by a task-queue runner (NEGOTIATION_RUNNER) with this turned off.
 """
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 
 from django.conf import settings
+from django.db.models import Max, Q
+from django.utils import timezone
 
 from negotiations.models import Negotiation
 from negotiations.runner import NegotiationRunner, get_runner
@@ -27,15 +32,27 @@ __all__ = ["negotiation_resume_orphans", "orphans_resume_once", "orphans_sweep_r
 
 logger = logging.getLogger(__name__)
 
+# A negotiation written to since this process started is being played by a live process (possibly
+# another worker); only those left behind by an earlier process are orphans. The module is imported
+# with the URLconf, at startup.
+PROCESS_STARTED_AT = timezone.now()
+
 _lock = threading.Lock()
 _done = False
 
 
-def negotiation_resume_orphans(*, runner: NegotiationRunner | None = None) -> list[int]:
-    """Resume every running negotiation this runner is not playing; returns their ids."""
+def negotiation_resume_orphans(*, runner: NegotiationRunner | None = None, before: datetime | None = None) -> list[int]:
+    """Resume every running negotiation whose last write predates `before` (default: this process's
+    start) and that this runner is not playing; returns their ids."""
     runner = runner or get_runner()
     resumed = []
-    for negotiation in Negotiation.objects.filter(status=Negotiation.Status.RUNNING).order_by("pk"):
+    before = before or PROCESS_STARTED_AT
+    orphans = (
+        Negotiation.objects.filter(status=Negotiation.Status.RUNNING, updated_at__lt=before)
+        .annotate(last_event_at=Max("events__created_at"))
+        .filter(Q(last_event_at__isnull=True) | Q(last_event_at__lt=before))
+    )
+    for negotiation in orphans.order_by("pk"):
         if runner.is_active(negotiation.pk):
             continue
         negotiation_resume(negotiation=negotiation, runner=runner)

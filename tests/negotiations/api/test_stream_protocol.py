@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
+from django.utils import timezone
 
+from negotiations import recovery
 from negotiations.broadcast import Broadcaster
 from negotiations.models import Event, Negotiation
 from negotiations.services import event_append, negotiation_cancel
@@ -133,8 +135,11 @@ async def test_cancelling_while_watching_sends_the_cancellation_then_the_end(ser
         assert frames[-1].event == "end" and frames[-1].json() == {"status": "cancelled", "last_seq": 2}
 
 
-async def test_negotiations_left_running_by_a_restart_resume_at_the_first_request(server, settings, runner):
+async def test_negotiations_left_running_by_a_restart_resume_at_the_first_request(server, settings, runner, monkeypatch):
     orphan, tokens = await sync_to_async(make_negotiation)()  # running, no task: as after a restart
+    playing, playing_tokens = await sync_to_async(make_negotiation)()
+    monkeypatch.setattr(recovery, "PROCESS_STARTED_AT", timezone.now())  # "this process" starts now
+    await sync_to_async(append)(playing)  # written since: another live process is playing it
     async with api_client(server) as api:
         response = await api.client.get(f"/api/v1/negotiations/{orphan.pk}", headers=bearer(tokens["buyer"]))
         assert response.json()["status"] == "running" and not runner.is_active(orphan.pk), "the sweep is off"
@@ -144,3 +149,5 @@ async def test_negotiations_left_running_by_a_restart_resume_at_the_first_reques
     assert frames[-1].event == "end" and frames[-1].json()["status"] == "agreed"
     assert [f.json() for f in logged(frames)] == await visible_log(orphan.pk, "observer")
     await wait_for(lambda: not runner.is_active(orphan.pk))
+    assert not runner.is_active(playing.pk)
+    assert (await Negotiation.objects.aget(pk=playing.pk)).status == "running", "not taken from its live process"
