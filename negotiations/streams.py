@@ -8,8 +8,8 @@ HOW: the protocol of negotiations/broadcast.py: subscribe first, then replay the
      point, then follow live items. A `cursor` holds the highest seq of the whole log (visible or not)
      already accounted for: a live event at `cursor + 1` is sent (if visible) and advances it; one at
      or below it is a duplicate; one beyond `cursor + 1` (an earlier commit's items not delivered yet),
-     a `Gap`, or a log head past the cursor seen by the periodic poll all mean "re-read the log after
-     the cursor". Seqs are allocated under the negotiation's row lock, so when seq N is committed every
+     a `Gap`, or a log head that the periodic poll saw past the cursor and that has still not come
+     live one poll later (the runner is elsewhere) all mean "re-read the log after the cursor". Seqs are allocated under the negotiation's row lock, so when seq N is committed every
      seq below it is too: reading the head first and the events after it never misses one.
      Database reads run in a small shared thread pool with long-lived connections (`db_read`), not in
      the request's thread, so hundreds of idle viewers hold neither threads nor connections; the log
@@ -255,6 +255,7 @@ async def viewer_stream(
         async with broadcaster.subscribe(negotiation_id, queue_size=config.queue_size) as subscription:
             frames = [retry_frame(config.retry_ms), *await follower.catch_up()]
             next_poll = next_ping = loop.time() + config.poll_seconds
+            seen_head = 0  # the log's head at the previous poll
             # One timer per viewer, re-armed when it rings (not one per item): it queues a Tick, so the
             # loop below waits on the queue alone, however fast items come.
             alarm = loop.call_at(next_poll, subscription.offer, _TICK)
@@ -275,10 +276,13 @@ async def viewer_stream(
                 if follower.ended_as is None and now >= alarm.when():  # rang (its tick may have been dropped)
                     if now >= next_poll:
                         # The runner may be in another process: the log tells what the broadcaster cannot.
+                        # Events the log had at the previous poll and that have still not come live are
+                        # read from it; newer ones get one interval to arrive live first (a poll landing
+                        # between a commit and its publication must not send every viewer to the database).
                         next_poll = now + config.poll_seconds
-                        head = await _log_heads.get(negotiation_id, max_age=config.poll_seconds / 2)
-                        if head > follower.cursor:
+                        if follower.cursor < seen_head:
                             frames += await follower.catch_up()
+                        seen_head = await _log_heads.get(negotiation_id, max_age=config.poll_seconds / 2)
                     if not frames and loop.time() >= next_ping:
                         frames.append(PING_FRAME)
                     alarm = loop.call_at(min(next_poll, next_ping), subscription.offer, _TICK)
