@@ -23,7 +23,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from llm.openai_wire import StreamEncoder, completion_body, model_list_body, new_completion_id
-from llm.relay import sse_body
+from llm.relay import aclose_quietly, sse_body
 from llm.registry import aget_provider
 from llm.serializers import ChatCompletionInputSerializer, read_json_object
 from llm.streaming import apply_stream_settings
@@ -138,8 +138,8 @@ class ChatCompletionCreateApi(AsyncApiView):
             first = await anext(chunks)
         except StopAsyncIteration:
             first = None
-        except BaseException:
-            await chunks.aclose()
+        except BaseException:  # an early failure, or CancelledError when the client left: close upstream
+            await aclose_quietly(chunks)
             raise
         encoder = StreamEncoder(
             completion_id=(first.id if first is not None and first.id else None) or new_completion_id(),

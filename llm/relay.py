@@ -17,26 +17,34 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 
 from llm.openai_wire import StreamEncoder
 from llm.types import Chunk
 from marketplace.api_errors import sse_error_event
 
-__all__ = ["QUEUE_CHUNKS", "sse_body"]
+__all__ = ["QUEUE_CHUNKS", "aclose_quietly", "sse_body"]
 
 QUEUE_CHUNKS = 256  # read-ahead bound: a slow client slows the upstream read instead of growing memory
 _END = object()
 
 
+async def aclose_quietly(chunks: AsyncIterator[Chunk]) -> None:
+    """Close an upstream chunk iterator if it can be closed (async generators can; closing twice is fine)."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
 async def _pump(chunks: AsyncIterator[Chunk], queue: asyncio.Queue) -> None:
     try:
-        async with aclosing(chunks):
-            async for chunk in chunks:
-                await queue.put(chunk)
+        async for chunk in chunks:
+            await queue.put(chunk)
     except Exception as exc:  # noqa: BLE001 - handed to the body generator, which reports it in-band
+        await aclose_quietly(chunks)
         await queue.put(exc)
         return
+    finally:
+        await aclose_quietly(chunks)  # also when cancelled: that is what closes the upstream connection
     await queue.put(_END)
 
 
@@ -69,7 +77,7 @@ async def sse_body(first: Chunk | None, chunks: AsyncIterator[Chunk], encoder: S
     finally:
         if not pump.done():
             pump.cancel()
-        # Wait for the upstream to be closed (the pump's aclosing) before the response is over;
-        # a pump cancelled before it started never entered aclosing, hence the explicit close.
+        # Wait for the upstream to be closed (the pump's finally) before the response is over;
+        # a pump cancelled before it started never ran its finally, hence the explicit close.
         await asyncio.wait([pump])
-        await chunks.aclose()
+        await aclose_quietly(chunks)
