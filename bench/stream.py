@@ -170,6 +170,9 @@ class Result:
     cpu_s: float  # server CPU over the run
     frames: int  # event, delta and end frames delivered, all viewers
     first_error: str | None
+    to_first_ms: list[float]  # per event: written -> its first viewer (commit, publish, scheduling)
+    fan_out_ms: list[float]  # per event: first viewer -> last viewer (the fan-out itself)
+    cpu_pressure: float | None  # Linux PSI "some avg10" at the end of the run: % of time tasks waited for a CPU
 
 
 def _rss(process: Process) -> int:
@@ -234,7 +237,17 @@ async def measure(server: str, process: Process, port: int, viewers: int, listin
         latencies_ms=latencies, events=len(_all_seqs(expected)), complete=complete,
         deltas_per_viewer=sum(v.delta_count() for v in watchers) / viewers, duration_s=duration, cpu_s=cpu,
         frames=sum(len(v.events()) + v.delta_count() + v.ended for v in watchers), first_error=errors[0] if errors else None,
+        to_first_ms=[min(v) for v in by_event.values()], fan_out_ms=[max(v) - min(v) for v in by_event.values()],
+        cpu_pressure=_cpu_pressure(),
     )
+
+
+def _cpu_pressure() -> float | None:
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    return float(line.split("avg10=")[1].split()[0])
 
 
 def _all_seqs(expected: dict[str, list[int]]) -> list[int]:
@@ -290,7 +303,8 @@ async def run_server(server: str, process: Process, port: int, counts: list[int]
 def report(results: list[list[Result]], token_delay_ms: int, load: tuple[float, float, float]) -> bool:
     """One row per server and viewer count: the round with the median p99, and every round's p99."""
     header = (f"{'server':<8} {'viewers':>7} {'all events':>10} {'events':>6} {'deltas/v':>8} {'p50 ms':>7} "
-              f"{'p99 ms':>7} {'max ms':>7} {'p99 of each round':>18} {'KB/idle viewer':>14} {'CPU us/frame':>12}")
+              f"{'p99 ms':>7} {'max ms':>7} {'p99 of each round':>18} {'to 1st max':>10} {'fan-out max':>11} "
+              f"{'KB/idle viewer':>14} {'CPU us/frame':>12} {'CPU wait %':>10}")
     print(header)
     print("-" * len(header))
     ok = True
@@ -302,8 +316,9 @@ def report(results: list[list[Result]], token_delay_ms: int, load: tuple[float, 
         kb = max(x.kb_per_idle_viewer for x in runs)  # the first round allocates; later ones reuse freed memory
         each = "/".join(f"{percentile(x.latencies_ms, 99):.0f}" for x in runs)
         print(f"{r.server:<8} {r.viewers:>7} {f'{complete}/{r.viewers * len(runs)}':>10} {r.events:>6} "
-              f"{r.deltas_per_viewer:>8.0f} {p50:>7.1f} {p99:>7.1f} {max(r.latencies_ms):>7.1f} {each:>18} {kb:>14.1f} "
-              f"{r.cpu_s * 1e6 / max(r.frames, 1):>12.1f}")
+              f"{r.deltas_per_viewer:>8.0f} {p50:>7.1f} {p99:>7.1f} {max(r.latencies_ms):>7.1f} {each:>18} "
+              f"{max(r.to_first_ms):>10.1f} {max(r.fan_out_ms):>11.1f} {kb:>14.1f} {r.cpu_s * 1e6 / max(r.frames, 1):>12.1f} "
+              f"{'-' if r.cpu_pressure is None else f'{r.cpu_pressure:.0f}':>10}")
         for x in runs:
             if x.first_error:
                 print(f"    first error: {x.first_error}")
@@ -314,7 +329,10 @@ def report(results: list[list[Result]], token_delay_ms: int, load: tuple[float, 
           f"event and viewer of a round; the row shows the round with the median p99. Agents narrate at "
           f"{token_delay_ms} ms per token (fake LLM, 8 tokens per call), so viewers also get live deltas. "
           f"KB/idle viewer: server RSS growth with every viewer connected and idle, divided by the viewers, the "
-          f"largest of the rounds (noisy at 1 viewer). CPU us/frame: server CPU during the run / frames delivered. Load average at the "
+          f"largest of the rounds (noisy at 1 viewer). To 1st max: the longest an event took from its write to its "
+          f"first viewer (commit, publication, scheduling); fan-out max: the longest from its first viewer to its "
+          f"last. CPU us/frame: server CPU during the run / frames delivered. CPU wait %: Linux PSI, share of the "
+          f"last 10 s in which some task waited for a CPU (other load on the machine). Load average at the "
           f"start: {load[0]:.1f} on {os.cpu_count()} CPUs. Targets at 100+ viewers: all events to every viewer, "
           f"p99 < {TARGET_P99_MS:.0f} ms, < {TARGET_KB_PER_VIEWER:.0f} KB per idle viewer.")
     print("targets: " + ("met" if ok else "MISSED"))
