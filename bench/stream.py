@@ -39,6 +39,7 @@ from bench.relay import SERVER_COMMANDS, Process, _free_port, _wait_until_servin
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLES = ("buyer", "seller", "observer")
+PRODUCTION_SERVER = "uvicorn"  # README "Benchmarks"
 TARGET_P99_MS = 100.0
 TARGET_KB_PER_VIEWER = 100.0
 CONNECT_TIMEOUT = 60.0
@@ -307,7 +308,7 @@ def report(results: list[list[Result]], token_delay_ms: int, load: tuple[float, 
               f"{'KB/idle viewer':>14} {'CPU us/frame':>12} {'CPU wait %':>10}")
     print(header)
     print("-" * len(header))
-    ok = True
+    missed: dict[str, list[str]] = {}
     for runs in results:
         p99s = sorted((percentile(r.latencies_ms, 99), i) for i, r in enumerate(runs))
         r = runs[p99s[len(p99s) // 2][1]]
@@ -322,9 +323,13 @@ def report(results: list[list[Result]], token_delay_ms: int, load: tuple[float, 
         for x in runs:
             if x.first_error:
                 print(f"    first error: {x.first_error}")
-        ok &= complete == r.viewers * len(runs)
-        if r.viewers >= 100:
-            ok &= p99 < TARGET_P99_MS and kb < TARGET_KB_PER_VIEWER
+        problems = missed.setdefault(r.server, [])
+        if complete != r.viewers * len(runs):
+            problems.append(f"{r.viewers} viewers: {r.viewers * len(runs) - complete} incomplete streams")
+        if r.viewers >= 100 and p99 >= TARGET_P99_MS:
+            problems.append(f"{r.viewers} viewers: p99 {p99:.0f} ms")
+        if r.viewers >= 100 and kb >= TARGET_KB_PER_VIEWER:
+            problems.append(f"{r.viewers} viewers: {kb:.0f} KB per idle viewer")
     print(f"\nLatency: from the event's created_at (written by the engine) to its arrival at the viewer, over every "
           f"event and viewer of a round; the row shows the round with the median p99. Agents narrate at "
           f"{token_delay_ms} ms per token (fake LLM, 8 tokens per call), so viewers also get live deltas. "
@@ -335,8 +340,10 @@ def report(results: list[list[Result]], token_delay_ms: int, load: tuple[float, 
           f"last 10 s in which some task waited for a CPU (other load on the machine). Load average at the "
           f"start: {load[0]:.1f} on {os.cpu_count()} CPUs. Targets at 100+ viewers: all events to every viewer, "
           f"p99 < {TARGET_P99_MS:.0f} ms, < {TARGET_KB_PER_VIEWER:.0f} KB per idle viewer.")
-    print("targets: " + ("met" if ok else "MISSED"))
-    return ok
+    for server, problems in missed.items():
+        print(f"targets, {server}: " + ("met" if not problems else "MISSED (" + "; ".join(problems) + ")"))
+    # The exit status follows the production server; daphne (runserver's) is measured for comparison.
+    return not missed.get(PRODUCTION_SERVER, [])
 
 
 def main(argv: list[str] | None = None) -> int:
