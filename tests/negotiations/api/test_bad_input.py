@@ -200,3 +200,15 @@ def test_methods_an_endpoint_does_not_have_are_a_405():
     assert_error(Client().delete("/api/v1/listings"), 405, "METHOD_NOT_ALLOWED")
     assert_error(Client().get("/api/v1/negotiations"), 405, "METHOD_NOT_ALLOWED")
     assert_error(Client().post("/api/v1/negotiations/1/stream"), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_a_negotiation_id_that_is_not_a_number_or_too_large_is_a_404_with_a_valid_token(runner):
+    negotiation, tokens = make_negotiation()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens['buyer']}"}
+    for path in ("/api/v1/negotiations/abc", "/api/v1/negotiations/-1/events", "/api/v1/negotiations/1.5/stream",
+                 "/api/v1/negotiations/99999999999999999999", "/api/v1/negotiations/99999999999999999999/stream"):
+        assert_error(Client().get(path, **auth), 404, "NOT_FOUND")
+    before = counts()
+    assert_error(post(Client(), "/api/v1/negotiations/99999999999999999999/cancel", HTTP_AUTHORIZATION=auth["HTTP_AUTHORIZATION"]),
+                 404, "NOT_FOUND")
+    assert counts() == before
