@@ -35,7 +35,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from llm.serializers import StrictBooleanField, StrictCharField, StrictNumberField, read_json_object
-from marketplace.errors import NotFoundError, RequestValidationError
+from marketplace.errors import NotFoundError
 from marketplace.schema import error_responses
 from negotiations import schema as _schema  # noqa: F401 - registers the token security scheme
 from negotiations.access import (
@@ -243,8 +243,8 @@ def negotiation_body(negotiation: Negotiation, viewer: Viewer) -> dict[str, Any]
 def _start_and_launch(negotiation: Negotiation) -> Negotiation:
     """Start (logged and committed), then hand it to the runner. A runner that cannot take it here (no
     event loop: WSGI, the sync test client) must not turn a committed start into a 500 that loses the
-    creator's tokens; the negotiation stays `running` and the orphan sweep of the next ASGI request
-    (or `negotiation_resume`) plays it."""
+    creator's tokens; the negotiation stays `running` until an ASGI server process plays it
+    (`negotiation_resume`, or the orphan sweep of a server started later)."""
     negotiation_start(negotiation=negotiation, launch=False)
     try:
         get_runner().submit(negotiation.pk)

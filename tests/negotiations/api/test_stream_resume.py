@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.negotiations.api.conftest import api_client, bearer, logged, visible_log, watch
+from tests.negotiations.api.conftest import api_client, bearer, visible_log, watch
 from tests.support.fake_provider import Stall
 
 pytestmark = pytest.mark.django_db(transaction=True)
