@@ -4,7 +4,7 @@ retries, error translation and stream parsing into `Chunk`s. Providers are confi
 WHY: every OpenAI-compatible server (LM Studio, llama.cpp, Ollama, vLLM, OpenRouter) fails in the same
      handful of ways; handling them once means each provider is a few lines, and the rules "only
      [DONE]/finish_reason is success" and "never retry after the first chunk" hold everywhere.
-HOW: one `httpx.AsyncClient` (http2=False) per event loop, in a WeakKeyDictionary keyed by the loop:
+HOW: one `httpx.AsyncClient` (HTTP/1.1, its pool from llm/pool.py) per event loop, in a WeakKeyDictionary keyed by the loop:
      Django's sync test client and `async_to_sync` run each call on a fresh loop, and a client reused on
      another loop fails with "Event loop is closed". Each loop's client is closed when that loop shuts
      down (asyncio.run and async_to_sync call `shutdown_asyncgens()`; a tiny async generator parked on
@@ -37,6 +37,7 @@ from llm.exceptions import (
     ProviderUnavailableError,
     StreamInterruptedError,
 )
+from llm.pool import http_transport
 from llm.retry import RetryPolicy, call_with_retries
 from llm.sse import DEFAULT_MAX_LINE_BYTES, SSEDecoder
 from llm.types import ChatRequest, Chunk, Completion, ModelInfo, Usage
@@ -46,7 +47,8 @@ __all__ = ["OpenAICompatibleClient", "chat_payload", "transport_error", "transla
 
 logger = logging.getLogger(__name__)
 
-# Pool sizes: a gateway relays many concurrent streams to one upstream; keep enough sockets warm.
+# Pool sizes: a gateway relays many concurrent streams to one upstream; keep enough sockets warm. The
+# keep-alive limit counts idle connections only (llm/pool.py); idle ones also expire after 30 s.
 POOL_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
 MAX_ERROR_BODY_BYTES = 64 * 1024  # enough for any real error message; a huge error page is cut here
 MAX_COMPLETION_BODY_BYTES = 32 * 1024 * 1024
@@ -194,7 +196,7 @@ class OpenAICompatibleClient:
             limits=POOL_LIMITS,
             # Read timeouts are ours (first token, idle, total); httpx's is only a backstop.
             timeout=httpx.Timeout(timeouts.total, connect=timeouts.connect, pool=timeouts.total),
-            transport=self._transport_factory() if self._transport_factory else None,
+            transport=self._transport_factory() if self._transport_factory else http_transport(limits=POOL_LIMITS),
             follow_redirects=False,
         )
         entry = _LoopClient(client)
