@@ -35,7 +35,12 @@ class Command(BaseCommand):
             manage_py=settings.BASE_DIR / "manage.py",
             environ=dict(os.environ),
             log_path=settings.BASE_DIR / "local-llm.log",
-            echo=lambda line: self.stdout.write(line),
+            echo=self.echo,
         )
         if code:
             raise SystemExit(code)
+
+    def echo(self, line: str) -> None:
+        # Flushed at once: when stdout is a pipe (CI, `make run > log`) it is block-buffered otherwise.
+        self.stdout.write(line)
+        self.stdout.flush()

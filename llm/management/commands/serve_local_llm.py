@@ -53,6 +53,7 @@ class Command(BaseCommand):
             try:
                 server.start().wait_ready()
                 self.stdout.write(f"Serving {server.alias} at {server.base_url}; Ctrl-C stops it.")
+                self.stdout.flush()  # a pipe (CI, a log file) is block-buffered: the line must go out now
                 while server.running:
                     time.sleep(0.5)
                 raise CommandError(f"The local model server exited with code {server.process.returncode}.")
