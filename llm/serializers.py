@@ -66,6 +66,8 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestValidationError("The request body is not valid JSON.") from exc
+    except RecursionError:  # nested deeper than the parser's stack allows: bad input, not a 500
+        raise RequestValidationError("The request body is nested too deeply.") from None
     if not isinstance(payload, dict):
         raise RequestValidationError("The request body must be a JSON object.")
     return payload

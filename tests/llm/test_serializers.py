@@ -3,8 +3,9 @@ and what is refused, with the field named in the error."""
 import pytest
 from django.test import override_settings
 
-from llm.serializers import ChatCompletionInputSerializer
+from llm.serializers import ChatCompletionInputSerializer, read_json_object
 from llm.types import ChatMessage
+from marketplace.errors import RequestValidationError
 
 USER = {"role": "user", "content": "Hi"}
 
@@ -159,3 +160,11 @@ def test_stream_options_need_stream():
 @pytest.mark.parametrize("n,ok", [(1, True), (None, True), (2, False), ("1", False), (True, False)])
 def test_only_one_choice_is_supported(n, ok):
     assert validate(n=n)[1] is ok
+
+
+@pytest.mark.parametrize("body", [b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", b"[" * 100_000], ids=["object", "array"])
+def test_deeply_nested_json_body_is_a_validation_error(rf, body):
+    request = rf.post("/", data=body, content_type="application/json")
+    with pytest.raises(RequestValidationError) as caught:
+        read_json_object(request)
+    assert caught.value.code == "VALIDATION_ERROR"
