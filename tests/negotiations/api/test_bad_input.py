@@ -74,6 +74,17 @@ def test_a_body_that_is_not_a_json_object_is_a_400(raw):
     assert counts() == before
 
 
+@pytest.mark.parametrize("raw", [
+    b'{"title": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+    b'{"listing": 1, "buyer": {"limit_price": ' + b"{\"a\":" * 20_000 + b"1" + b"}" * 20_000 + b"}}",
+], ids=["nested arrays", "nested objects"])
+def test_a_body_nested_too_deeply_to_parse_is_a_400_not_a_500(raw):
+    before = counts()
+    for path in ("/api/v1/listings", "/api/v1/negotiations"):
+        assert_error(post(Client(raise_request_exception=False), path, raw=raw), 400, "VALIDATION_ERROR")
+    assert counts() == before
+
+
 def test_an_oversized_body_is_a_413_on_both_create_endpoints(settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
     listing = make_listing()
