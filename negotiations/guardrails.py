@@ -91,14 +91,27 @@ def check_text(text: str, *, action: str, price: Decimal | None, policy: TextPol
 
 
 def _mention_violation(mention: PriceMention, policy: TextPolicy) -> str | None:
-    if any(policy.allows(value) for value in mention.values):
-        return None
-    if not mention.marked and all(value < policy.small_number_ceiling for value in mention.values):
+    """A mention passes only if EVERY way of reading it is harmless: "$1 200" is 1200 or "1" and
+    "200", and may not pass because 200 happens to be public while 1200 is a private limit."""
+    ambiguous = len(mention.values) > 1
+    forbidden = [
+        value for value in mention.values
+        if not policy.allows(value) and not _small(value, marked=mention.marked and not ambiguous, policy=policy)
+    ]
+    if not forbidden:
         return None
     # Within a unit of a private price counts as naming it ("1235" for a floor of 1234.56).
-    if any(abs(value - private) <= 1 for value in mention.values for private in policy.private_prices):
+    if any(abs(value - private) <= 1 for value in forbidden for private in policy.private_prices):
         return "private_price_in_text"
     return "unlisted_price_in_text"
+
+
+def _small(value: Decimal, *, marked: bool, policy: TextPolicy) -> bool:
+    # A bare count ("2 drawers") is not a price. Nor is the tiny alternative reading of an ambiguous
+    # spelling (the "1" of "$1 200", the 1.2 of "$1.200"): the ceiling is at most half of every price
+    # in play, so such a reading cannot be near a private one. A marked number ("$5") stays a price:
+    # "$5 more" says something about a limit.
+    return not marked and value < policy.small_number_ceiling
 
 
 def _contradiction(text: str, action: str) -> str | None:

@@ -6,10 +6,11 @@ import re
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from negotiations.models import Event
 from negotiations.prices import price_mentions
-from tests.negotiations.conftest import guardrails, messages, play, price
+from tests.negotiations.conftest import guardrails, make_listing, messages, play, price
 from tests.negotiations.test_engine import llm_or_polite, polite
 from tests.support.fake_provider import FakeProvider, prompt_of
 
@@ -146,3 +147,24 @@ async def test_an_unreadable_llm_move_falls_back_to_the_strategy():
     assert_invariants(negotiation, events)
     assert negotiation.status == "agreed"
     assert len(guardrails(events, "invalid_proposal")) == len(messages(events))
+
+
+async def test_a_limit_written_with_a_space_as_thousands_separator_never_reaches_the_other_side():
+    # The buyer's limit is 1200 and 200 is public (its target, offered first): "$1 200" also reads as
+    # 1 and 200, but that must not let the limit through.
+    def blurts(request):
+        suggested = re.search(r"A good next offer would be \$([\d,]+(?:\.\d\d)?)", prompt_of(request))
+        if suggested and role_of(request) == "buyer":
+            amount = suggested.group(1)
+            return f"<action>offer</action><price>{amount}</price><message>I offer ${amount}, but I could go up to $1 200.</message>"
+        return polite(request)
+
+    negotiation, events = await play(
+        FakeProvider(respond=blurts), listing=await sync_to_async(make_listing)(list_price="1000.00"),
+        buyer={"mode": "llm", "limit_price": "1200.00", "target_price": "200.00"},
+        seller={"mode": "rule", "limit_price": "900.00"}, opens="buyer", max_rounds=3,
+    )
+    # (Only a message offering 1200 itself may name it.)
+    buyer_texts = [m.data["text"] for m in messages(events) if m.actor == "buyer" and m.data["price"] != "1200.00"]
+    assert len(buyer_texts) >= 2 and not any("1 200" in text for text in buyer_texts), buyer_texts
+    assert guardrails(events, "private_price_in_text")

@@ -107,3 +107,32 @@ def test_draft_gate_does_not_close_on_a_number_still_being_written():
     released = "".join(gate.feed(piece) for piece in ["I ", "can ", "do ", "$4", "20 ", "for ", "it ", "today."])
     assert not gate.closed
     assert released == "I can do $420 for"
+
+
+@pytest.mark.parametrize("spelling", ["$1 200", "1 200", "1\u202f200 €", "$1\u00a0200.00"])
+def test_a_spaced_private_limit_does_not_pass_because_one_of_its_groups_is_public(spelling):
+    # Buyer: limit 1200, offering 723.78; 200 is public. "1 200" also reads as 1 and 200, but it
+    # also reads as the limit, and every reading must be allowed.
+    spaced = TextPolicy.build(public_prices={D("200.00"), D("1000.00")}, current_price=D("723.78"), private_prices={D("1200.00")})
+    text = f"I offer $723.78, but I could go up to {spelling}."
+    assert kinds(check_text(text, action="offer", price=D("723.78"), policy=spaced)) == ["private_price_in_text"]
+
+
+def test_a_spaced_limit_whose_last_group_is_the_current_offer_is_caught():
+    spaced = TextPolicy.build(public_prices={D("1600.00"), D("1500.00")}, current_price=D("450.00"), private_prices={D("1450.00")})
+    for text in ("I offer $450, though I could go up to $1 450.", "I offer 450; my max is 1\u202f450 €"):
+        assert kinds(check_text(text, action="offer", price=D("450.00"), policy=spaced)) == ["private_price_in_text"]
+
+
+def test_the_draft_gate_closes_on_a_spaced_limit():
+    gate = PublicDraftGate(policy=TextPolicy.build(
+        public_prices={D("1600.00"), D("1500.00")}, current_price=D("450.00"), private_prices={D("1450.00")}))
+    released = "".join(gate.feed(word + " ") for word in "I offer 450 though my max is 1 450 if pushed .".split())
+    assert gate.closed
+    assert released == "I offer 450 though my max is"
+
+
+def test_an_ambiguous_spelling_of_an_allowed_price_passes_when_its_other_reading_is_tiny():
+    # "$1.200" reads as 1200 (allowed) or 1.2, which is far below any price in play.
+    allowed = TextPolicy.build(public_prices={D("1200.00")}, current_price=D("1100.00"), private_prices={D("900.00")})
+    assert check_text("You asked $1.200; I can do $1,100.", action="offer", price=D("1100.00"), policy=allowed) == []
