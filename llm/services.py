@@ -12,50 +12,49 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 
 from llm.models import ProviderConfig
 
-__all__ = ["provider_config_sync_from_settings"]
+__all__ = ["ENV_FIELDS", "SYNCED_FIELDS", "provider_config_sync_from_settings"]
 
-_FIELDS = {
-    "kind": "kind",
-    "base_url": "base_url",
-    "default_model": "default_model",
-    "enabled": "enabled",
-    "timeout": "timeout",
-    "connect_timeout": "connect_timeout",
-    "first_token_timeout": "first_token_timeout",
-    "idle_timeout": "idle_timeout",
-    "max_retries": "max_retries",
-    "retry_base_delay": "retry_base_delay",
-    "api_key_env": "api_key_env",
-}
+# The row fields an entry of settings.LLM_PROVIDERS sets.
+ENV_FIELDS = (
+    "kind", "base_url", "default_model", "enabled", "timeout", "connect_timeout", "first_token_timeout",
+    "idle_timeout", "max_retries", "retry_base_delay", "api_key_env",
+)
+# Every field the sync reads or writes: a model (state) without one of them cannot be synced.
+SYNCED_FIELDS = frozenset({"name", "env_fingerprint", *ENV_FIELDS})
 
 
 def _row_values(values: dict[str, Any]) -> dict[str, Any]:
-    return {field: values[key] for key, field in _FIELDS.items() if key in values}
+    return {field: values[field] for field in ENV_FIELDS if field in values}
 
 
 def _fingerprint(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
-@transaction.atomic
-def provider_config_sync_from_settings(*, using: str = "default") -> list[ProviderConfig]:
-    """Create or refresh the rows of the env-defined providers; returns the rows written."""
+def provider_config_sync_from_settings(
+    *, using: str = DEFAULT_DB_ALIAS, model: type[ProviderConfig] = ProviderConfig
+) -> list[ProviderConfig]:
+    """Create or refresh the rows of the env-defined providers; returns the rows written.
+
+    `model` is the current class by default; the post_migrate handler passes the migration state's.
+    """
     written = []
-    for name, values in settings.LLM_PROVIDERS.items():
-        fields = _row_values(values)
-        fingerprint = _fingerprint(fields)
-        row = ProviderConfig.objects.using(using).filter(name=name).first()
-        if row is not None and row.env_fingerprint == fingerprint:
-            continue
-        row = row or ProviderConfig(name=name)
-        for field, value in fields.items():
-            setattr(row, field, value)
-        row.env_fingerprint = fingerprint
-        row.full_clean()
-        row.save(using=using)
-        written.append(row)
+    with transaction.atomic(using=using):
+        for name, values in settings.LLM_PROVIDERS.items():
+            fields = _row_values(values)
+            fingerprint = _fingerprint(fields)
+            row = model._default_manager.using(using).filter(name=name).first()
+            if row is not None and row.env_fingerprint == fingerprint:
+                continue
+            row = row or model(name=name)
+            for field, value in fields.items():
+                setattr(row, field, value)
+            row.env_fingerprint = fingerprint
+            row.full_clean()
+            row.save(using=using)
+            written.append(row)
     return written
