@@ -96,6 +96,16 @@ def test_complete_line_longer_than_the_limit_in_one_read_raises():
         SSEDecoder(max_line_bytes=1024).feed(b"data: " + b"y" * 2000 + b"\n\n")
 
 
+def test_a_too_long_line_among_short_ones_in_one_read_raises():
+    with pytest.raises(ProviderResponseError):
+        SSEDecoder(max_line_bytes=1024).feed(b"data: a\n\ndata: " + b"y" * 2000 + b"\n\ndata: b\n\n")
+
+
+def test_line_length_is_counted_in_bytes_not_characters():
+    with pytest.raises(ProviderResponseError):
+        SSEDecoder(max_line_bytes=1024).feed(("data: " + "世" * 400 + "\n\n").encode())
+
+
 def test_many_lines_each_under_the_limit_are_fine():
     payload = b"".join(b"data: " + b"z" * 900 + b"\n\n" for _ in range(20))
     assert len(decode_all([payload], max_line_bytes=1024)) == 20

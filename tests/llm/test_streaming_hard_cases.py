@@ -1,5 +1,7 @@
 """Every "Streaming hard case" of DESIGN, against the fake OpenAI-compatible server over real loopback
 HTTP: what the provider yields, or the exact exception class and code, and the partial text kept."""
+import asyncio
+
 import pytest
 
 from llm.exceptions import (
@@ -156,6 +158,38 @@ async def test_stall_after_first_token_hits_the_idle_timeout(make_fake_provider,
     assert (exc.code, exc.details["phase"]) == ("LLM_TIMEOUT", "idle")
     assert exc.partial_text == token(0)
     assert await fake_openai.await_close(fake_openai.last, timeout=2)
+
+
+async def test_a_consumer_slower_than_the_idle_timeout_is_not_a_timeout(make_fake_provider):
+    # The idle deadline bounds each wait for the upstream, never the time the consumer takes between reads.
+    from dataclasses import replace
+
+    from tests.support.llm import TEST_TIMEOUTS
+
+    provider = make_fake_provider(timeouts=replace(TEST_TIMEOUTS, idle=0.1, first_token=0.1))
+    text = ""
+    async for chunk in provider.stream(request("slow:20")):
+        text += chunk.delta
+        await asyncio.sleep(0.15)
+    assert text == expected_text(8)
+
+
+async def test_the_idle_timeout_counts_from_the_read_that_waits_not_from_earlier_reads(make_fake_provider, fake_openai):
+    # After reads that each took far less than the deadline (one timer for the whole stream), a stall
+    # is still caught at the idle deadline of the read that waits for it.
+    from dataclasses import replace
+
+    from tests.support.llm import TEST_TIMEOUTS
+
+    provider = make_fake_provider(timeouts=replace(TEST_TIMEOUTS, idle=0.3))
+    stream = provider.stream(request("stall-after-first"))
+    loop = asyncio.get_running_loop()
+    started = None
+    with pytest.raises(ProviderTimeoutError) as info:
+        async for _ in stream:
+            started = loop.time()
+    assert info.value.details["phase"] == "idle"
+    assert 0.25 <= loop.time() - started < 5
 
 
 async def test_upstream_that_never_sends_headers_hits_the_first_token_timeout(make_fake_provider, fake_openai):
