@@ -288,12 +288,12 @@ async def test_an_unknown_provider_at_run_time_falls_back_too():
 
 async def test_corrupt_settings_mark_the_negotiation_failed_instead_of_hanging():
     negotiation, _ = await sync_to_async(make_negotiation)()
-    await Participant.objects.filter(negotiation=negotiation, role="buyer").aupdate(strategy="tit-for-tat")
+    await Participant.objects.filter(negotiation=negotiation, role="buyer").aupdate(strategy="titfortat")
     result = await NegotiationEngine(provider_resolver=FakeProvider().resolve).run(negotiation.pk)
     negotiation, events = await reload(negotiation.pk)
     assert result.status == negotiation.status == "failed"
     assert events[-1].data == {"result": "failed", "end_reason": "error", "agreed_price": None, "rounds_used": 0}
-    assert "tit-for-tat" not in str(log(events)), "no internal detail leaks into the public log"
+    assert "titfortat" not in str(log(events)), "no internal detail leaks into the public log"
 
 
 # --- what each side's LLM is told ----------------------------------------------------------------------

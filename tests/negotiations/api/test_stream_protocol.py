@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -27,6 +28,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[3]
 QUIET = StreamSettings(ping_seconds=60, retry_ms=1000, poll_seconds=60, queue_size=16)
+
+
+def subprocess_database_url() -> str:
+    """The URL of this run's test database, for a subprocess: SQLite file or PostgreSQL alike."""
+    config = connection.settings_dict
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{config['NAME']}"
+    scheme = {"django.db.backends.postgresql": "postgres"}[config["ENGINE"]]
+    credentials = quote(config["USER"] or "", safe="") + (f":{quote(config['PASSWORD'], safe='')}" if config["PASSWORD"] else "")
+    host = config["HOST"] or "localhost"
+    port = f":{config['PORT']}" if config["PORT"] else ""
+    return f"{scheme}://{credentials}{'@' if credentials else ''}{host}{port}/{quote(config['NAME'], safe='')}"
 
 
 class Collector:
@@ -94,7 +107,6 @@ async def test_private_events_arriving_live_are_not_sent_to_other_viewers():
 async def test_a_negotiation_played_by_another_process_reaches_the_viewer_through_the_log(server, settings):
     settings.NEGOTIATION_STREAM_POLL_SECONDS = 0.2
     negotiation, tokens = await sync_to_async(make_negotiation)(max_rounds=4)  # running; no task here
-    database = connection.settings_dict["NAME"]
     async with api_client(server) as api:
         async with watch(api.client, negotiation.pk, bearer(tokens["observer"])) as reader:
             engine = await asyncio.create_subprocess_exec(
@@ -103,7 +115,7 @@ async def test_a_negotiation_played_by_another_process_reaches_the_viewer_throug
                 "from negotiations.engine import NegotiationEngine;"
                 "asyncio.run(NegotiationEngine().run(int(sys.argv[1])))", str(negotiation.pk),
                 cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings",
-                               "DATABASE_URL": f"sqlite:///{database}", "PYTHONPATH": str(ROOT)},
+                               "DATABASE_URL": subprocess_database_url(), "PYTHONPATH": str(ROOT)},
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
             _, stderr = await asyncio.wait_for(engine.communicate(), 60)
