@@ -1,6 +1,7 @@
-"""WHAT: Django system checks for the LLM configuration (llm.E001 ... llm.E007).
-WHY: a typo in LLM_PROVIDER, a negative retry count or an enabled OpenRouter without its key should stop
-     `runserver`/`migrate`/`check` with a clear message, not fail on the first user request.
+"""WHAT: Django system checks for the LLM configuration (llm.E001 ... llm.E010).
+WHY: a typo in LLM_PROVIDER, a negative retry count, a base URL without http:// or an enabled OpenRouter
+     without its key should stop `runserver`/`migrate`/`check` with a clear message, not fail on the
+     first user request, nor as a traceback in the middle of `migrate` when it writes the provider rows.
 HOW: plain functions registered with `checks.register`; they read settings and, best effort, the
      `ProviderConfig` rows (a provider added in the admin may be the default). Imported in `ready()`.
 """
@@ -12,7 +13,8 @@ from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError
 
-from llm.config import PROVIDER_KINDS, provider_settings_from_mapping
+from llm.config import provider_settings_from_mapping
+from llm.services import provider_config_env_errors
 
 INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
 
@@ -43,8 +45,34 @@ def check_default_provider(app_configs: Any = None, **kwargs: Any) -> list[check
     ]
 
 
+# The check id for a refused field of a provider (the admin refuses the same values, with the same rules).
+_FIELD_CHECK_IDS = {
+    "name": "llm.E002", "kind": "llm.E002",
+    "max_retries": "llm.E003", "retry_base_delay": "llm.E003",
+    "timeout": "llm.E004", "connect_timeout": "llm.E004", "first_token_timeout": "llm.E004", "idle_timeout": "llm.E004",
+    "base_url": "llm.E008", "default_model": "llm.E009", "api_key_env": "llm.E010",
+}
+_VALUE_NOT_SHOWN = {"base_url", "api_key_env"}  # could hold a secret someone pasted in the wrong place
+
+
+def _field_errors(name: str, values: dict[str, Any]) -> list[checks.CheckMessage]:
+    errors = []
+    for field, messages in provider_config_env_errors(name=name, values=values).items():
+        shown = "" if field in _VALUE_NOT_SHOWN else f" {values.get(field)!r}"
+        errors.append(
+            checks.Error(
+                f"LLM provider {name!r}: {field}{shown} is refused: {' '.join(messages)}",
+                hint=f"It comes from the environment variable {name.upper()}_{field.upper()} "
+                f"(settings.LLM_PROVIDERS[{name!r}][{field!r}]).",
+                id=_FIELD_CHECK_IDS.get(field, "llm.E002"),
+            )
+        )
+    return errors
+
+
 @checks.register()
 def check_provider_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The env-defined providers, by the rules `migrate` applies when it writes their rows."""
     errors: list[checks.CheckMessage] = []
     for name, values in settings.LLM_PROVIDERS.items():
         try:
@@ -52,16 +80,7 @@ def check_provider_settings(app_configs: Any = None, **kwargs: Any) -> list[chec
         except (KeyError, TypeError, ValueError) as exc:
             errors.append(checks.Error(f"LLM provider {name!r} is misconfigured: {exc!r}.", id="llm.E002"))
             continue
-        if config.kind not in PROVIDER_KINDS:
-            errors.append(checks.Error(f"LLM provider {name!r} has an unknown kind {config.kind!r}.",
-                                       hint=f"Use one of {list(PROVIDER_KINDS)}.", id="llm.E002"))
-        if not 0 <= config.max_retries <= 10:
-            errors.append(checks.Error(f"LLM provider {name!r}: max_retries must be between 0 and 10.", id="llm.E003"))
-        if not 0 <= config.retry_base_delay <= 60:
-            errors.append(checks.Error(f"LLM provider {name!r}: retry base delay must be 0..60 seconds.", id="llm.E003"))
-        timeouts = config.timeouts
-        if min(timeouts.total, timeouts.connect, timeouts.first_token, timeouts.idle) <= 0:
-            errors.append(checks.Error(f"LLM provider {name!r}: every timeout must be positive.", id="llm.E004"))
+        errors.extend(_field_errors(name, values))
         if config.kind == "openrouter" and config.enabled and not config.key_is_set:
             errors.append(
                 checks.Error(

@@ -11,11 +11,13 @@ HOW: `migrate` creates the rows of the env-defined providers (settings.LLM_PROVI
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from llm.config import ProviderSettings, Timeouts
@@ -35,13 +37,45 @@ class ProviderKind(models.TextChoices):
     OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible (Ollama, vLLM, llama.cpp, ...)"
 
 
+# A host name: `localhost`, `lmstudio.lan`, or a bare docker-compose service / LAN name (`ollama`, `my-gpu-box`).
+_HOST_NAME = re.compile(r"^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$")
+
+
 def validate_base_url(value: str) -> None:
-    URLValidator(schemes=["http", "https"])(value)
-    parts = urlsplit(value)
-    if parts.username or parts.password:
-        raise ValidationError("Do not put credentials in the URL; name the key's environment variable instead.")
-    if parts.query or parts.fragment:
-        raise ValidationError("The base URL takes no query string or fragment (keys belong in the environment).")
+    """An http(s) URL with a host, and nothing in it that could carry a secret (user info, query, fragment).
+
+    Django's URLValidator is not used: it refuses single-label host names such as `ollama` or
+    `lmstudio`, which is what docker-compose services and LAN machines are called.
+    """
+    example = "e.g. http://localhost:1234/v1 or http://ollama:11434/v1"
+    if not value:
+        raise ValidationError(f"Enter the server's API root, {example}.", code="required")
+    if any(character.isspace() for character in value):
+        raise ValidationError(f"Enter a URL without spaces, {example}.", code="invalid")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError:
+        raise ValidationError(f"Enter a valid URL, {example}.", code="invalid") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValidationError(f"Enter an http:// or https:// URL, {example}.", code="invalid")
+    if "@" in parts.netloc:
+        raise ValidationError("Do not put credentials in the URL; name the key's environment variable instead.",
+                              code="credentials")
+    if "?" in value or "#" in value:
+        raise ValidationError("The base URL takes no query string or fragment (keys belong in the environment).",
+                              code="query")
+    host = parts.hostname or ""
+    if not (_HOST_NAME.match(host) or _is_ip_address(host)):
+        raise ValidationError(f"Enter a URL with a valid host name or IP address, {example}.", code="invalid")
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class ProviderConfig(models.Model):

@@ -3,20 +3,26 @@ providers (settings.LLM_PROVIDERS) into `ProviderConfig` rows.
 WHY: `migrate` must leave one row per env-defined provider so the admin lists them, without undoing an
      admin's later edits on every restart (`make run` migrates each time).
 HOW: a row is created when missing and overwritten from the environment only when the environment's
-     values differ from those applied last time (a fingerprint stored on the row).
+     values differ from those applied last time (a fingerprint stored on the row). Values the row's
+     validation refuses are never written: the system checks (llm/checks.py) report them with the
+     same rules (`provider_config_env_errors`) before `migrate` starts, and the sync skips them.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 from llm.models import ProviderConfig
 
-__all__ = ["ENV_FIELDS", "SYNCED_FIELDS", "provider_config_sync_from_settings"]
+__all__ = ["ENV_FIELDS", "SYNCED_FIELDS", "provider_config_env_errors", "provider_config_sync_from_settings"]
+
+logger = logging.getLogger(__name__)
 
 # The row fields an entry of settings.LLM_PROVIDERS sets.
 ENV_FIELDS = (
@@ -33,6 +39,16 @@ def _row_values(values: dict[str, Any]) -> dict[str, Any]:
 
 def _fingerprint(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def provider_config_env_errors(*, name: str, values: dict[str, Any]) -> dict[str, list[str]]:
+    """What the row's validation says of one entry of settings.LLM_PROVIDERS, by field ({}: valid)."""
+    row = ProviderConfig(name=name, **_row_values(values))
+    try:
+        row.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        return exc.message_dict
+    return {}
 
 
 def provider_config_sync_from_settings(
@@ -54,7 +70,13 @@ def provider_config_sync_from_settings(
             for field, value in fields.items():
                 setattr(row, field, value)
             row.env_fingerprint = fingerprint
-            row.full_clean()
+            try:
+                row.full_clean(validate_unique=False, validate_constraints=False)
+            except ValidationError as exc:
+                # Only reachable with --skip-checks: the system checks refuse these values first.
+                logger.warning("LLM provider %r: invalid environment values for %s; row not written (see "
+                               "`manage.py check`)", name, ", ".join(sorted(exc.message_dict)))
+                continue
             row.save(using=using)
             written.append(row)
     return written

@@ -83,3 +83,10 @@ def test_admin_refuses_invalid_values(admin_client, field, value):
     assert response.status_code == 200  # the form again, with errors
     assert "errorlist" in response.content.decode()
     assert not ProviderConfig.objects.filter(name="ollama").exists()
+
+
+@pytest.mark.parametrize("base_url", ["http://ollama:11434/v1", "http://my-gpu-box:8000/v1", "http://192.168.1.20:1234/v1"])
+def test_admin_accepts_service_and_lan_host_names(admin_client, base_url):
+    response = admin_client.post(reverse("admin:llm_providerconfig_add"), form_data(base_url=base_url))
+    assert response.status_code == 302
+    assert ProviderConfig.objects.get(name="ollama").base_url == base_url

@@ -1,8 +1,12 @@
-"""System checks for the LLM configuration: each misconfiguration yields its llm.E00x id."""
+"""System checks for the LLM configuration: each misconfiguration yields its llm.E00x id, and `migrate` with
+a bad environment value stops at the checks (never a traceback halfway through writing provider rows)."""
+import sqlite3
+
 import pytest
 from django.core import checks
 
 from llm.checks import check_default_provider, check_llm_knobs, check_provider_settings
+from tests.support.manage import run_manage
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +70,61 @@ def test_development_secret_key_without_debug_is_E007(settings):
     settings.DEBUG = False
     settings.SECRET_KEY = "dev-insecure-secret-key-change-me"
     assert ids(check_llm_knobs()) == ["llm.E007"]
+
+
+@pytest.mark.parametrize(
+    "changes,expected",
+    [({"base_url": "localhost:1234/v1"}, "llm.E008"), ({"base_url": "http://user:pw@localhost:1234/v1"}, "llm.E008"),
+     ({"base_url": "http://localhost:1234/v1?key=x"}, "llm.E008"), ({"default_model": ""}, "llm.E009"),
+     ({"timeout": 0.05}, "llm.E004"), ({"api_key_env": "sk-not-a-variable-name"}, "llm.E010")],
+    ids=["no-scheme", "credentials", "query", "no-default-model", "timeout-below-0.1", "key-instead-of-its-name"],
+)
+def test_values_the_provider_row_would_refuse_are_check_errors(settings, changes, expected):
+    with_provider(settings, "lm_studio", **changes)
+    messages = check_provider_settings()
+    assert ids(messages) == [expected]
+    assert "LM_STUDIO_" in messages[0].hint
+    assert "pw@" not in messages[0].msg and "sk-not" not in messages[0].msg  # values that may hold secrets
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://ollama:11434/v1", "http://lmstudio:1234/v1", "http://my-gpu-box:8000/v1",
+                 "http://[::1]:1234/v1", "https://llm.internal.example.com/v1"],
+)
+def test_short_host_names_and_ip_addresses_are_accepted(settings, base_url):
+    with_provider(settings, "lm_studio", base_url=base_url)
+    assert check_provider_settings() == []
+
+
+@pytest.mark.parametrize(
+    "variable,value",
+    [("LM_STUDIO_TIMEOUT", "0.05"), ("LM_STUDIO_BASE_URL", "localhost:1234/v1"),
+     ("LM_STUDIO_BASE_URL", "http://user:pass@localhost:1234/v1"), ("LM_STUDIO_DEFAULT_MODEL", "")],
+    ids=["timeout", "url-without-scheme", "url-with-credentials", "empty-default-model"],
+)
+def test_migrate_with_a_bad_environment_value_stops_at_the_system_checks(tmp_path, variable, value):
+    result = run_manage("migrate", "--noinput", database=tmp_path / "db.sqlite3", **{variable: value})
+    assert result.returncode == 1
+    assert "SystemCheckError" in result.stderr and "llm.E0" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "user:pass" not in result.stderr
+
+
+def test_migrate_accepts_a_docker_compose_service_name(tmp_path):
+    database = tmp_path / "db.sqlite3"
+    result = run_manage("migrate", "--noinput", database=database, LM_STUDIO_BASE_URL="http://ollama:11434/v1")
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(database) as connection:
+        (base_url,) = connection.execute("SELECT base_url FROM llm_providerconfig WHERE name = 'lm_studio'").fetchone()
+    assert base_url == "http://ollama:11434/v1"
+
+
+def test_the_sync_skips_values_the_row_refuses_instead_of_raising(settings, caplog):
+    from llm.models import ProviderConfig
+    from llm.services import provider_config_sync_from_settings
+
+    before = ProviderConfig.objects.get(name="lm_studio").base_url
+    with_provider(settings, "lm_studio", base_url="localhost:1234/v1")
+    assert [row.name for row in provider_config_sync_from_settings()] == []  # as with `migrate --skip-checks`
+    assert ProviderConfig.objects.get(name="lm_studio").base_url == before
+    assert "manage.py check" in caplog.text
