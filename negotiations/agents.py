@@ -23,7 +23,8 @@ from llm.types import ChatMessage, ChatRequest
 from negotiations.events import NegotiationState, other_role, price_str
 from negotiations.guardrails import Finding, PublicDraftGate, TextPolicy, check_proposal, check_text
 from negotiations.models import AgentMode, Event
-from negotiations.prompts import PromptContext, clean_text, llm_messages, narrate_messages, template_text
+from negotiations.model_text import clean_text
+from negotiations.prompts import PromptContext, llm_messages, narrate_messages, template_text
 from negotiations.proposals import parse_proposal
 from negotiations.strategy import PRICED_ACTIONS, ConcessionStrategy, Decision
 

@@ -1,5 +1,6 @@
-"""WHAT: everything an agent says or asks: the prompts sent to the LLM (narrate, llm, regenerate), the
-     templated words (rule mode and every fallback), and the clean-up of what a model wrote.
+"""WHAT: everything an agent says or asks: the prompts sent to the LLM (narrate, llm, regenerate) and the
+     templated words (rule mode and every fallback). The clean-up of what a model wrote back is
+     negotiations/model_text.py.
 WHY: prompts are built only from a side's own settings and the public messages it may see (the caller
      passes events already filtered by `visibility.can_view`), and kept short and concrete so that a
      135M model (SmolLM2-135M-Instruct) still produces a usable sentence.
@@ -9,13 +10,11 @@ HOW: plain functions returning `llm.types.ChatMessage` tuples; templates are pic
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from llm.types import ChatMessage
-from negotiations.guardrails import MAX_TEXT_CHARS
 from negotiations.prices import format_price
 from negotiations.strategy import Decision
 
@@ -113,33 +112,3 @@ def llm_messages(
         f"The {other}'s last offer: {last}. A good next offer would be {context.money(suggestion)}.\nYour answer:"
     )
     return (ChatMessage("system", system), ChatMessage("user", user))
-
-
-_LABEL = re.compile(r"^\s*(?:seller|buyer|assistant|me|you|message|players?)\s*:\s*", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]{0,40}>")
-# Small models open with an invented addressee ("Hi Rebekka,"); it carries nothing.
-_SALUTATION = re.compile(r"^(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening|day))\b[^.!?,]{0,25}[,!.]\s*", re.IGNORECASE)
-MIN_TEXT_CHARS = 40
-MAX_SENTENCES = 2
-
-
-def clean_text(raw: str) -> str:
-    """What a model wrote, reduced to its first one or two sentences: tags, speaker labels, an opening
-    salutation and wrapping quotes removed; stops where the model starts writing the other side's lines."""
-    lines = [line.strip() for line in _TAG.sub(" ", raw).splitlines() if line.strip()]
-    kept: list[str] = []
-    for index, line in enumerate(lines):
-        if index and _LABEL.match(line):
-            break
-        kept.append(_LABEL.sub("", line))
-        if len(" ".join(kept)) >= MIN_TEXT_CHARS:
-            break
-    text = re.sub(r"\s+", " ", " ".join(kept)).strip()
-    stripped = _SALUTATION.sub("", text)
-    if stripped and stripped != text:
-        text = stripped[:1].upper() + stripped[1:]
-    text = " ".join(re.split(r"(?<=[.!?])\s+", text)[:MAX_SENTENCES])
-    text = text.strip().strip('"“”\'').strip()
-    if len(text) > MAX_TEXT_CHARS:
-        text = text[:MAX_TEXT_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-    return text

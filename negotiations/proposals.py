@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from negotiations.prices import price_mentions
-from negotiations.prompts import clean_text
+from negotiations.model_text import clean_text
 
 _ACTION_SYNONYMS = {
     "offer": "offer", "counter": "offer", "counteroffer": "offer", "counter_offer": "offer", "propose": "offer",
