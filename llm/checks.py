@@ -2,8 +2,10 @@
 WHY: a typo in LLM_PROVIDER, a negative retry count, a base URL without http:// or an enabled OpenRouter
      without its key should stop `runserver`/`migrate`/`check` with a clear message, not fail on the
      first user request, nor as a traceback in the middle of `migrate` when it writes the provider rows.
-HOW: plain functions registered with `checks.register`; they read settings and, best effort, the
-     `ProviderConfig` rows (a provider added in the admin may be the default). Imported in `ready()`.
+HOW: plain functions registered with `checks.register`. The env-defined providers are checked with the
+     rules the `ProviderConfig` row applies (llm/services.py). What needs the provider rows (a default
+     provider added in the admin, rows that differ from the environment) is tagged `database`: Django
+     runs it when it names databases (`migrate`, `check --database default`), never from `runserver`.
 """
 from __future__ import annotations
 
@@ -13,37 +15,11 @@ from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError
 
-from llm.config import provider_settings_from_mapping
+from llm.config import ProviderSettings, provider_settings_from_mapping
+from llm.providers import PROVIDER_CLASSES, OpenAICompatibleProvider
 from llm.services import provider_config_env_errors
 
 INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
-
-
-def _configured_names() -> set[str]:
-    names = set(settings.LLM_PROVIDERS)
-    try:
-        from llm.models import ProviderConfig
-
-        names.update(ProviderConfig.objects.values_list("name", flat=True))
-    except DatabaseError:
-        pass  # before the first migrate: the env-defined providers are all there is
-    return names
-
-
-@checks.register()
-def check_default_provider(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    if settings.LLM_PROVIDER in settings.LLM_PROVIDERS:
-        return []
-    if settings.LLM_PROVIDER in _configured_names():
-        return []
-    return [
-        checks.Error(
-            f"LLM_PROVIDER names an unknown provider: {settings.LLM_PROVIDER!r}.",
-            hint=f"Use one of {sorted(_configured_names())}, or add it in the admin (LLM providers).",
-            id="llm.E001",
-        )
-    ]
-
 
 # The check id for a refused field of a provider (the admin refuses the same values, with the same rules).
 _FIELD_CHECK_IDS = {
@@ -55,19 +31,73 @@ _FIELD_CHECK_IDS = {
 _VALUE_NOT_SHOWN = {"base_url", "api_key_env"}  # could hold a secret someone pasted in the wrong place
 
 
-def _field_errors(name: str, values: dict[str, Any]) -> list[checks.CheckMessage]:
+def _provider_rows(databases: Any) -> list[Any] | None:
+    """The `ProviderConfig` rows of the given databases; None when no database is given or readable."""
+    if not databases:
+        return None
+    from llm.models import ProviderConfig
+
+    rows: list[Any] = []
+    readable = False
+    for alias in databases:
+        try:
+            rows.extend(ProviderConfig.objects.using(alias).all())
+            readable = True
+        except DatabaseError:
+            continue  # before the first migrate: nothing to check there yet
+    return rows if readable else None
+
+
+@checks.register(checks.Tags.database)
+def check_default_provider(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """LLM_PROVIDER names an env-defined provider, or (with databases) a row's."""
+    if settings.LLM_PROVIDER in settings.LLM_PROVIDERS:
+        return []
+    rows = _provider_rows(databases)
+    if rows is None:
+        return []  # it may be a provider added in the admin; only the rows can tell
+    names = set(settings.LLM_PROVIDERS) | {row.name for row in rows}
+    if settings.LLM_PROVIDER in names:
+        return []
+    return [
+        checks.Error(
+            f"LLM_PROVIDER names an unknown provider: {settings.LLM_PROVIDER!r}.",
+            hint=f"Use one of {sorted(names)}, or add it in the admin (LLM providers).",
+            id="llm.E001",
+        )
+    ]
+
+
+def _field_errors(name: str, errors_by_field: dict[str, list[str]], values: dict[str, Any], *,
+                  source: str) -> list[checks.CheckMessage]:
     errors = []
-    for field, messages in provider_config_env_errors(name=name, values=values).items():
+    for field, messages in errors_by_field.items():
         shown = "" if field in _VALUE_NOT_SHOWN else f" {values.get(field)!r}"
         errors.append(
             checks.Error(
                 f"LLM provider {name!r}: {field}{shown} is refused: {' '.join(messages)}",
-                hint=f"It comes from the environment variable {name.upper()}_{field.upper()} "
-                f"(settings.LLM_PROVIDERS[{name!r}][{field!r}]).",
+                hint=source.format(name=name, field=field, NAME=name.upper(), FIELD=field.upper()),
                 id=_FIELD_CHECK_IDS.get(field, "llm.E002"),
             )
         )
     return errors
+
+
+def _missing_key_error(config: ProviderSettings, *, hint: str) -> list[checks.CheckMessage]:
+    needs_key = PROVIDER_CLASSES.get(config.kind, OpenAICompatibleProvider).needs_key
+    if not (needs_key and config.enabled and not config.key_is_set):
+        return []
+    return [
+        checks.Error(
+            f"LLM provider {config.name!r} is enabled but its key is not set.",
+            hint=f"Set the environment variable {config.api_key_env or '(none named)'}, or {hint}.",
+            id="llm.E005",
+        )
+    ]
+
+
+_ENV_SOURCE = "It comes from the environment variable {NAME}_{FIELD} (settings.LLM_PROVIDERS[{name!r}][{field!r}])."
+_ROW_SOURCE = "Edit the provider {name!r} in the admin (LLM providers)."
 
 
 @checks.register()
@@ -80,16 +110,36 @@ def check_provider_settings(app_configs: Any = None, **kwargs: Any) -> list[chec
         except (KeyError, TypeError, ValueError) as exc:
             errors.append(checks.Error(f"LLM provider {name!r} is misconfigured: {exc!r}.", id="llm.E002"))
             continue
-        errors.extend(_field_errors(name, values))
-        if config.kind == "openrouter" and config.enabled and not config.key_is_set:
-            errors.append(
-                checks.Error(
-                    f"LLM provider {name!r} is enabled but its key is not set.",
-                    hint=f"Set the environment variable {config.api_key_env or 'OPENROUTER_API_KEY'}, "
-                    "or disable the provider (OPENROUTER_ENABLED=false).",
-                    id="llm.E005",
-                )
-            )
+        errors.extend(_field_errors(name, provider_config_env_errors(name=name, values=values), values,
+                                    source=_ENV_SOURCE))
+        errors.extend(_missing_key_error(
+            config, hint=f"disable the provider ({name.upper()}_ENABLED=false)"))
+    return errors
+
+
+@checks.register(checks.Tags.database)
+def check_provider_rows(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The rows that differ from the environment (added or edited in the admin): values and keys."""
+    from django.core.exceptions import ValidationError
+
+    rows = _provider_rows(databases) or []
+    env = {}
+    for name, values in settings.LLM_PROVIDERS.items():
+        try:
+            env[name] = provider_settings_from_mapping(name, values)
+        except (KeyError, TypeError, ValueError):
+            continue  # reported by check_provider_settings
+    errors: list[checks.CheckMessage] = []
+    for row in rows:
+        config = row.to_settings()
+        if env.get(row.name) == config:
+            continue  # exactly the environment's values: check_provider_settings covers them
+        try:
+            row.full_clean(validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            values = {field: getattr(row, field, None) for field in exc.message_dict}
+            errors.extend(_field_errors(row.name, exc.message_dict, values, source=_ROW_SOURCE))
+        errors.extend(_missing_key_error(config, hint=f"disable the provider {row.name!r} in the admin"))
     return errors
 
 

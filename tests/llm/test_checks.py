@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 from django.core import checks
 
-from llm.checks import check_default_provider, check_llm_knobs, check_provider_settings
+from llm.checks import check_default_provider, check_llm_knobs, check_provider_rows, check_provider_settings
 from tests.support.manage import run_manage
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def test_the_default_configuration_passes_every_llm_check(settings):
 
 def test_unknown_default_provider_is_E001(settings):
     settings.LLM_PROVIDER = "lm_studoi"
-    assert ids(check_default_provider()) == ["llm.E001"]
+    assert ids(check_default_provider(databases=["default"])) == ["llm.E001"]
 
 
 def test_default_provider_added_in_the_admin_is_accepted(settings):
@@ -37,7 +37,45 @@ def test_default_provider_added_in_the_admin_is_accepted(settings):
 
     ProviderConfig.objects.create(name="ollama", base_url="http://localhost:11434/v1", default_model="llama3.2")
     settings.LLM_PROVIDER = "ollama"
-    assert check_default_provider() == []
+    assert check_default_provider(databases=["default"]) == []
+
+
+def test_checks_read_provider_rows_only_when_databases_are_named(settings, django_assert_num_queries):
+    settings.LLM_PROVIDER = "maybe_added_in_the_admin"
+    with django_assert_num_queries(0):  # `runserver`, `check`: no database access from the llm checks
+        assert check_default_provider() == [] and check_provider_rows() == []
+        assert not [m for m in checks.run_checks() if m.id and m.id.startswith("llm.")
+                    and m.id != "llm.E007"]
+    assert {"database"} <= set(check_default_provider.tags) and {"database"} <= set(check_provider_rows.tags)
+
+
+def test_enabled_row_of_a_key_needing_kind_without_its_key_is_E005(monkeypatch):
+    from llm.models import ProviderConfig
+
+    monkeypatch.delenv("OPENROUTER_TEAM_KEY", raising=False)
+    ProviderConfig.objects.create(name="openrouter-team", kind="openrouter", base_url="https://openrouter.ai/api/v1",
+                                  default_model="openai/gpt-4o-mini", api_key_env="OPENROUTER_TEAM_KEY")
+    messages = check_provider_rows(databases=["default"])
+    assert ids(messages) == ["llm.E005"] and "OPENROUTER_TEAM_KEY" in messages[0].hint
+    monkeypatch.setenv("OPENROUTER_TEAM_KEY", "sk-or-v1-team-key-0123456789")
+    assert check_provider_rows(databases=["default"]) == []
+
+
+def test_rows_with_refused_values_are_reported(monkeypatch):
+    from llm.models import ProviderConfig
+
+    ProviderConfig.objects.filter(name="lm_studio").update(base_url="localhost:1234/v1", max_retries=99)
+    assert sorted(ids(check_provider_rows(databases=["default"]))) == ["llm.E003", "llm.E008"]
+
+
+def test_rows_equal_to_the_environment_are_left_to_the_environment_check(settings, monkeypatch):
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    with_provider(settings, "openrouter", enabled=True)
+    from llm.services import provider_config_sync_from_settings
+
+    provider_config_sync_from_settings()
+    assert ids(check_provider_settings()) == ["llm.E005"]
+    assert check_provider_rows(databases=["default"]) == []  # one message for one problem
 
 
 @pytest.mark.parametrize(
