@@ -23,7 +23,7 @@ from llm.types import ChatMessage, ChatRequest
 from negotiations.events import NegotiationState, other_role, price_str
 from negotiations.guardrails import Finding, PublicDraftGate, TextPolicy, check_proposal, check_text
 from negotiations.models import AgentMode, Event
-from negotiations.model_text import clean_text
+from negotiations.model_text import clean_text, strip_control_chars
 from negotiations.prompts import PromptContext, llm_messages, narrate_messages, template_text
 from negotiations.proposals import parse_proposal
 from negotiations.strategy import PRICED_ACTIONS, ConcessionStrategy, Decision
@@ -236,9 +236,10 @@ class Agent:
                 stream = provider.stream(request)
                 try:
                     async for chunk in stream:
-                        if chunk.delta:
-                            parts.append(chunk.delta)
-                            self._emit(turn, attempt, chunk.delta, gate)
+                        delta = strip_control_chars(chunk.delta or "")
+                        if delta:
+                            parts.append(delta)
+                            self._emit(turn, attempt, delta, gate)
                 finally:
                     aclose = getattr(stream, "aclose", None)
                     if aclose is not None:

@@ -75,6 +75,8 @@ def text_clean(value: Any, path: tuple[str, ...], errors: Errors, *, max_chars: 
         errors.add(path, "Must be a string.")
         return ""
     value = value.strip()
+    if "\x00" in value:  # PostgreSQL text columns cannot store it; the API's CharFields refuse it too
+        errors.add(path, "Null characters are not allowed.")
     if required and not value:
         errors.add(path, "This field may not be blank.")
     if len(value) > max_chars:

@@ -3,6 +3,7 @@ agreement, cancel, resume after interruptions, LLM failures, and what each side'
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from decimal import Decimal
 
@@ -354,3 +355,20 @@ async def test_llm_mode_drafts_stream_to_their_own_side_only():
     deltas = [i for i in received if isinstance(i, TokenDelta)]
     assert deltas and {(d.actor, d.visibility) for d in deltas} == {("buyer", "buyer")}
     assert "<action>" in "".join(d.text for d in deltas if d.turn == 2)
+
+
+# --- what a model may emit -------------------------------------------------------------------------------
+@pytest.mark.parametrize("reply", [
+    "Sure\x00 thing, {price}.",
+    "<action>offer</action><price>\x00400</price>\x00<message>bye\ud800</message>",
+], ids=["narrate-text", "llm-proposal"])
+async def test_control_characters_from_the_model_never_reach_the_log(reply):
+    # PostgreSQL's jsonb refuses "\u0000" (and lone surrogates): one in a logged string would fail the
+    # turn's transaction and the negotiation. On SQLite the same test proves they are stripped.
+    provider = FakeProvider(respond=lambda request: reply.replace("{price}", "that"))
+    mode = "llm" if "<action>" in reply else "narrate"
+    negotiation, events = await play(provider, buyer={"mode": mode}, seller={"mode": mode}, max_rounds=2)
+    assert negotiation.status in ("agreed", "no_deal")
+    dumped = json.dumps([e.data for e in events])
+    assert "\\u0000" not in dumped and "\\ud800" not in dumped
+    assert any(m.data["text"] for m in messages(events))

@@ -1,7 +1,7 @@
 """The clean-up of what a small model writes: the agent's first sentences, nothing else."""
 import pytest
 
-from negotiations.model_text import clean_text
+from negotiations.model_text import clean_text, strip_control_chars
 
 
 @pytest.mark.parametrize(
@@ -22,3 +22,13 @@ def test_clean_text_keeps_the_first_sentences_the_agent_said(raw, expected):
 
 def test_clean_text_caps_the_length():
     assert len(clean_text("word " * 200)) <= 301
+
+
+@pytest.mark.parametrize("raw", ["Sure\x00 thing.", "Sure\x07 thing.\x7f", "Sure\ud800 thing.", "Sure\x85 thing."],
+                         ids=["nul", "bell-and-del", "lone-surrogate", "c1-control"])
+def test_clean_text_drops_control_characters_and_lone_surrogates(raw):
+    assert clean_text(raw) == "Sure thing."
+
+
+def test_strip_control_chars_keeps_tabs_and_line_breaks():
+    assert strip_control_chars("a\x00b\tc\r\nd") == "ab\tc\r\nd"

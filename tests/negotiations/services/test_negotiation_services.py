@@ -48,8 +48,10 @@ def counts():
         ({"title": "  "}, "title"),
         ({"title": "x" * 201}, "title"),
         ({"currency": "dollars"}, "currency"),
+        ({"title": "Oak\x00table"}, "title"),
     ],
-    ids=["zero", "negative", "non-numeric", "three-decimals", "missing", "blank-title", "long-title", "bad-currency"],
+    ids=["zero", "negative", "non-numeric", "three-decimals", "missing", "blank-title", "long-title", "bad-currency",
+         "nul-in-title"],
 )
 def test_listing_create_rejects_bad_input_and_writes_nothing(overrides, field):
     before = counts()
@@ -74,6 +76,7 @@ BAD_NEGOTIATIONS = [
     ({"buyer": {"provider": "no-such-provider"}}, ("buyer", "provider")),
     ({"seller": {"temperature": 3}}, ("seller", "temperature")),
     ({"seller": {"colour": "red"}}, ("seller", "colour")),
+    ({"seller": {"persona": "gruff\x00"}}, ("seller", "persona")),
     ({"max_rounds": 0}, ("max_rounds",)),
     ({"max_rounds": 51}, ("max_rounds",)),
     ({"max_rounds": "5"}, ("max_rounds",)),
