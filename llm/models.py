@@ -6,8 +6,8 @@ WHY: admins add OpenAI-compatible servers (Ollama, vLLM, llama.cpp) and tune pro
      itself never enters the database: only its variable's name does, and URLs with credentials in
      them are refused for the same reason.
 HOW: `migrate` creates the rows of the env-defined providers (settings.LLM_PROVIDERS) through a
-     post_migrate handler, and updates one when its environment values changed since the last sync
-     (`env_fingerprint`); `to_settings()` gives the frozen `ProviderSettings` the providers run with.
+     post_migrate handler, and updates a field of one when its environment value changed since the last
+     sync (`env_values`); `to_settings()` gives the frozen `ProviderSettings` the providers run with.
 """
 from __future__ import annotations
 
@@ -101,9 +101,10 @@ class ProviderConfig(models.Model):
         "API key environment variable", max_length=100, blank=True, validators=[ENV_VAR_NAME],
         help_text="The NAME of the environment variable that holds the key (the key is never stored).",
     )
-    # Hash of the environment values last applied by `migrate`: a row is re-synced only when the
-    # environment changed since, so admin edits survive restarts until the operator edits .env.
-    env_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    # The environment's values last applied by `migrate`, by field: `migrate` re-applies a field only
+    # when its environment value changed since, so an admin's edit of another field survives restarts
+    # (and `make run` switching LM_STUDIO_DEFAULT_MODEL between the bundled model and LM Studio).
+    env_values = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,15 +2,14 @@
 providers (settings.LLM_PROVIDERS) into `ProviderConfig` rows.
 WHY: `migrate` must leave one row per env-defined provider so the admin lists them, without undoing an
      admin's later edits on every restart (`make run` migrates each time).
-HOW: a row is created when missing and overwritten from the environment only when the environment's
-     values differ from those applied last time (a fingerprint stored on the row). Values the row's
+HOW: a row is created when missing; afterwards a field is overwritten from the environment only when
+     its environment value differs from the one applied last time (`env_values` on the row), so an
+     admin's edit of one field survives a change of another field's variable. Values the row's
      validation refuses are never written: the system checks (llm/checks.py) report them with the
      same rules (`provider_config_env_errors`) before `migrate` starts, and the sync skips them.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from typing import Any
 
@@ -30,15 +29,11 @@ ENV_FIELDS = (
     "idle_timeout", "max_retries", "retry_base_delay", "api_key_env",
 )
 # Every field the sync reads or writes: a model (state) without one of them cannot be synced.
-SYNCED_FIELDS = frozenset({"name", "env_fingerprint", *ENV_FIELDS})
+SYNCED_FIELDS = frozenset({"name", "env_values", *ENV_FIELDS})
 
 
 def _row_values(values: dict[str, Any]) -> dict[str, Any]:
     return {field: values[field] for field in ENV_FIELDS if field in values}
-
-
-def _fingerprint(values: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def provider_config_env_errors(*, name: str, values: dict[str, Any]) -> dict[str, list[str]]:
@@ -61,15 +56,18 @@ def provider_config_sync_from_settings(
     written = []
     with transaction.atomic(using=using):
         for name, values in settings.LLM_PROVIDERS.items():
-            fields = _row_values(values)
-            fingerprint = _fingerprint(fields)
+            env_values = _row_values(values)
             row = model._default_manager.using(using).filter(name=name).first()
-            if row is not None and row.env_fingerprint == fingerprint:
-                continue
-            row = row or model(name=name)
-            for field, value in fields.items():
+            if row is None:
+                row, changed = model(name=name), env_values
+            else:
+                applied = row.env_values or {}
+                changed = {f: v for f, v in env_values.items() if f not in applied or applied[f] != v}
+                if not changed:
+                    continue
+            for field, value in changed.items():
                 setattr(row, field, value)
-            row.env_fingerprint = fingerprint
+            row.env_values = env_values
             try:
                 row.full_clean(validate_unique=False, validate_constraints=False)
             except ValidationError as exc:

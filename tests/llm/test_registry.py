@@ -47,6 +47,26 @@ def test_resync_keeps_admin_edits_until_the_environment_changes(settings):
     assert ProviderConfig.objects.get(name="lm_studio").default_model == "changed-in-env"
 
 
+def test_an_environment_change_rewrites_only_its_own_field(settings):
+    """`make run` switches LM_STUDIO_DEFAULT_MODEL between the bundled model and LM Studio's: an admin's
+    edit of another field survives; a field whose variable changed takes the new value."""
+    ProviderConfig.objects.filter(name="lm_studio").update(timeout=123.0, default_model="edited-in-admin")
+
+    providers = {name: dict(values) for name, values in settings.LLM_PROVIDERS.items()}
+    providers["lm_studio"]["default_model"] = "smollm2-135m-instruct"
+    settings.LLM_PROVIDERS = providers
+    provider_config_sync_from_settings()
+    row = ProviderConfig.objects.get(name="lm_studio")
+    assert (row.default_model, row.timeout) == ("smollm2-135m-instruct", 123.0)
+
+    providers["lm_studio"]["default_model"] = "llama-3-8b-instruct"
+    providers["lm_studio"]["max_retries"] = 1
+    settings.LLM_PROVIDERS = {name: dict(values) for name, values in providers.items()}
+    provider_config_sync_from_settings()
+    row = ProviderConfig.objects.get(name="lm_studio")
+    assert (row.default_model, row.max_retries, row.timeout) == ("llama-3-8b-instruct", 1, 123.0)
+
+
 def test_default_provider_and_its_name(settings):
     assert registry.default_provider_name() == settings.LLM_PROVIDER == "lm_studio"
     provider = registry.get_provider()

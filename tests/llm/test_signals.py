@@ -1,7 +1,11 @@
 """The post_migrate seeding of provider rows across partial migrations: `migrate auth` on a fresh database,
-`migrate llm zero`, and a full `migrate` afterwards, each run as `make run` would run it (a subprocess)."""
+`migrate llm zero` or back to an older state, a full `migrate` afterwards, and the upgrade of rows synced by
+older code, each run as `make run` would run it (a subprocess)."""
+import hashlib
+import json
 import sqlite3
 
+from llm.services import ENV_FIELDS
 from tests.support.manage import run_manage
 
 
@@ -32,3 +36,37 @@ def test_unmigrating_llm_and_migrating_it_again(tmp_path):
     result = run_manage("migrate", "--noinput", database=database)
     assert result.returncode == 0, result.stderr
     assert provider_rows(database) == ["lm_studio", "openrouter"]
+
+
+def test_migrating_llm_back_to_an_older_state_and_forward_again(tmp_path):
+    database = tmp_path / "db.sqlite3"
+    assert run_manage("migrate", "--noinput", database=database).returncode == 0
+
+    result = run_manage("migrate", "llm", "0001", "--noinput", database=database)
+    assert result.returncode == 0, result.stderr  # the current model's columns are not there: no sync
+    assert "Traceback" not in result.stderr
+
+    result = run_manage("migrate", "--noinput", database=database)
+    assert result.returncode == 0, result.stderr
+    assert provider_rows(database) == ["lm_studio", "openrouter"]
+
+
+def test_upgrading_from_the_fingerprint_keeps_admin_edits(tmp_path, settings):
+    """A database synced by 0001's code (one fingerprint of all values), then edited in the admin."""
+    database = tmp_path / "db.sqlite3"
+    assert run_manage("migrate", "llm", "0001", "--noinput", database=database).returncode == 0
+    env = {f: settings.LLM_PROVIDERS["lm_studio"][f] for f in ENV_FIELDS}
+    fingerprint = hashlib.sha256(json.dumps(env, sort_keys=True, default=str).encode()).hexdigest()
+    row = {**env, "timeout": 123.0, "name": "lm_studio", "env_fingerprint": fingerprint}  # timeout edited
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            f"INSERT INTO llm_providerconfig ({', '.join(row)}, created_at, updated_at) "
+            f"VALUES ({', '.join('?' * len(row))}, '2026-01-01', '2026-01-01')", list(row.values()))
+
+    result = run_manage("migrate", "--noinput", database=database)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(database) as connection:
+        timeout, env_values = connection.execute(
+            "SELECT timeout, env_values FROM llm_providerconfig WHERE name = 'lm_studio'").fetchone()
+    assert timeout == 123.0
+    assert json.loads(env_values) == env
