@@ -7,7 +7,8 @@ HOW: pure functions returning `Finding`s (empty list = fine):
        and an acceptance must take the other side's standing offer at exactly its price.
      - `check_text`: public text may name no price except those already public and the one offered
        now (so a private limit or target cannot leak, in any spelling `prices.price_mentions` knows),
-       and must not contradict the action ("deal!" while countering, "no deal" while accepting).
+       and must not contradict the action ("deal!" while countering, "no deal" while accepting, an
+       offer's text naming another price but not its own, an acceptance naming any other price).
      - `assert_move_allowed`: the last gate before a move is logged; a failure here is a bug.
      - `PublicDraftGate`: decides how much of a message still being written may be streamed live.
 """
@@ -78,16 +79,37 @@ def check_text(text: str, *, action: str, price: Decimal | None, policy: TextPol
     if not text.strip():
         return [Finding("empty_text", "The message was empty.")]
     findings: list[Finding] = []
-    for mention in price_mentions(text):
+    mentions = price_mentions(text)
+    for mention in mentions:
         kind = _mention_violation(mention, policy)
         if kind == "private_price_in_text":
             findings.append(Finding(kind, "The text named this side's private limit or target.", {"mention": mention.text}))
         elif kind:
             findings.append(Finding(kind, "The text named a price that is not public.", {"mention": mention.text}))
-    contradiction = _contradiction(text, action)
+    contradiction = _contradiction(text, action) or _price_contradiction(mentions, action, price, policy)
     if contradiction:
         findings.append(Finding("contradicting_text", contradiction))
     return findings
+
+
+def _price_contradiction(
+    mentions: list[PriceMention], action: str, price: Decimal | None, policy: TextPolicy
+) -> str | None:
+    """An offer's text may name other (public) prices only beside its own ("You offered $400; I can do
+    $450"), so "I can do $500." never voices an offer of $450; an acceptance names no price but its own.
+    Bare counts ("2 drawers") are not prices."""
+    if action not in ("offer", "accept") or price is None:
+        return None
+    prices = [m for m in mentions if not all(_small(v, marked=m.marked, policy=policy) for v in m.values)]
+    own = [m for m in prices if any(abs(value - price) < Decimal("0.005") for value in m.values)]
+    others = [m for m in prices if m not in own]
+    if not others:
+        return None
+    if action == "accept":
+        return f"The text names {others[0].text}, but the move accepts {price:.2f}."
+    if not own:
+        return f"The text names {others[0].text} but not the price offered, {price:.2f}."
+    return None
 
 
 def _mention_violation(mention: PriceMention, policy: TextPolicy) -> str | None:

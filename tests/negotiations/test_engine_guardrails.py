@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from negotiations.models import Event
-from negotiations.prices import price_mentions
+from negotiations.prices import format_price, price_mentions
 from tests.negotiations.conftest import guardrails, make_listing, messages, play, price
 from tests.negotiations.test_engine import llm_or_polite, polite
 from tests.support.fake_provider import FakeProvider, prompt_of
@@ -139,6 +139,24 @@ async def test_text_contradicting_the_move_twice_is_replaced_by_the_template():
     assert remedies[:2] == ["regenerated", "template"]
     first_offer = messages(events)[0]
     assert first_offer.data["action"] == "offer" and "accept" not in first_offer.data["text"].lower()
+
+
+async def test_text_naming_another_price_than_the_move_is_regenerated():
+    # The seller is asked to voice an offer but names the (public) list price instead.
+    def misquotes(request):
+        prompt = prompt_of(request)
+        if role_of(request) == "seller" and "It must offer" in prompt and RETRY not in prompt:
+            return "I can do $500."
+        return polite(request)
+
+    negotiation, events = await play(FakeProvider(respond=misquotes), buyer={"mode": "rule"}, seller={"mode": "narrate"})
+    assert_invariants(negotiation, events)
+    contradictions = guardrails(events, "contradicting_text")
+    assert contradictions and all(g.data["rejected_text"] == "I can do $500." for g in contradictions)
+    for message in messages(events):
+        if message.actor == "seller" and message.data["action"] == "offer" and message.data["price"] != "500.00":
+            assert "$500" not in message.data["text"]
+            assert format_price(Decimal(message.data["price"])) in message.data["text"]
 
 
 async def test_an_unreadable_llm_move_falls_back_to_the_strategy():

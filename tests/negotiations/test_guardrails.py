@@ -136,3 +136,26 @@ def test_an_ambiguous_spelling_of_an_allowed_price_passes_when_its_other_reading
     # "$1.200" reads as 1200 (allowed) or 1.2, which is far below any price in play.
     allowed = TextPolicy.build(public_prices={D("1200.00")}, current_price=D("1100.00"), private_prices={D("900.00")})
     assert check_text("You asked $1.200; I can do $1,100.", action="offer", price=D("1100.00"), policy=allowed) == []
+
+
+@pytest.mark.parametrize("text, action, price", [
+    ("I can do $500.", "offer", "420.00"),          # the list price, not the offer
+    ("How about $300?", "offer", "420.00"),         # the other side's price
+    ("Deal at $300.", "accept", "420.00"),          # accepting, but naming another (public) price
+    ("Listed at $500, but deal at $420.", "accept", "420.00"),
+], ids=["offer-names-list-price", "offer-names-their-price", "accept-names-another-price", "accept-names-two-prices"])
+def test_text_naming_another_price_than_the_move_contradicts_it(text, action, price):
+    findings = check_text(text, action=action, price=D(price), policy=policy(current=price))
+    assert kinds(findings) == ["contradicting_text"]
+
+
+@pytest.mark.parametrize("text, action", [
+    ("You offered $300 and I listed it at $500; I can do $420.", "offer"),
+    ("I can do $420 for the 2 chairs.", "offer"),
+    ("Deal at $420!", "accept"),
+    ("$420 works for me, it has 4 legs.", "accept"),
+    ("Sorry, $300 is too low for me. I'll pass.", "walk_away"),
+], ids=["offer-with-history", "offer-with-a-count", "accept", "accept-with-a-count", "walk-away-naming-their-price"])
+def test_text_naming_its_own_price_beside_public_ones_is_consistent(text, action):
+    price = D("420.00") if action in ("offer", "accept") else None
+    assert check_text(text, action=action, price=price, policy=policy(current=None if price is None else "420.00")) == []
