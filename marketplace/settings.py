@@ -203,6 +203,8 @@ NEGOTIATION_RESUME_ORPHANS = env.bool("NEGOTIATION_RESUME_ORPHANS", default=True
 NEGOTIATION_LLM_TIMEOUT = env.float("NEGOTIATION_LLM_TIMEOUT", default=60.0)
 
 # --- Logging ----------------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+_DJANGO_LOG_LEVEL = "INFO" if LOG_LEVEL.upper() == "DEBUG" else LOG_LEVEL  # DEBUG: every SQL query, as Django's default
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -211,8 +213,16 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Loggers that Django (DEFAULT_LOGGING: `django` with DEBUG on, `django.server`) or uvicorn (its CLI
+    # configures logging before it loads this app) give handlers of their own: those handlers have no
+    # redaction filter, so every record they print would print secrets (`?token=` in an access log line)
+    # unmasked. Naming the loggers here replaces their handlers with the filtered console.
     "loggers": {
+        "django": {"handlers": ["console"], "level": _DJANGO_LOG_LEVEL, "propagate": False},
+        "django.server": {"handlers": ["console"], "level": _DJANGO_LOG_LEVEL, "propagate": False},
+        "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "uvicorn.access": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
