@@ -9,14 +9,19 @@ HOW: the configurations (env-defined providers, overridden or extended by rows, 
      (several ASGI workers) re-read after settings.LLM_CONFIG_CACHE_SECONDS (default 2 s). On reload a
      provider whose configuration is unchanged keeps its instance (and its connections); a changed one
      is replaced by a new instance. `None` names the default, settings.LLM_PROVIDER.
+     When the rows cannot be read (a database error, not a missing table) the configuration read last
+     stays in use, unmarked as fresh so the next lookup tries again; only a process that has never read
+     one uses the env-defined providers meanwhile. Failures are logged, at most once a minute.
      Use `aget_provider` in async code: the sync twin reads the database and is for sync code only.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from llm.config import ProviderSettings
 from llm.exceptions import UnknownProviderError
@@ -33,11 +38,17 @@ __all__ = [
 ]
 
 DEFAULT_CACHE_SECONDS = 2.0
+FAILURE_LOG_SECONDS = 60.0  # at most one warning per this many seconds while the rows stay unreadable
+
+logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _providers: dict[str, OpenAICompatibleProvider] = {}
 _loaded_at: float | None = None  # None: nothing loaded, or invalidated
 _generation = 0  # bumped by invalidate(), so a load that raced with an edit is not kept as fresh
+_has_read = False  # whether _providers holds a configuration actually read (kept through database errors)
+_failures_unlogged = 0
+_failure_logged_at: float | None = None
 
 
 def default_provider_name() -> str:
@@ -65,8 +76,9 @@ def _is_fresh() -> bool:
     return _loaded_at is not None and time.monotonic() - _loaded_at < _cache_seconds()
 
 
-def _install(configs: dict[str, ProviderSettings], generation: int) -> None:
-    global _providers, _loaded_at
+def _install(configs: dict[str, ProviderSettings], generation: int | None) -> None:
+    """Use `configs`; fresh for the cache lifetime when read as of `generation` (None: never fresh)."""
+    global _providers, _loaded_at, _has_read
     with _lock:
         current = _providers
         providers = {}
@@ -74,8 +86,30 @@ def _install(configs: dict[str, ProviderSettings], generation: int) -> None:
             existing = current.get(name)
             providers[name] = existing if existing is not None and existing.config == config else build_provider(config)
         _providers = providers
-        if generation == _generation:
-            _loaded_at = time.monotonic()
+        if generation is not None:
+            _has_read = True
+            if generation == _generation:
+                _loaded_at = time.monotonic()
+
+
+def _unreadable(exc: DatabaseError) -> None:
+    """The rows could not be read: keep the last configuration read, else use the environment's."""
+    global _failures_unlogged, _failure_logged_at
+    from llm.selectors import env_provider_settings
+
+    keep = _has_read
+    if not keep:
+        _install(env_provider_settings(), None)
+    with _lock:
+        _failures_unlogged += 1
+        now = time.monotonic()
+        if _failure_logged_at is not None and now - _failure_logged_at < FAILURE_LOG_SECONDS:
+            return
+        failures, _failures_unlogged, _failure_logged_at = _failures_unlogged, 0, now
+    logger.warning(
+        "LLM provider rows unreadable (%s; %d time(s) since the last report); %s", type(exc).__name__, failures,
+        "keeping the configuration read last" if keep else "using the env-defined providers until they can be read",
+    )
 
 
 def _ensure_loaded() -> None:
@@ -84,7 +118,12 @@ def _ensure_loaded() -> None:
     from llm.selectors import provider_settings_all
 
     generation = _generation
-    _install(provider_settings_all(), generation)
+    try:
+        configs = provider_settings_all()
+    except DatabaseError as exc:
+        _unreadable(exc)
+        return
+    _install(configs, generation)
 
 
 async def _aensure_loaded() -> None:
@@ -93,7 +132,12 @@ async def _aensure_loaded() -> None:
     from llm.selectors import aprovider_settings_all
 
     generation = _generation
-    _install(await aprovider_settings_all(), generation)
+    try:
+        configs = await aprovider_settings_all()
+    except DatabaseError as exc:
+        _unreadable(exc)
+        return
+    _install(configs, generation)
 
 
 def _pick(name: str | None) -> OpenAICompatibleProvider:

@@ -3,7 +3,7 @@ disabled providers, edits applied on the next request, and the env fallback with
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from llm import registry
 from llm.exceptions import ProviderDisabledError, UnknownProviderError
@@ -139,12 +139,70 @@ def test_provider_added_as_a_row_is_available(fake_openai):
     assert async_to_sync(provider.complete)(REQUEST).text == expected_text(8)
 
 
-def test_without_a_table_the_env_defined_providers_are_used(monkeypatch):
-    def broken():
-        raise OperationalError("no such table: llm_providerconfig")
+@pytest.mark.django_db(transaction=True)
+def test_without_a_table_the_env_defined_providers_are_used():
+    ProviderConfig.objects.create(name="ollama", base_url="http://localhost:11434/v1", default_model="llama3.2")
+    assert registry.get_provider("ollama")
+    with connection.schema_editor() as editor:  # as before the first migrate, or after `migrate llm zero`
+        editor.delete_model(ProviderConfig)
+    try:
+        registry.invalidate()
+        assert registry.get_provider().config.base_url == django_settings.LLM_PROVIDERS["lm_studio"]["base_url"]
+        with pytest.raises(UnknownProviderError):
+            registry.get_provider("ollama")
+    finally:
+        with connection.schema_editor() as editor:
+            editor.create_model(ProviderConfig)
 
-    monkeypatch.setattr(ProviderConfig.objects, "all", broken)
-    assert registry.get_provider().config.base_url == django_settings.LLM_PROVIDERS["lm_studio"]["base_url"]
+
+def broken_database(monkeypatch):
+    def unreadable():
+        raise OperationalError("disk I/O error")
+
+    monkeypatch.setattr(ProviderConfig.objects, "all", unreadable)
+
+
+@pytest.fixture
+def admin_configuration(fake_openai):
+    """What an admin configured: lm_studio moved to the fake server, OpenRouter's row disabled, one added."""
+    ProviderConfig.objects.filter(name="lm_studio").update(**fake_provider_row_values(fake_openai.base_url, kind="lm_studio"))
+    ProviderConfig.objects.create(name="ollama", **fake_provider_row_values(fake_openai.base_url))
+    registry.invalidate()
+    return {name: registry.get_provider(name) for name in ("lm_studio", "ollama")}
+
+
+def test_a_database_error_keeps_the_configuration_read_last(admin_configuration, monkeypatch, caplog, settings):
+    settings.LLM_CONFIG_CACHE_SECONDS = 0  # every lookup re-reads
+    broken_database(monkeypatch)
+    for _ in range(3):
+        assert registry.get_provider("ollama") is admin_configuration["ollama"]
+        assert registry.get_provider() is admin_configuration["lm_studio"]  # not the environment's
+        assert async_to_sync(registry.aget_provider)("ollama") is admin_configuration["ollama"]
+    warnings = [r for r in caplog.records if r.name == "llm.registry"]
+    assert len(warnings) == 1 and "keeping the configuration read last" in warnings[0].getMessage()
+
+
+def test_the_configuration_kept_through_an_error_is_not_fresh(admin_configuration, monkeypatch, settings):
+    settings.LLM_CONFIG_CACHE_SECONDS = 3600
+    registry.invalidate()
+    with monkeypatch.context() as patch:
+        broken_database(patch)
+        assert registry.get_provider("ollama").config.default_model == "fake-model"
+    ProviderConfig.objects.filter(name="ollama").update(default_model="after-the-error")  # no signal
+    assert registry.get_provider("ollama").config.default_model == "after-the-error"  # read again at once
+
+
+def test_a_process_that_never_read_the_rows_uses_the_environment_meanwhile(admin_configuration, monkeypatch, settings):
+    settings.LLM_CONFIG_CACHE_SECONDS = 3600
+    monkeypatch.setattr(registry, "_providers", {})
+    monkeypatch.setattr(registry, "_has_read", False)
+    registry.invalidate()
+    with monkeypatch.context() as patch:
+        broken_database(patch)
+        assert registry.get_provider().config.base_url == django_settings.LLM_PROVIDERS["lm_studio"]["base_url"]
+        with pytest.raises(UnknownProviderError):
+            registry.get_provider("ollama")
+    assert registry.get_provider("ollama").config.base_url == admin_configuration["ollama"].config.base_url
 
 
 @pytest.mark.django_db(transaction=True)
