@@ -5,7 +5,8 @@ WHY: load balancers and dashboards poll health often; a burst of checks must not
 HOW: `database_probe()` runs `SELECT 1` on a connection and reports class names only. `allm_probe()`
      wraps `Provider.health()` in its own timeout (HEALTH_LLM_PROBE_TIMEOUT) and caches the result per
      provider for HEALTH_LLM_CACHE_SECONDS; concurrent callers, on any thread and any event loop, share
-     one in-flight probe through a `concurrent.futures.Future`.
+     one in-flight probe through a `concurrent.futures.Future`, marked running at once so that a waiter
+     that gives up (cancelled, timed out) cannot cancel it for the others.
 """
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ async def allm_probe(provider: Provider) -> ProviderHealth:
             shared = _cache.in_flight.get(name)
             if shared is None:
                 shared = _cache.in_flight[name] = concurrent.futures.Future()
+                # Running: a waiter's cancellation (wrap_future passes it on) can no longer cancel it.
+                shared.set_running_or_notify_cancel()
                 is_owner = True
             else:
                 is_owner = False

@@ -97,6 +97,18 @@ async def test_waiters_probe_again_when_the_owner_is_cancelled():
     assert provider.calls == 2
 
 
+async def test_a_waiter_that_gives_up_does_not_break_the_probe_for_the_others():
+    provider = CountingProvider(name="impatient", delay=0.3)
+    owner = asyncio.create_task(allm_probe(provider))
+    await asyncio.sleep(0.05)
+    patient = asyncio.create_task(allm_probe(provider))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(allm_probe(provider), 0.05)  # e.g. a client that disconnected
+    assert (await asyncio.wait_for(owner, 5)).available
+    assert (await asyncio.wait_for(patient, 5)).available
+    assert provider.calls == 1
+
+
 @pytest.mark.django_db
 def test_database_probe_reports_available():
     result = database_probe()
