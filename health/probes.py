@@ -6,7 +6,8 @@ HOW: `database_probe()` runs `SELECT 1` on a connection and reports class names 
      wraps `Provider.health()` in its own timeout (HEALTH_LLM_PROBE_TIMEOUT) and caches the result per
      provider for HEALTH_LLM_CACHE_SECONDS; concurrent callers, on any thread and any event loop, share
      one in-flight probe through a `concurrent.futures.Future`, marked running at once so that a waiter
-     that gives up (cancelled, timed out) cannot cancel it for the others.
+     that gives up (cancelled, timed out) cannot cancel it for the others. Results are cached per
+     provider configuration: after an admin edit (in any process) the next call probes the new one.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import concurrent.futures
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -46,35 +48,48 @@ def database_probe(*, using: str = DEFAULT_DB_ALIAS) -> DatabaseHealth:
     return DatabaseHealth(True, _elapsed_ms(started))
 
 
+_CacheKey = tuple[str, Any]
+
+
+def _cache_key(provider: Provider) -> _CacheKey:
+    return provider.name, getattr(provider, "config", None)
+
+
 class _ProbeCache:
     """Per-provider cached results and in-flight probes, shared by every thread and event loop."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.results: dict[str, tuple[float, ProviderHealth]] = {}
-        self.in_flight: dict[str, concurrent.futures.Future[ProviderHealth | None]] = {}
+        self.results: dict[_CacheKey, tuple[float, ProviderHealth]] = {}
+        self.in_flight: dict[_CacheKey, concurrent.futures.Future[ProviderHealth | None]] = {}
+
+    def store(self, key: _CacheKey, result: ProviderHealth) -> None:
+        """Cache `result`, dropping results of the provider's earlier configurations (call with the lock)."""
+        for stale in [other for other in self.results if other[0] == key[0] and other != key]:
+            del self.results[stale]
+        self.results[key] = (time.monotonic(), result)
 
 
 _cache = _ProbeCache()
 
 
 def llm_probe_cache_clear() -> None:
-    """Forget cached probe results (tests, and after a provider's configuration changes)."""
+    """Forget cached probe results (tests; a changed configuration needs no clearing, see above)."""
     with _cache.lock:
         _cache.results.clear()
 
 
 async def allm_probe(provider: Provider) -> ProviderHealth:
     """The provider's health, from the cache when fresh, else from one probe shared by all callers."""
-    name = provider.name
+    key = _cache_key(provider)
     while True:
         with _cache.lock:
-            cached = _cache.results.get(name)
+            cached = _cache.results.get(key)
             if cached is not None and time.monotonic() - cached[0] < settings.HEALTH_LLM_CACHE_SECONDS:
                 return cached[1]
-            shared = _cache.in_flight.get(name)
+            shared = _cache.in_flight.get(key)
             if shared is None:
-                shared = _cache.in_flight[name] = concurrent.futures.Future()
+                shared = _cache.in_flight[key] = concurrent.futures.Future()
                 # Running: a waiter's cancellation (wrap_future passes it on) can no longer cancel it.
                 shared.set_running_or_notify_cancel()
                 is_owner = True
@@ -90,11 +105,11 @@ async def allm_probe(provider: Provider) -> ProviderHealth:
         try:
             result = await _probe(provider)
             with _cache.lock:
-                _cache.results[name] = (time.monotonic(), result)
+                _cache.store(key, result)
             return result
         finally:
             with _cache.lock:
-                _cache.in_flight.pop(name, None)
+                _cache.in_flight.pop(key, None)
             shared.set_result(result)
 
 

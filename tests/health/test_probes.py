@@ -110,6 +110,26 @@ async def test_a_waiter_that_gives_up_does_not_break_the_probe_for_the_others():
 
 
 @pytest.mark.django_db
+def test_a_changed_configuration_is_probed_again_at_once(fake_openai, settings):
+    """After an admin edit the health check must not report the old server for HEALTH_LLM_CACHE_SECONDS."""
+    from asgiref.sync import async_to_sync
+
+    from llm import registry
+    from llm.models import ProviderConfig
+    from tests.support.llm import fake_provider_row_values
+
+    settings.HEALTH_LLM_CACHE_SECONDS = 3600
+    row = ProviderConfig.objects.get(name="lm_studio")
+    row.base_url = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
+    row.save()
+    assert not async_to_sync(allm_probe)(registry.get_provider()).available
+    for field, value in fake_provider_row_values(fake_openai.base_url, kind="lm_studio").items():
+        setattr(row, field, value)
+    row.save()
+    assert async_to_sync(allm_probe)(registry.get_provider()).available
+
+
+@pytest.mark.django_db
 def test_database_probe_reports_available():
     result = database_probe()
     assert result.available and result.error is None and result.latency_ms >= 0
