@@ -7,10 +7,12 @@ HOW: native async views (`AsyncApiView`, documented by drf-spectacular). The req
      so an early failure is an ordinary JSON error with its status; after the first byte a failure
      becomes one final `data: {"error": ...}` event (llm/relay.py). The upstream stream is closed
      whenever ours ends, including when Django cancels the response because the client disconnected;
-     `CancelledError` is never caught.
+     `CancelledError` is never caught. Served synchronously (WSGI, Django's sync test client) a stream
+     is produced in full inside the view, on the event loop its upstream stream belongs to.
 """
 from __future__ import annotations
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -22,6 +24,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from llm.exceptions import StreamInterruptedError
 from llm.openai_wire import StreamEncoder, completion_body, model_list_body, new_completion_id
 from llm.relay import aclose_quietly, sse_body
 from llm.registry import aget_provider
@@ -136,16 +139,21 @@ class ChatCompletionCreateApi(AsyncApiView):
         chunks = apply_stream_settings(provider.stream(chat_request))
         try:
             first = await anext(chunks)
-        except StopAsyncIteration:
-            first = None
+        except StopAsyncIteration:  # a provider stream always yields a finish_reason: this one was cut off
+            raise StreamInterruptedError(details={"reason": "no_end_of_stream"}) from None
         except BaseException:  # an early failure, or CancelledError when the client left: close upstream
             await aclose_quietly(chunks)
             raise
         encoder = StreamEncoder(
-            completion_id=(first.id if first is not None and first.id else None) or new_completion_id(),
-            model=(first.model if first is not None and first.model else None) or fallback_model,
+            completion_id=first.id or new_completion_id(),
+            model=first.model or fallback_model,
             include_usage=serializer.include_usage,
         )
-        return StreamingHttpResponse(
-            sse_body(first, chunks, encoder), content_type="text/event-stream", headers=SSE_HEADERS
-        )
+        body = sse_body(first, chunks, encoder)
+        if not isinstance(request, ASGIRequest):
+            # Served synchronously (a WSGI server, Django's sync test client): this view's event loop
+            # ends when it returns, and closes the upstream stream with it, while Django would read
+            # the body on another loop. So the body is produced here, in full (WSGI buffers an async
+            # stream anyway).
+            body = iter([part async for part in body])
+        return StreamingHttpResponse(body, content_type="text/event-stream", headers=SSE_HEADERS)

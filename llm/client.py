@@ -13,7 +13,8 @@ HOW: one `httpx.AsyncClient` (HTTP/1.1, its pool from llm/pool.py) per event loo
      retries and stream included), each raising ProviderTimeoutError with `details.phase`. httpx errors
      become our exceptions in `translate_transport_errors()` / `transport_error()` only.
      A stream's upstream response is closed in `finally`, so `aclose()` or a cancelled task closes the
-     upstream connection at once; CancelledError is never caught.
+     upstream connection at once; CancelledError is never caught. A stream that ends normally has
+     yielded a chunk with a finish_reason ("stop" is added when [DONE] came without one).
 """
 from __future__ import annotations
 
@@ -403,6 +404,10 @@ class OpenAICompatibleClient:
                     break
             if done:
                 await _drain(reader)
+                if not finished:
+                    # [DONE] without a finish_reason is a complete answer too; say so the one way
+                    # consumers check (the relay sends [DONE] only after a finish_reason).
+                    yield Chunk(finish_reason="stop")
             if not (done or finished):
                 raise StreamInterruptedError(
                     f"The stream from provider '{self.provider}' ended before it was complete "

@@ -1,5 +1,8 @@
 """WHAT: `sse_body()`, the body of a relayed chat stream: the upstream's chunks as OpenAI SSE events,
 ending `data: [DONE]`, or, when the upstream fails part-way, one final `data: {"error": ...}` event.
+`[DONE]` goes out only after a chunk with a finish_reason: provider streams end normally only after
+one (llm/client.py), so chunks that stop without it were cut off underneath us (an iterator closed by
+another event loop's shutdown, say) and end in a StreamInterruptedError event, never in `[DONE]`.
 WHY: this is the gateway's per-token hot path. An upstream answers in bursts (one network read often
      holds many tokens); writing one event per socket send costs a syscall, an ASGI message and a trip
      through Django's and the server's response loops per token, which profiling showed to be the
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from llm.exceptions import StreamInterruptedError
 from llm.openai_wire import StreamEncoder
 from llm.types import Chunk
 from marketplace.api_errors import sse_error_event
@@ -52,19 +56,23 @@ async def sse_body(first: Chunk | None, chunks: AsyncIterator[Chunk], encoder: S
     """SSE bytes for `first` and the rest of `chunks`; owns `chunks` (closes it whatever happens)."""
     queue: asyncio.Queue = asyncio.Queue(QUEUE_CHUNKS)
     pump = asyncio.create_task(_pump(chunks, queue))
+    finished = False  # a chunk with a finish_reason has gone out
     try:
         if first is not None:
+            finished = first.finish_reason is not None
             yield encoder.encode(first)
         while True:
             item = await queue.get()
             parts = []
             while True:
                 if item is _END:
-                    parts.append(encoder.finish())
+                    parts.append(encoder.finish() if finished else sse_error_event(_cut_off()))
                     break
                 if isinstance(item, Exception):
                     parts.append(sse_error_event(item))
                     break
+                if item.finish_reason is not None:
+                    finished = True
                 parts.append(encoder.encode(item))
                 if queue.empty():
                     break
@@ -81,3 +89,10 @@ async def sse_body(first: Chunk | None, chunks: AsyncIterator[Chunk], encoder: S
         # a pump cancelled before it started never ran its finally, hence the explicit close.
         await asyncio.wait([pump])
         await aclose_quietly(chunks)
+
+
+def _cut_off() -> StreamInterruptedError:
+    return StreamInterruptedError(
+        "The upstream stream stopped before it was complete (no finish_reason).",
+        details={"reason": "no_end_of_stream"},
+    )

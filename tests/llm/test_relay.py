@@ -1,6 +1,7 @@
 """The relayed SSE body (llm/relay.py): a burst of ready chunks goes out as one write, a slow upstream's
-tokens go out one by one without waiting, a failure becomes one final error event, and ending the
-body early (a client that left) closes the upstream and lets CancelledError through."""
+tokens go out one by one without waiting, a failure becomes one final error event, chunks that stop
+without a finish_reason end in an error event (never [DONE]), and ending the body early (a client that
+left) closes the upstream and lets CancelledError through."""
 import asyncio
 import json
 
@@ -15,8 +16,9 @@ from llm.types import Chunk
 class Upstream:
     """A scripted upstream stream that records how far it got and whether it was closed."""
 
-    def __init__(self, count, *, delay=0.0, error=None, block_after=None):
+    def __init__(self, count, *, delay=0.0, error=None, block_after=None, finish=True):
         self.count, self.delay, self.error, self.block_after = count, delay, error, block_after
+        self.finish = finish
         self.produced = 0
         self.closed = False
 
@@ -31,7 +33,8 @@ class Upstream:
                 yield Chunk(delta=f"t{i}")
             if self.error is not None:
                 raise self.error
-            yield Chunk(finish_reason="stop")
+            if self.finish:
+                yield Chunk(finish_reason="stop")
         finally:
             self.closed = True
 
@@ -122,3 +125,36 @@ async def test_read_ahead_is_bounded_when_the_client_is_slow():
     assert upstream.produced <= QUEUE_CHUNKS + 2
     await body.aclose()
     assert upstream.closed
+
+
+async def test_chunks_that_stop_without_a_finish_reason_end_in_an_error_event_not_done():
+    upstream = Upstream(3, finish=False)
+    stream = upstream.chunks()
+    first = await anext(stream)
+    bodies = [body async for body in sse_body(first, stream, encoder())]
+    last = json.loads(events(bodies)[-1])
+    assert last["error"]["code"] == "LLM_BAD_GATEWAY"
+    assert last["error"]["details"]["reason"] == "no_end_of_stream"
+    assert "[DONE]" not in events(bodies)
+    assert text(bodies) == "t0t1t2"
+
+
+async def test_an_iterator_closed_underneath_ends_in_an_error_event_not_done():
+    # What another event loop's shutdown does to a stream it started (Django's sync test client).
+    upstream = Upstream(10)
+    stream = upstream.chunks()
+    first = await anext(stream)
+    await stream.aclose()
+    bodies = [body async for body in sse_body(first, stream, encoder())]
+    assert json.loads(events(bodies)[-1])["error"]["code"] == "LLM_BAD_GATEWAY"
+    assert "[DONE]" not in events(bodies)
+
+
+async def test_a_first_chunk_with_the_finish_reason_is_a_complete_stream():
+    async def nothing_more():
+        return
+        yield
+
+    bodies = [body async for body in sse_body(Chunk(delta="all", finish_reason="stop"), nothing_more(), encoder())]
+    assert bodies[-1].endswith(DONE_EVENT)
+    assert text(bodies) == "all"

@@ -120,6 +120,13 @@ async def test_drop_after_finish_reason_is_still_a_complete_answer(fake_openai_p
     assert text_of(chunks) == expected_text(8) and chunks[-1].finish_reason == "stop"
 
 
+async def test_done_without_any_finish_reason_is_complete_and_ends_with_stop(fake_openai_provider):
+    chunks = await collect(fake_openai_provider, "no-finish")
+    assert text_of(chunks) == expected_text(8)
+    assert [c.finish_reason for c in chunks][-1] == "stop"
+    assert sum(c.finish_reason is not None for c in chunks) == 1
+
+
 async def test_error_object_after_tokens_at_http_200_raises(fake_openai_provider):
     exc = await stream_error(fake_openai_provider, "error-mid-stream:2", ProviderResponseError)
     assert type(exc) is ProviderResponseError

@@ -193,3 +193,29 @@ def test_coalescing_from_settings_merges_tokens_into_fewer_events(live_gateway, 
     result = post_chat(live_gateway.url, {"model": "fake-model", "messages": HI, "stream": True})
     assert result.text == expected_text(8)
     assert len(result.events) < 8
+
+
+def sse_events(body: bytes) -> list:
+    return [json.loads(b[6:]) if b[6:7] == b"{" else b[6:].decode() for b in body.split(b"\n\n") if b]
+
+
+def test_streams_through_the_sync_test_client_complete_one_after_the_other(client, fake_upstream):
+    # Django's sync client runs the view on one event loop and reads the body on another; the view
+    # must not leave the upstream stream to the first loop's shutdown (which used to cut it short).
+    for _ in range(2):
+        response = client.post("/api/v1/llm/chat/completions", {"model": "fake-model", "messages": HI, "stream": True},
+                               content_type="application/json")
+        assert response.status_code == 200
+        assert response["Content-Type"] == "text/event-stream"
+        events = sse_events(b"".join(response))  # how WSGI and the test client read a body
+        assert events[-1] == "[DONE]"
+        assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events[:-1]) == expected_text(8)
+    assert len(fake_upstream.records) == 2
+
+
+def test_a_failure_mid_stream_through_the_sync_test_client_is_the_final_error_event(client, fake_upstream):
+    response = client.post("/api/v1/llm/chat/completions",
+                           {"model": "drop-after:3", "messages": HI, "stream": True}, content_type="application/json")
+    events = sse_events(b"".join(response))  # how WSGI and the test client read a body
+    assert events[-1]["error"]["code"] == "LLM_BAD_GATEWAY"
+    assert "[DONE]" not in events

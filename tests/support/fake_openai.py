@@ -49,6 +49,7 @@ Behaviours (streaming and non-streaming unless noted):
     finish:VALUE            finish_reason VALUE (e.g. an unknown one)
     huge-line:BYTES         one data line of BYTES bytes
     drop-after-finish       tokens and the finish chunk, then the connection is cut before [DONE]
+    no-finish               (stream requests) tokens and [DONE], but no chunk with a finish_reason
     ignore-stream           (stream requests) a whole non-streamed completion, as if stream=false
     json-error-200          (stream requests) HTTP 200 with a JSON error body, as LM Studio answers unknown paths
     html-200                (stream requests) HTTP 200 with an HTML page (a captive portal, a proxy)
@@ -663,7 +664,7 @@ class FakeOpenAIServer:
                             error={"code": "server_error", "message": "Provider disconnected unexpectedly"}))
         elif name == "finish-error":
             emit(plan.chunk({}, finish="error"))
-        elif name not in ("content-and-finish", "empty-stream"):
+        elif name not in ("content-and-finish", "empty-stream", "no-finish"):
             finish = args[0] if name == "finish" and args else "stop"
             emit(plan.chunk({}, finish=finish))
         if name == "drop-after-finish":
