@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from health.probes import DatabaseHealth, allm_probe, database_probe, public_base_url
+from health.probes import DatabaseHealth, allm_probe, database_probe
 from llm.exceptions import LLMError
 from llm.registry import aget_provider, alist_providers, default_provider_name
 
@@ -193,7 +193,7 @@ async def _provider_statuses() -> list[dict[str, Any]]:
             "default": provider.name == default_name,
             "enabled": config.enabled,
             "available": False,
-            "base_url": public_base_url(config.base_url),
+            "base_url": config.public_base_url,
             "default_model": config.default_model,
             "key_set": bool(config.key_is_set),
             "models": None,

@@ -17,7 +17,6 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -25,7 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from llm.base import Provider
 from llm.types import ProviderHealth
 
-__all__ = ["DatabaseHealth", "allm_probe", "database_probe", "llm_probe_cache_clear", "public_base_url"]
+__all__ = ["DatabaseHealth", "allm_probe", "database_probe", "llm_probe_cache_clear"]
 
 
 @dataclass(frozen=True)
@@ -122,19 +121,6 @@ async def _probe(provider: Provider) -> ProviderHealth:
         return ProviderHealth(provider.name, False, _elapsed_ms(started), f"health probe timed out after {timeout:g} s")
     except Exception as exc:  # noqa: BLE001 - health() must not raise; if it does, report, never crash
         return ProviderHealth(provider.name, False, _elapsed_ms(started), f"{type(exc).__name__}: probe failed")
-
-
-def public_base_url(url: str) -> str:
-    """`url` without user info, query or fragment, which may hold credentials."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{host}:{parts.port}" if parts.port else host
-    except ValueError:
-        return ""
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _elapsed_ms(started: float) -> float:

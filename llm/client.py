@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from llm.config import ProviderSettings
+from llm.config import ProviderSettings, public_url
 from llm.exceptions import (
     LLMError,
     ProviderResponseError,
@@ -61,7 +61,8 @@ DRAIN_MAX_BYTES = 64 * 1024
 def transport_error(
     exc: httpx.HTTPError, *, provider: str, phase: str, url: str = "", partial_text: str = ""
 ) -> LLMError:
-    """The one mapping from httpx's errors to ours. `phase` is "response" (nothing received yet) or "body"."""
+    """The one mapping from httpx's errors to ours. `phase` is "response" (nothing received yet) or "body";
+    `url`, shown in the message, must be a public one (llm.config.public_url)."""
     if isinstance(exc, httpx.ConnectTimeout):
         return ProviderTimeoutError(
             f"Connecting to provider '{provider}' timed out.", provider=provider, details={"phase": "connect"}
@@ -172,6 +173,7 @@ class OpenAICompatibleClient:
     ) -> None:
         self.config = config
         self.base_url = config.base_url.rstrip("/")
+        self.public_base_url = public_url(self.base_url)  # what messages and logs show
         self._headers = headers or (lambda: {})
         self._transport_factory = transport_factory
         self.max_line_bytes = max_line_bytes
@@ -243,11 +245,11 @@ class OpenAICompatibleClient:
         phase, deadline = min(deadlines.items(), key=lambda item: item[1])
         try:
             async with asyncio.timeout_at(deadline):
-                with translate_transport_errors(provider=self.provider, phase="response", url=self.base_url):
+                with translate_transport_errors(provider=self.provider, phase="response", url=self.public_base_url):
                     response = await client.send(request, stream=True)
                 if response.status_code >= 400:
                     try:
-                        with translate_transport_errors(provider=self.provider, phase="response", url=self.base_url):
+                        with translate_transport_errors(provider=self.provider, phase="response", url=self.public_base_url):
                             error_body = await _read_limited(response, MAX_ERROR_BODY_BYTES)
                     finally:
                         await response.aclose()
@@ -272,7 +274,7 @@ class OpenAICompatibleClient:
         payload = chat_payload(request, model=model, stream=False)
         total = time.monotonic() + self.config.timeouts.total
         url = self.url("chat/completions")
-        logger.debug("%s POST %s (model=%s, stream=false)", self.provider, url, model)
+        logger.debug("%s POST %s/chat/completions (model=%s, stream=false)", self.provider, self.public_base_url, model)
 
         async def attempt() -> httpx.Response:
             return await self._open("POST", url, body=payload, deadlines={"total": total},
@@ -338,7 +340,7 @@ class OpenAICompatibleClient:
         total = started + timeouts.total
         first_token = started + timeouts.first_token
         url = self.url("chat/completions")
-        logger.debug("%s POST %s (model=%s, stream=true)", self.provider, url, model)
+        logger.debug("%s POST %s/chat/completions (model=%s, stream=true)", self.provider, self.public_base_url, model)
 
         async def attempt() -> httpx.Response:
             return await self._open("POST", url, body=payload, deadlines={"first_token": first_token, "total": total},
@@ -515,7 +517,7 @@ class OpenAICompatibleClient:
 
         if not retries:
             return await attempt()
-        return await self._retrying(f"GET {url}", attempt, total)
+        return await self._retrying(f"GET {public_url(url)}", attempt, total)
 
     async def list_models(self, *, timeout: float | None = None, retries: bool = True) -> list[ModelInfo]:
         data = await self.get_json(self.url("models"), timeout=timeout, retries=retries)

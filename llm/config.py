@@ -3,7 +3,9 @@ WHY: providers must not read settings or database rows themselves: the registry 
      from a `ProviderConfig` row (or from settings.LLM_PROVIDERS before the table exists), and a
      changed value means a changed object, so the registry can tell when to replace a provider.
 HOW: the key is never stored here, only the NAME of its environment variable; `api_key` reads the
-     environment at call time, so rotating a key needs no restart and no database write.
+     environment at call time, so rotating a key needs no restart and no database write. A base URL
+     may still carry credentials (`http://user:pass@host/v1`, `?key=`): whatever shows one (error
+     messages, logs, status, reprs) shows `public_url()` of it.
 """
 from __future__ import annotations
 
@@ -11,10 +13,24 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["ProviderSettings", "Timeouts", "provider_settings_from_mapping"]
+__all__ = ["ProviderSettings", "Timeouts", "provider_settings_from_mapping", "public_url"]
 
 PROVIDER_KINDS: tuple[str, ...] = ("lm_studio", "openrouter", "openai_compatible")
+
+
+def public_url(url: str) -> str:
+    """`url` without user info, query or fragment, which may hold credentials ("" if unparseable)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return ""
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @dataclass(frozen=True)
@@ -50,8 +66,13 @@ class ProviderSettings:
     def key_is_set(self) -> bool:
         return bool(self.api_key)
 
-    def __repr__(self) -> str:  # the default one is fine (no key inside), but keep it short in logs
-        return f"ProviderSettings(name={self.name!r}, kind={self.kind!r}, base_url={self.base_url!r})"
+    @property
+    def public_base_url(self) -> str:
+        """The base URL to show: without credentials (see `public_url`)."""
+        return public_url(self.base_url)
+
+    def __repr__(self) -> str:  # short, and without credentials a base URL may carry
+        return f"ProviderSettings(name={self.name!r}, kind={self.kind!r}, base_url={self.public_base_url!r})"
 
 
 def provider_settings_from_mapping(name: str, values: Mapping[str, Any]) -> ProviderSettings:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm.config import public_url
 from llm.local_server import (
     DEFAULT_MODEL_ALIAS,
     INSTALL_COMMAND,
@@ -50,22 +51,23 @@ class DevserverPlan:
 
 def devserver_plan(*, local_llm: str, base_url: str, provider_enabled: bool) -> DevserverPlan:
     """Decide whether the bundled local model should be started at `base_url`."""
+    shown = public_url(base_url)  # the reason is printed: no credentials a URL may carry
     if local_llm.strip().lower() in LOCAL_LLM_OFF_VALUES:
         return DevserverPlan(False, "LOCAL_LLM=off: not starting the bundled local model.")
     if not provider_enabled:
         return DevserverPlan(False, "the lm_studio provider is disabled: not starting the bundled local model.")
     if not is_local_url(base_url):
-        return DevserverPlan(False, f"{base_url} is not on this machine: not starting the bundled local model.")
+        return DevserverPlan(False, f"{shown} is not on this machine: not starting the bundled local model.")
     if server_answers(base_url):
-        return DevserverPlan(False, f"an LLM server already answers at {base_url}: using it.")
+        return DevserverPlan(False, f"an LLM server already answers at {shown}: using it.")
     missing = missing_modules()
     if missing:
         return DevserverPlan(
             False,
-            f"nothing answers at {base_url} and the bundled local model is not installed "
+            f"nothing answers at {shown} and the bundled local model is not installed "
             f"(missing: {', '.join(missing)}); run `{INSTALL_COMMAND}` to install it.",
         )
-    return DevserverPlan(True, f"nothing answers at {base_url}: starting the bundled local model there.")
+    return DevserverPlan(True, f"nothing answers at {shown}: starting the bundled local model there.")
 
 
 def devserver_run(

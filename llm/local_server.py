@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from llm.config import public_url
+
 __all__ = [
     "DEFAULT_MODEL_ALIAS",
     "INSTALL_COMMAND",
@@ -167,9 +169,9 @@ def local_address(base_url: str) -> tuple[str, int]:
     """The (host, port) to bind so that the server answers at `base_url`, a loopback URL ending in /v1."""
     parts = urlsplit(base_url)
     if parts.scheme != "http" or not is_local_url(base_url):
-        raise LocalModelServerError(f"{base_url} is not a plain-http URL on this machine, where the local model serves.")
+        raise LocalModelServerError(f"{public_url(base_url)} is not a plain-http URL on this machine, where the local model serves.")
     if parts.path.rstrip("/") != "/v1":
-        raise LocalModelServerError(f"{base_url} must end in /v1, where llama-cpp-python's server answers.")
+        raise LocalModelServerError(f"{public_url(base_url)} must end in /v1, where llama-cpp-python's server answers.")
     host = parts.hostname or "127.0.0.1"
     # "localhost" may resolve to ::1 or 127.0.0.1; clients try each address, so binding IPv4 is enough.
     return ("127.0.0.1" if host.lower() in _LOOPBACK_NAMES else host), parts.port or 80

@@ -1,7 +1,8 @@
 """WHAT: a logging filter that masks secrets in every log record.
 WHY: API keys must never reach logs, even when a library or a careless message includes them
      (an Authorization header in a debug line, a URL with a key in it).
-HOW: masks `Bearer <token>` patterns, `?token=` URL parameters (negotiation streams) and the current
+HOW: masks `Bearer <token>` patterns, `?token=` URL parameters (negotiation streams), the user info of
+     URLs (`http://user:pass@host`, a base URL with credentials in a library's message) and the current
      values of environment variables whose names look secret (…KEY, …SECRET, …TOKEN, …PASSWORD), in the
      message and its arguments, before formatting.
 """
@@ -15,6 +16,8 @@ _SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD)$", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 # A negotiation token in a URL (`?token=`, used by browsers' EventSource), e.g. in runserver's access log.
 _QUERY_TOKEN = re.compile(r"([?&](?:token|access_token)=)[^&\s\"'#]+", re.IGNORECASE)
+# user[:password]@ after a URL scheme.
+_URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#@]+@", re.IGNORECASE)
 _MASK = "[REDACTED]"
 _MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
 
@@ -29,6 +32,7 @@ def redact(text: str) -> str:
     for value in secret_values():
         if value in text:
             text = text.replace(value, _MASK)
+    text = _URL_USERINFO.sub(r"\1" + _MASK + "@", text)
     return _QUERY_TOKEN.sub(r"\1" + _MASK, _BEARER.sub(r"\1" + _MASK, text))
 
 

@@ -55,7 +55,7 @@ class OpenAICompatibleProvider:
         return self.config.name
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r} {self.config.base_url}>"
+        return f"<{type(self).__name__} {self.name!r} {self.config.public_base_url}>"
 
     # --- policy ---------------------------------------------------------------------------------
     def request_headers(self) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """The health probes: the LLM probe's timeout, cache and shared in-flight probe (across tasks, threads
-and event loops); the database probe's failure report; URLs stripped of credentials."""
+and event loops); the database probe's failure report."""
 import asyncio
 import threading
 import time
@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from health.probes import allm_probe, database_probe, llm_probe_cache_clear, public_base_url
+from health.probes import allm_probe, database_probe, llm_probe_cache_clear
 from llm.types import ProviderHealth
 
 
@@ -147,12 +147,3 @@ def test_database_probe_reports_a_broken_database_without_its_path(monkeypatch, 
     assert not result.available
     assert result.error == "OperationalError: database unavailable"
     assert "missing-dir" not in result.error
-
-
-@pytest.mark.parametrize("url,public", [
-    ("http://user:pass@host:1234/v1?key=abc#x", "http://host:1234/v1"),
-    ("https://openrouter.ai/api/v1", "https://openrouter.ai/api/v1"),
-    ("http://[::1]:8080/v1", "http://[::1]:8080/v1"),
-])
-def test_public_base_url_drops_credentials(url, public):
-    assert public_base_url(url) == public

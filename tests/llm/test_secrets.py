@@ -1,15 +1,21 @@
 """An API key set in the environment is used upstream, yet appears in no log record, no admin page and
-no database row (every table's every column scanned)."""
+no database row (every table's every column scanned); credentials in a base URL appear in no error
+message, status answer, log line or repr."""
 import io
 import logging
+import socket
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 
+from health.probes import llm_probe_cache_clear
 from llm import registry
+from llm.config import public_url
 from llm.exceptions import LLMError
+from llm.logging import redact
 from llm.models import ProviderConfig
 from llm.types import ChatMessage, ChatRequest
 from tests.support.llm import fake_provider_row_values
@@ -117,3 +123,53 @@ def test_key_is_stored_in_no_database_row(openrouter_with_key, admin_client):
                 assert SECRET not in repr(row), table
     assert scanned > 0
     assert ProviderConfig.objects.get(name="openrouter").api_key_env == "OPENROUTER_API_KEY"
+
+
+@pytest.mark.parametrize("url,public", [
+    ("http://user:pass@host:1234/v1?key=abc#x", "http://host:1234/v1"),
+    ("https://openrouter.ai/api/v1", "https://openrouter.ai/api/v1"),
+    ("http://[::1]:8080/v1", "http://[::1]:8080/v1"),
+    ("http://[::1", ""),
+])
+def test_public_url_drops_credentials(url, public):
+    assert public_url(url) == public
+
+
+def test_log_lines_never_show_the_user_info_of_a_url():
+    assert redact("GET http://admin:s3cret@llm.local:1234/v1/models") == "GET http://[REDACTED]@llm.local:1234/v1/models"
+
+
+@pytest.fixture
+def provider_url_with_credentials(transactional_db):
+    """The default provider at a URL with credentials, where nothing listens (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://llmuser:Pa55-{port}-word@127.0.0.1:{port}/v1"
+    # As an env-defined URL may be; the admin form refuses credentials in a row's URL.
+    ProviderConfig.objects.filter(name=settings.LLM_PROVIDER).update(
+        **fake_provider_row_values(url, kind="lm_studio", max_retries=0)
+    )
+    registry.invalidate()
+    llm_probe_cache_clear()
+    yield url, f"Pa55-{port}-word"
+    registry.invalidate()
+    llm_probe_cache_clear()
+
+
+def test_credentials_in_a_base_url_reach_no_message_status_log_or_repr(provider_url_with_credentials, client, caplog):
+    url, password = provider_url_with_credentials
+    provider = registry.get_provider()
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(LLMError) as info:
+            async_to_sync(provider.complete)(ChatRequest(messages=(ChatMessage("user", "Hi"),)))
+        status = client.get("/api/v1/llm/status").json()
+        health = client.get("/api/v1/health").json()
+    assert info.value.code == "LLM_UNAVAILABLE"
+    assert public_url(url) in info.value.message  # the message still says where it tried
+    shown = [info.value.message, str(info.value.details), repr(provider), repr(provider.config), str(status),
+             str(health)] + [caplog.handler.format(record) for record in caplog.records]
+    for text in shown:
+        assert password not in text and "llmuser" not in text
+    entry = next(p for p in status["providers"] if p["name"] == settings.LLM_PROVIDER)
+    assert entry["base_url"] == public_url(url) and not entry["available"] and entry["error"]
