@@ -44,7 +44,6 @@ class _DatabaseComponentSerializer(serializers.Serializer):
 class _LlmComponentSerializer(serializers.Serializer):
     available = serializers.BooleanField()
     provider = serializers.CharField()
-    model = serializers.CharField(required=False, help_text="The provider's default model.")
     model = serializers.CharField(
         required=False, help_text="The provider's default model (used when a request names none)."
     )
