@@ -5,10 +5,15 @@ WHY: load balancers need a cheap liveness answer and a readiness answer whose st
      listings and history, so that is "degraded", 200); operators need per-provider detail.
 HOW: thin DRF views over `health.probes`; the LLM probes are async (shared with the async views) and
      run on the server's event loop through `async_to_sync`; nothing here ever shows a key.
+     `/`, health and liveness stay public whatever the configuration (monitoring must reach them), so the
+     health check shows the default provider's name, default model and availability, and an error text
+     with URLs removed: never a base URL, a model list or another provider. The detailed status is an
+     LLM gateway endpoint: it needs a gateway API key when LLM_GATEWAY_API_KEYS is set.
 """
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -22,7 +27,9 @@ from rest_framework.views import APIView
 
 from health.probes import DatabaseHealth, allm_probe, database_probe
 from llm.exceptions import LLMError
+from llm.gateway_auth import GatewayKeyAuthentication
 from llm.registry import aget_provider, alist_providers, default_provider_name
+from marketplace.schema import error_responses
 
 __all__ = ["HealthCheckApi", "HealthLiveApi", "LlmStatusApi", "RootApi"]
 
@@ -48,7 +55,7 @@ class _LlmComponentSerializer(serializers.Serializer):
         required=False, help_text="The provider's default model (used when a request names none)."
     )
     latency_ms = serializers.FloatField(allow_null=True)
-    error = serializers.CharField(required=False, help_text="Present only when unavailable.")
+    error = serializers.CharField(required=False, help_text="Present only when unavailable; URLs in it are removed.")
 
 
 class _HealthComponentsSerializer(serializers.Serializer):
@@ -141,12 +148,23 @@ async def _default_llm_component() -> dict[str, Any]:
         "latency_ms": health.latency_ms,
     }
     if not health.available:
-        component["error"] = health.error or "unavailable"
+        component["error"] = without_urls(health.error or "unavailable")
     return component
 
 
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]*?(?=[.,;:)]*(?:[\s'\"<>]|$))")
+
+
+def without_urls(text: str) -> str:
+    """`text` with every URL replaced by "<url>" (the public health check shows no base URLs)."""
+    return _URL.sub("<url>", text)
+
+
 class LlmStatusApi(_PublicApi):
-    """Every configured LLM provider: configuration (never keys), reachability and models; plus the database."""
+    """Every configured LLM provider: configuration (never keys), reachability and models; plus the database.
+    Needs a gateway API key when LLM_GATEWAY_API_KEYS is set."""
+
+    authentication_classes = [GatewayKeyAuthentication]
 
     @extend_schema_serializer(component_name="LlmStatus")
     class OutputSerializer(serializers.Serializer):
@@ -171,7 +189,7 @@ class LlmStatusApi(_PublicApi):
         providers = ProviderStatusSerializer(many=True)
         database = _DatabaseComponentSerializer()
 
-    @extend_schema(responses=OutputSerializer, tags=["llm"], operation_id="llm_status")
+    @extend_schema(responses={200: OutputSerializer, **error_responses(401)}, tags=["llm"], operation_id="llm_status")
     def get(self, request: Request) -> Response:
         db = database_probe()
         providers = async_to_sync(_provider_statuses)()

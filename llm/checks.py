@@ -1,4 +1,4 @@
-"""WHAT: Django system checks for the LLM configuration (llm.E001 ... llm.E010).
+"""WHAT: Django system checks for the LLM configuration (llm.E001 ... llm.E010, llm.W001).
 WHY: a typo in LLM_PROVIDER, a negative retry count, a base URL without http:// or an enabled OpenRouter
      without its key should stop `runserver`/`migrate`/`check` with a clear message, not fail on the
      first user request, nor as a traceback in the middle of `migrate` when it writes the provider rows.
@@ -6,6 +6,8 @@ HOW: plain functions registered with `checks.register`. The env-defined provider
      rules the `ProviderConfig` row applies (llm/services.py). What needs the provider rows (a default
      provider added in the admin, rows that differ from the environment) is tagged `database`: Django
      runs it when it names databases (`migrate`, `check --database default`), never from `runserver`.
+     llm.W001 warns when a production server (DEBUG off) would spend a provider's key for anyone who
+     reaches it: a provider with a key is enabled and the gateway has no API keys of its own.
 """
 from __future__ import annotations
 
@@ -141,6 +143,34 @@ def check_provider_rows(app_configs: Any = None, databases: Any = None, **kwargs
             errors.extend(_field_errors(row.name, exc.message_dict, values, source=_ROW_SOURCE))
         errors.extend(_missing_key_error(config, hint=f"disable the provider {row.name!r} in the admin"))
     return errors
+
+
+@checks.register(checks.Tags.security)
+def check_gateway_keys(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W001: DEBUG off, no LLM_GATEWAY_API_KEYS, and an enabled provider whose key is set."""
+    from llm.gateway_auth import gateway_keys
+
+    if settings.DEBUG or gateway_keys():
+        return []
+    configs: dict[str, ProviderSettings] = {}
+    for name, values in settings.LLM_PROVIDERS.items():
+        try:
+            configs[name] = provider_settings_from_mapping(name, values)
+        except (KeyError, TypeError, ValueError):
+            continue  # reported by check_provider_settings
+    configs.update({row.name: row.to_settings() for row in _provider_rows(databases) or []})
+    spending = sorted(name for name, config in configs.items() if config.enabled and config.key_is_set)
+    if not spending:
+        return []
+    return [
+        checks.Warning(
+            f"The LLM gateway is open while provider(s) {', '.join(spending)} have an API key: anyone who "
+            "reaches this server can spend it through /api/v1/llm/chat/completions.",
+            hint="Set LLM_GATEWAY_API_KEYS to one or more keys of your own; clients then send "
+            "`Authorization: Bearer <key>` (the OpenAI SDK's api_key).",
+            id="llm.W001",
+        )
+    ]
 
 
 @checks.register()

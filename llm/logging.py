@@ -23,9 +23,20 @@ _MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
 
 
 def secret_values() -> list[str]:
-    """The secret-looking environment values, longest first so overlapping secrets mask fully."""
+    """The secret-looking environment values and the gateway's keys, longest first so overlapping secrets
+    mask fully."""
     values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LENGTH}
+    values.update(key for key in _gateway_keys() if len(key) >= _MIN_SECRET_LENGTH)
     return sorted(values, key=len, reverse=True)
+
+
+def _gateway_keys() -> list[str]:
+    """settings.LLM_GATEWAY_API_KEYS: their variable's value is a list, which the name rule cannot mask."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return []
+    return [key.strip() for key in getattr(settings, "LLM_GATEWAY_API_KEYS", ()) if key]
 
 
 def redact(text: str) -> str:

@@ -1,9 +1,18 @@
-"""WHAT: URL routes of the `llm` app, mounted under /api/v1/llm/ (`llm/status` is the health app's)."""
+"""WHAT: URL routes of the `llm` app, mounted under /api/v1/llm/ (`llm/status` is the health app's).
+HOW: both gateway endpoints require a gateway API key when LLM_GATEWAY_API_KEYS is set (llm/gateway_auth.py).
+"""
 from django.urls import path
 
 from llm.apis import ChatCompletionCreateApi, ModelListApi
+from llm.gateway_auth import GatewayKeyAuthentication
+
+GATEWAY_AUTHENTICATION = [GatewayKeyAuthentication]
 
 urlpatterns = [
-    path("models", ModelListApi.as_view(), name="llm-models"),
-    path("chat/completions", ChatCompletionCreateApi.as_view(), name="llm-chat-completions"),
+    path("models", ModelListApi.as_view(authentication_classes=GATEWAY_AUTHENTICATION), name="llm-models"),
+    path(
+        "chat/completions",
+        ChatCompletionCreateApi.as_view(authentication_classes=GATEWAY_AUTHENTICATION),
+        name="llm-chat-completions",
+    ),
 ]

@@ -4,8 +4,11 @@ WHY: DRF's APIView is sync-only: under ASGI it would hold a worker thread for th
      add thread hops to every request. drf-spectacular, though, documents only APIView subclasses.
 HOW: subclass it and write `async def get/post(self, request)` returning Django responses; decorate
      them with `extend_schema` as usual. `dispatch` is async and skips DRF's request wrapping,
-     authentication, permissions and throttling (these endpoints are public, like the whole Phase 1
-     API); errors go through the one mapping, `marketplace.api_errors.error_response`.
+     permissions and throttling. It does run the view's `authentication_classes` (none by default) on
+     the plain Django request, inline on the event loop, so they must do no I/O: e.g. the LLM gateway's
+     optional key check (llm/gateway_auth.py), which a URLconf sets with `as_view(authentication_classes=...)`.
+     An authenticator refuses by raising; errors go through the one mapping,
+     `marketplace.api_errors.error_response`.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ __all__ = ["AsyncApiView"]
 class AsyncApiView(APIView):
     """An APIView served as a plain async view: only `options` may stay sync (it is answered here)."""
 
-    # Nothing of DRF's request pipeline runs; saying so keeps the schema honest (no security schemes).
+    # Nothing of DRF's request pipeline runs but these authenticators (I/O-free ones only, see above).
     authentication_classes: list = []
     permission_classes: list = []
     # False: the view does no sync work of its own (ORM calls, sync libraries), so it is served without
@@ -45,6 +48,9 @@ class AsyncApiView(APIView):
             handler = getattr(self, method, None) if method in self.http_method_names else None
             if handler is None:
                 raise drf_exceptions.MethodNotAllowed(request.method)
+            for authenticator in self.get_authenticators():
+                if authenticator.authenticate(request) is not None:
+                    break
             return await handler(request, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - every failure answers in the envelope; CancelledError passes
             response = error_response(exc)

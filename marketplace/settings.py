@@ -165,6 +165,9 @@ LLM_PROVIDERS = {
         "retry_base_delay": env.float("OPENROUTER_RETRY_BASE_DELAY", default=2.0),
     },
 }
+# API keys of the gateway itself (comma-separated). Empty: /api/v1/llm/* is open (development). Set: it
+# needs `Authorization: Bearer <one of them>` (llm/gateway_auth.py); health and liveness stay open.
+LLM_GATEWAY_API_KEYS = env.list("LLM_GATEWAY_API_KEYS", default=[])
 OPENROUTER_APP_URL = env.str("OPENROUTER_APP_URL", default="")  # sent as HTTP-Referer
 OPENROUTER_APP_TITLE = env.str("OPENROUTER_APP_TITLE", default=APP_NAME)  # sent as X-Title
 LLM_RETRY_MAX_DELAY = env.float("LLM_RETRY_MAX_DELAY", default=30.0)  # cap on backoff and Retry-After
