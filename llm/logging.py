@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from typing import Any
 
 _SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD)$", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
@@ -22,10 +23,25 @@ _MASK = "[REDACTED]"
 _MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
 
 
+# Names of environment variables that hold a provider's key whatever they are called (an admin may name
+# any variable, e.g. VLLM_AUTH): the registry adds every configured `api_key_env` (remember_key_variables).
+_key_variables: frozenset[str] = frozenset()
+
+
+def remember_key_variables(names: set[str] | frozenset[str]) -> None:
+    """Mask the values of these environment variables from now on (names only; values are read per record)."""
+    global _key_variables
+    new = frozenset(name for name in names if name) - _key_variables
+    if new:
+        _key_variables = _key_variables | new
+
+
 def secret_values() -> list[str]:
-    """The secret-looking environment values and the gateway's keys, longest first so overlapping secrets
-    mask fully."""
-    values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LENGTH}
+    """The secret-looking environment values, the configured providers' keys and the gateway's keys,
+    longest first so overlapping secrets mask fully."""
+    environ = os.environ
+    values = {v for k, v in environ.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LENGTH}
+    values.update(v for v in (environ.get(name, "") for name in _key_variables) if len(v) >= _MIN_SECRET_LENGTH)
     values.update(key for key in _gateway_keys() if len(key) >= _MIN_SECRET_LENGTH)
     return sorted(values, key=len, reverse=True)
 
@@ -37,6 +53,17 @@ def _gateway_keys() -> list[str]:
     if not settings.configured:
         return []
     return [key.strip() for key in getattr(settings, "LLM_GATEWAY_API_KEYS", ()) if key]
+
+
+def redact_structure(value: Any) -> Any:
+    """`value` (str, or dicts/lists/tuples of them, e.g. an error's `details`) with every string redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_structure(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_structure(item) for item in value]
+    return value
 
 
 def redact(text: str) -> str:

@@ -25,6 +25,7 @@ from django.db import DatabaseError
 
 from llm.config import ProviderSettings
 from llm.exceptions import UnknownProviderError
+from llm.logging import remember_key_variables
 from llm.providers import PROVIDER_CLASSES, OpenAICompatibleProvider
 
 __all__ = [
@@ -86,6 +87,8 @@ def _install(configs: dict[str, ProviderSettings], generation: int | None) -> No
             existing = current.get(name)
             providers[name] = existing if existing is not None and existing.config == config else build_provider(config)
         _providers = providers
+        # A key's variable may have any name (VLLM_AUTH): tell the log filter which ones hold keys.
+        remember_key_variables({config.api_key_env for config in configs.values()})
         if generation is not None:
             _has_read = True
             if generation == _generation:

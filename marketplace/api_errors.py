@@ -3,7 +3,8 @@
 WHY: clients branch on `code`; it must not depend on which kind of view failed, and no traceback or
      secret may ever leak into a response.
 HOW: `error_info(exc)` classifies any exception; the three adapters below shape it for their caller.
-     Unknown exceptions are logged (server-side only) and reported as 500 INTERNAL_ERROR.
+     Unknown exceptions are logged (server-side only) and reported as 500 INTERNAL_ERROR. Known secrets
+     (llm/logging.py's list) are masked in messages and details, which may quote an upstream.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
+from llm.logging import redact, redact_structure
 from marketplace.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,8 @@ def error_info(exc: BaseException) -> ErrorInfo:
     """Classify any exception into status, code, message, details and response headers."""
     if isinstance(exc, ApplicationError):
         headers = dict(getattr(exc, "response_headers", {}) or {})
-        return ErrorInfo(exc.http_status, exc.code, exc.message, dict(exc.details), headers)
+        # Messages and details may quote an upstream's answer (details.excerpt), which may echo a key.
+        return ErrorInfo(exc.http_status, exc.code, redact(exc.message), redact_structure(dict(exc.details)), headers)
     if isinstance(exc, RequestDataTooBig):
         return ErrorInfo(413, "VALIDATION_ERROR", "The request body is too large.")
     if isinstance(exc, Http404):

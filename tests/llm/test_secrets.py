@@ -173,3 +173,30 @@ def test_credentials_in_a_base_url_reach_no_message_status_log_or_repr(provider_
         assert password not in text and "llmuser" not in text
     entry = next(p for p in status["providers"] if p["name"] == settings.LLM_PROVIDER)
     assert entry["base_url"] == public_url(url) and not entry["available"] and entry["error"]
+
+
+def test_a_key_in_a_variable_of_any_name_is_masked_once_its_provider_is_configured(monkeypatch, fake_openai):
+    """The admin accepts any variable name for a key (VLLM_AUTH does not look secret by its name)."""
+    from llm.logging import RedactSecretsFilter
+
+    key = "vllm-auth-value-0123456789abcdef"
+    monkeypatch.setenv("VLLM_AUTH", key)
+    ProviderConfig.objects.create(name="vllm", **fake_provider_row_values(fake_openai.base_url, api_key_env="VLLM_AUTH"))
+    registry.get_provider("vllm")
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "upstream said: invalid key %s", (key,), None)
+    RedactSecretsFilter().filter(record)
+    assert key not in record.getMessage() and "[REDACTED]" in record.getMessage()
+
+
+def test_error_responses_quoting_an_upstream_never_carry_a_key(monkeypatch):
+    """details.excerpt quotes what the upstream sent, which may echo the key it was given."""
+    from llm.exceptions import ProviderResponseError
+    from marketplace.api_errors import error_response, sse_error_event
+
+    monkeypatch.setenv("OPENROUTER_API_KEY", SECRET)
+    exc = ProviderResponseError(f"Provider 'openrouter' said: bad key {SECRET}", provider="openrouter",
+                                details={"reason": "malformed_json", "excerpt": f"<p>key {SECRET} refused</p>"})
+    body = error_response(exc).content.decode()
+    event = sse_error_event(exc).decode()
+    for text in (body, event):
+        assert SECRET not in text and "[REDACTED]" in text and "malformed_json" in text
