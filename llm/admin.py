@@ -1,12 +1,14 @@
 """WHAT: the admin for `ProviderConfig`: list, edit and add LLM providers.
 WHY: operators add OpenAI-compatible servers (Ollama, vLLM, llama.cpp) and tune timeouts without a
      deploy; they need to see whether a provider's key is set, and must never see the key.
-HOW: the key's presence is computed from the environment at render time ("yes"/"no"); the form only
-     ever holds the NAME of the key's environment variable. Saving invalidates the registry (signals).
+HOW: the key's presence is computed from the environment at render time ("yes", "no" when the kind
+     needs one, else "not needed"); the form only ever holds the NAME of the key's environment
+     variable. Saving invalidates the registry (signals).
 """
 from django.contrib import admin
 
 from llm.models import ProviderConfig, ProviderKind
+from llm.providers import PROVIDER_CLASSES, OpenAICompatibleProvider
 
 
 @admin.register(ProviderConfig)
@@ -27,9 +29,11 @@ class ProviderConfigAdmin(admin.ModelAdmin):
 
     @admin.display(description="key set?")
     def key_status(self, obj: ProviderConfig) -> str:
-        if not obj.api_key_env:
-            return "not needed" if obj.kind != ProviderKind.OPENROUTER else "no"
-        return "yes" if obj.key_is_set else "no"
+        if obj.key_is_set:
+            return "yes"
+        # Whether a key is needed is the provider class's policy (OpenRouter's), not whether a variable
+        # is named: lm_studio names LM_STUDIO_API_KEY for servers that want one, yet LM Studio needs none.
+        return "no" if PROVIDER_CLASSES.get(obj.kind, OpenAICompatibleProvider).needs_key else "not needed"
 
     def get_changeform_initial_data(self, request):  # noqa: ANN001, ANN201 - Django signature
         return {"kind": ProviderKind.OPENAI_COMPATIBLE, **super().get_changeform_initial_data(request)}

@@ -29,7 +29,8 @@ def test_changelist_shows_providers_and_whether_their_key_is_set(admin_client, m
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
     page = admin_client.get(reverse("admin:llm_providerconfig_changelist")).content.decode()
     assert "lm_studio" in page and "openrouter" in page and "Key set?" in page
-    assert '<td class="field-key_status">no</td>' in page  # openrouter, without its key
+    assert page.count('<td class="field-key_status">no</td>') == 1  # openrouter, without its key
+    assert page.count('<td class="field-key_status">not needed</td>') == 1  # lm_studio: LM Studio needs none
 
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-admin-list-test-123456")
     row = ProviderConfig.objects.get(name="openrouter")
