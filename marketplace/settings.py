@@ -73,6 +73,11 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A relative SQLite path (sqlite:///db.sqlite3) is the project's, not the working directory's: the same
+    # .env must not give manage.py run from elsewhere (a test, a cron job) another, empty database.
+    _sqlite_name = str(DATABASES["default"]["NAME"])
+    if _sqlite_name and _sqlite_name != ":memory:" and not _sqlite_name.startswith("file:"):
+        DATABASES["default"]["NAME"] = str(BASE_DIR / _sqlite_name)  # an absolute path stays as it is
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on the busy timeout
         # instead of failing with "database is locked" when a read transaction upgrades to a write.
