@@ -121,6 +121,12 @@ class NegotiationStreamApi(AsyncApiView):
     # thread of its own (marketplace/asgi_handler.py).
     request_thread = False
 
+    def get_authenticators(self) -> list:
+        # AsyncApiView.dispatch runs a view's authenticators inline on the event loop, on the plain
+        # Django request; these read the database (DRF tokens, sessions) and need DRF's request. They
+        # are listed for the OpenAPI schema only; `_open_stream` checks the credentials in the pool.
+        return super().get_authenticators() if getattr(self, "swagger_fake_view", False) else []
+
     @extend_schema(
         tags=["negotiations"],
         operation_id="negotiations_stream",
