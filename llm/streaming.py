@@ -18,15 +18,10 @@ from dataclasses import replace
 
 from django.conf import settings
 
+from llm.relay import aclose_quietly
 from llm.types import Chunk
 
 __all__ = ["apply_stream_settings", "bound", "coalesce", "merge_chunks", "shape_stream"]
-
-
-async def _aclose(iterator: AsyncIterator[Chunk]) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        await aclose()
 
 
 def merge_chunks(chunks: list[Chunk]) -> Chunk:
@@ -73,7 +68,7 @@ async def _coalesce_by_size(chunks: AsyncIterator[Chunk], max_chars: int) -> Asy
         if pending:
             yield merge_chunks(pending)
     finally:
-        await _aclose(chunks)
+        await aclose_quietly(chunks)
 
 
 async def _coalesce_timed(chunks: AsyncIterator[Chunk], max_chars: int, max_seconds: float) -> AsyncIterator[Chunk]:
@@ -124,7 +119,7 @@ async def _coalesce_timed(chunks: AsyncIterator[Chunk], max_chars: int, max_seco
                 await asyncio.wait({next_chunk})
             if not next_chunk.cancelled():
                 next_chunk.exception()  # retrieved, so asyncio does not log it as unhandled
-        await _aclose(iterator)
+        await aclose_quietly(iterator)
 
 
 def bound(
@@ -186,7 +181,7 @@ async def _bound(chunks: AsyncIterator[Chunk], max_tokens: int, max_chars: int, 
                 yield length()
                 return
     finally:
-        await _aclose(iterator)
+        await aclose_quietly(iterator)
 
 
 def shape_stream(
