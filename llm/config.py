@@ -17,9 +17,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["ProviderSettings", "Timeouts", "provider_settings_from_mapping", "public_url"]
 
-PROVIDER_KINDS: tuple[str, ...] = ("lm_studio", "openrouter", "openai_compatible")
-
-
 def public_url(url: str) -> str:
     """`url` without user info, query or fragment, which may hold credentials ("" if unparseable)."""
     try:

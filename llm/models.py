@@ -21,6 +21,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 
 from llm.config import ProviderSettings, Timeouts
+from llm.providers import PROVIDER_CLASSES
 
 __all__ = ["ProviderConfig", "ProviderKind"]
 
@@ -31,10 +32,10 @@ ENV_VAR_NAME = RegexValidator(
 _TIMEOUT_BOUNDS = [MinValueValidator(0.1), MaxValueValidator(3600)]
 
 
-class ProviderKind(models.TextChoices):
-    LM_STUDIO = "lm_studio", "LM Studio"
-    OPENROUTER = "openrouter", "OpenRouter"
-    OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible (Ollama, vLLM, llama.cpp, ...)"
+# The kinds are the provider classes' (llm/providers/__init__.py); members: LM_STUDIO, OPENROUTER, ...
+ProviderKind = models.TextChoices(
+    "ProviderKind", [(cls.kind.upper(), (cls.kind, cls.label)) for cls in PROVIDER_CLASSES.values()]
+)
 
 
 # A host name: `localhost`, `lmstudio.lan`, or a bare docker-compose service / LAN name (`ollama`, `my-gpu-box`).

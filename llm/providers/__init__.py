@@ -1,6 +1,8 @@
 """WHAT: the provider classes, by kind.
 WHY: the registry turns a configuration's `kind` into a class here; adding a kind is one small class
-     (as in Simon Willison's `llm`) plus one line in `PROVIDER_CLASSES`.
+     (as in Simon Willison's `llm`) plus one line in `PROVIDER_CLASSES`, the one list of kinds: the
+     model's choices (`ProviderKind`) and the system checks follow it (a new kind needs a migration
+     for the new choice).
 HOW: every class is a configuration of `OpenAICompatibleProvider`; Ollama, vLLM and llama.cpp servers
      are plain `openai_compatible`.
 """

@@ -20,6 +20,7 @@ class LMStudioProvider(OpenAICompatibleProvider):
     """LM Studio; no key needed (one is sent if LM_STUDIO_API_KEY is set, for servers that require it)."""
 
     kind: ClassVar[str] = "lm_studio"
+    label: ClassVar[str] = "LM Studio"
 
     def native_url(self, path: str) -> str:
         root = self.client.base_url

@@ -32,6 +32,7 @@ class OpenAICompatibleProvider:
     """A provider for any OpenAI-compatible server; a Bearer key is sent when its env var is set."""
 
     kind: ClassVar[str] = "openai_compatible"
+    label: ClassVar[str] = "OpenAI-compatible (Ollama, vLLM, llama.cpp, ...)"
     can_stream: ClassVar[bool] = True
     needs_key: ClassVar[bool] = False
 

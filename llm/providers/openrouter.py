@@ -21,6 +21,7 @@ class OpenRouterProvider(OpenAICompatibleProvider):
     """OpenRouter (https://openrouter.ai); unusable without its key."""
 
     kind: ClassVar[str] = "openrouter"
+    label: ClassVar[str] = "OpenRouter"
     needs_key: ClassVar[bool] = True
 
     def extra_headers(self) -> dict[str, str]:
