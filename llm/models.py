@@ -12,7 +12,6 @@ HOW: `migrate` creates the rows of the env-defined providers (settings.LLM_PROVI
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from urllib.parse import urlsplit
 
@@ -118,7 +117,7 @@ class ProviderConfig(models.Model):
 
     @property
     def key_is_set(self) -> bool:
-        return bool(self.api_key_env and os.environ.get(self.api_key_env))
+        return self.to_settings().key_is_set
 
     def to_settings(self) -> ProviderSettings:
         return ProviderSettings(
