@@ -15,7 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["ProviderSettings", "Timeouts", "provider_settings_from_mapping", "public_url"]
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_RETRY_BASE_DELAY",
+    "ProviderSettings",
+    "Timeouts",
+    "provider_settings_from_mapping",
+    "public_url",
+]
+
+# The seed's retry defaults; with `Timeouts`' defaults, the one place every default of a provider lives
+# (settings, the ProviderConfig model and the mapping below all read them from here).
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_RETRY_BASE_DELAY = 2.0
 
 def public_url(url: str) -> str:
     """`url` without user info, query or fragment, which may hold credentials ("" if unparseable)."""
@@ -50,8 +62,8 @@ class ProviderSettings:
     default_model: str
     enabled: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
-    max_retries: int = 3
-    retry_base_delay: float = 2.0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retry_base_delay: float = DEFAULT_RETRY_BASE_DELAY
     api_key_env: str = ""
 
     @property
@@ -86,7 +98,7 @@ def provider_settings_from_mapping(name: str, values: Mapping[str, Any]) -> Prov
             first_token=float(values.get("first_token_timeout", Timeouts.first_token)),
             idle=float(values.get("idle_timeout", Timeouts.idle)),
         ),
-        max_retries=int(values.get("max_retries", 3)),
-        retry_base_delay=float(values.get("retry_base_delay", 2.0)),
+        max_retries=int(values.get("max_retries", DEFAULT_MAX_RETRIES)),
+        retry_base_delay=float(values.get("retry_base_delay", DEFAULT_RETRY_BASE_DELAY)),
         api_key_env=values.get("api_key_env", "") or "",
     )

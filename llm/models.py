@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from llm.config import ProviderSettings, Timeouts
+from llm.config import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BASE_DELAY, ProviderSettings, Timeouts
 from llm.providers import PROVIDER_CLASSES
 
 __all__ = ["ProviderConfig", "ProviderKind"]
@@ -89,13 +89,16 @@ class ProviderConfig(models.Model):
     )
     default_model = models.CharField(max_length=200, help_text="Used when a request names no model.")
     enabled = models.BooleanField(default=True)
-    timeout = models.FloatField("total timeout (s)", default=30.0, validators=_TIMEOUT_BOUNDS)
-    connect_timeout = models.FloatField("connect timeout (s)", default=5.0, validators=_TIMEOUT_BOUNDS)
-    first_token_timeout = models.FloatField("first-token timeout (s)", default=30.0, validators=_TIMEOUT_BOUNDS)
-    idle_timeout = models.FloatField("idle timeout (s)", default=30.0, validators=_TIMEOUT_BOUNDS)
-    max_retries = models.PositiveSmallIntegerField(default=3, validators=[MaxValueValidator(10)])
+    timeout = models.FloatField("total timeout (s)", default=Timeouts.total, validators=_TIMEOUT_BOUNDS)
+    connect_timeout = models.FloatField("connect timeout (s)", default=Timeouts.connect, validators=_TIMEOUT_BOUNDS)
+    first_token_timeout = models.FloatField(
+        "first-token timeout (s)", default=Timeouts.first_token, validators=_TIMEOUT_BOUNDS
+    )
+    idle_timeout = models.FloatField("idle timeout (s)", default=Timeouts.idle, validators=_TIMEOUT_BOUNDS)
+    max_retries = models.PositiveSmallIntegerField(default=DEFAULT_MAX_RETRIES, validators=[MaxValueValidator(10)])
     retry_base_delay = models.FloatField(
-        "retry base delay (s)", default=2.0, validators=[MinValueValidator(0.0), MaxValueValidator(60.0)]
+        "retry base delay (s)", default=DEFAULT_RETRY_BASE_DELAY,
+        validators=[MinValueValidator(0.0), MaxValueValidator(60.0)],
     )
     api_key_env = models.CharField(
         "API key environment variable", max_length=100, blank=True, validators=[ENV_VAR_NAME],

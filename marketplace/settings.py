@@ -8,6 +8,8 @@ from pathlib import Path
 
 import environ
 
+from llm.config import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BASE_DELAY, Timeouts  # plain Python: no Django import
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -141,6 +143,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- LLM providers ----------------------------------------------------------------------------------
 # These seed the `ProviderConfig` rows on `migrate`; the rows (editable in the admin) are what runs.
+# Their defaults are llm.config's (the provider layer's one set), except OpenRouter's longer timeouts.
 LLM_PROVIDER = env.str("LLM_PROVIDER", default="lm_studio")
 LLM_PROVIDERS = {
     "lm_studio": {
@@ -149,12 +152,12 @@ LLM_PROVIDERS = {
         "default_model": env.str("LM_STUDIO_DEFAULT_MODEL", default="llama-3-8b-instruct"),
         "enabled": env.bool("LM_STUDIO_ENABLED", default=True),
         "api_key_env": "LM_STUDIO_API_KEY",
-        "timeout": env.float("LM_STUDIO_TIMEOUT", default=30.0),
-        "connect_timeout": env.float("LM_STUDIO_CONNECT_TIMEOUT", default=5.0),
-        "first_token_timeout": env.float("LM_STUDIO_FIRST_TOKEN_TIMEOUT", default=30.0),
-        "idle_timeout": env.float("LM_STUDIO_IDLE_TIMEOUT", default=30.0),
-        "max_retries": env.int("LM_STUDIO_MAX_RETRIES", default=3),
-        "retry_base_delay": env.float("LM_STUDIO_RETRY_BASE_DELAY", default=2.0),
+        "timeout": env.float("LM_STUDIO_TIMEOUT", default=Timeouts.total),
+        "connect_timeout": env.float("LM_STUDIO_CONNECT_TIMEOUT", default=Timeouts.connect),
+        "first_token_timeout": env.float("LM_STUDIO_FIRST_TOKEN_TIMEOUT", default=Timeouts.first_token),
+        "idle_timeout": env.float("LM_STUDIO_IDLE_TIMEOUT", default=Timeouts.idle),
+        "max_retries": env.int("LM_STUDIO_MAX_RETRIES", default=DEFAULT_MAX_RETRIES),
+        "retry_base_delay": env.float("LM_STUDIO_RETRY_BASE_DELAY", default=DEFAULT_RETRY_BASE_DELAY),
     },
     "openrouter": {
         "kind": "openrouter",
@@ -166,8 +169,8 @@ LLM_PROVIDERS = {
         "connect_timeout": env.float("OPENROUTER_CONNECT_TIMEOUT", default=10.0),
         "first_token_timeout": env.float("OPENROUTER_FIRST_TOKEN_TIMEOUT", default=60.0),
         "idle_timeout": env.float("OPENROUTER_IDLE_TIMEOUT", default=60.0),
-        "max_retries": env.int("OPENROUTER_MAX_RETRIES", default=3),
-        "retry_base_delay": env.float("OPENROUTER_RETRY_BASE_DELAY", default=2.0),
+        "max_retries": env.int("OPENROUTER_MAX_RETRIES", default=DEFAULT_MAX_RETRIES),
+        "retry_base_delay": env.float("OPENROUTER_RETRY_BASE_DELAY", default=DEFAULT_RETRY_BASE_DELAY),
     },
 }
 # API keys of the gateway itself (comma-separated). Empty: /api/v1/llm/* is open (development). Set: it
