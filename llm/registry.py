@@ -35,7 +35,6 @@ __all__ = [
     "default_provider_name",
     "get_provider",
     "invalidate",
-    "list_providers",
 ]
 
 DEFAULT_CACHE_SECONDS = 2.0
@@ -169,10 +168,4 @@ def get_provider(name: str | None = None) -> OpenAICompatibleProvider:
 async def alist_providers() -> list[OpenAICompatibleProvider]:
     """Every configured provider, disabled ones included, by name."""
     await _aensure_loaded()
-    return [_providers[name] for name in sorted(_providers)]
-
-
-def list_providers() -> list[OpenAICompatibleProvider]:
-    """Sync twin of `alist_providers`."""
-    _ensure_loaded()
     return [_providers[name] for name in sorted(_providers)]
