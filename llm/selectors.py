@@ -62,10 +62,28 @@ def provider_settings_all() -> dict[str, ProviderSettings]:
     return result
 
 
+def _rows_on_a_clean_connection() -> list[ProviderConfig]:
+    # Async callers run this in asgiref's shared sync thread, whose connection no request cycle looks
+    # after for the LLM gateway's views (they send the request signals on the event loop,
+    # marketplace/asgi_handler.py). So, as Django does around a request, drop the connection before the
+    # read if it broke or aged, and after it if it should not outlive it (CONN_MAX_AGE), except inside a
+    # transaction, whose connection belongs to whoever opened it (a test's, say).
+    rows = ProviderConfig.objects.all()
+    connection = connections[rows.db]
+    own = not connection.in_atomic_block
+    if own:
+        connection.close_if_unusable_or_obsolete()
+    try:
+        return list(rows)
+    finally:
+        if own:
+            connection.close_if_unusable_or_obsolete()
+
+
 async def aprovider_settings_all() -> dict[str, ProviderSettings]:
     """Async twin of `provider_settings_all`."""
     try:
-        rows = [row async for row in ProviderConfig.objects.all()]
+        rows = await sync_to_async(_rows_on_a_clean_connection)()
     except DatabaseError:
         if await sync_to_async(_table_missing)():
             return _env_only()

@@ -1,7 +1,8 @@
 """WHAT: the ASGI entry point (daphne under `runserver`, uvicorn in production).
 WHY: streaming views (LLM tokens, negotiation events) need an async server.
 HOW: Django's ASGI handler, with one change for async views marked `request_thread = False` (the LLM
-     gateway): no per-request sync thread (marketplace/asgi_handler.py). No channels layer is needed.
+     gateway): no per-request sync thread, and the request signals sent on the event loop
+     (marketplace/asgi_handler.py). No channels layer is needed.
      The URLconf is loaded at startup and what is loaded then is frozen out of the cyclic GC.
 """
 import gc

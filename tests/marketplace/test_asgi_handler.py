@@ -1,7 +1,15 @@
 """The project's ASGI handler: views marked `request_thread = False` (the LLM gateway) are served without
-a per-request ThreadSensitiveContext (no thread created per request); every other view keeps Django's."""
+a per-request ThreadSensitiveContext (no thread created per request) and with the request signals on
+the event loop (no thread hop); every other view keeps Django's. Its copy of Django's `handle` is
+checked against the installed Django."""
+import hashlib
+import inspect
+import threading
+
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from django.core import signals
+from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 
 from marketplace import asgi_handler
 from marketplace.asgi import application
@@ -50,3 +58,42 @@ async def test_gateway_requests_run_without_a_thread_context_and_others_with_one
     assert contexts == []
     assert await get("/api/v1/health/live") == 200
     assert len(contexts) == 1
+
+
+@pytest.fixture
+def signal_threads():
+    """The threads the request_started / request_finished receivers run in, in order."""
+    seen = []
+
+    def started(**kwargs):
+        seen.append(("started", threading.current_thread()))
+
+    def finished(**kwargs):
+        seen.append(("finished", threading.current_thread()))
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    yield seen
+    signals.request_started.disconnect(started)
+    signals.request_finished.disconnect(finished)
+
+
+async def test_gateway_requests_send_the_request_signals_on_the_event_loop(signal_threads, fake_upstream):
+    assert await get("/api/v1/llm/models") == 200
+    loop_thread = threading.current_thread()  # the communicator runs the app on this test's loop
+    assert signal_threads == [("started", loop_thread), ("finished", loop_thread)]
+
+
+async def test_other_requests_send_them_from_a_sync_thread_as_django_does(signal_threads, fake_upstream):
+    assert await get("/api/v1/health/live") == 200
+    assert [name for name, _ in signal_threads] == ["started", "finished"]
+    assert all(thread is not threading.current_thread() for _, thread in signal_threads)
+
+
+def test_the_inline_handler_is_a_copy_of_the_installed_djangos_handle():
+    # marketplace/asgi_handler.py's _handle_inline is Django 5.2's ASGIHandler.handle with the signals
+    # sent inline. If this fails, Django's handle changed: port the change there, then update the hash.
+    source = inspect.getsource(DjangoASGIHandler.handle)
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "98faeb5bef800331e6a8002fbc96b30e4122a23438ae45a047190a531ea11323"
+    )
