@@ -1,4 +1,4 @@
-"""WHAT: Django system checks for the LLM configuration (llm.E001 ... llm.E010, llm.W001).
+"""WHAT: Django system checks for the LLM configuration (llm.E001 ... llm.E010 but E007, llm.W001).
 WHY: a typo in LLM_PROVIDER, a negative retry count, a base URL without http:// or an enabled OpenRouter
      without its key should stop `runserver`/`migrate`/`check` with a clear message, not fail on the
      first user request, nor as a traceback in the middle of `migrate` when it writes the provider rows.
@@ -20,8 +20,6 @@ from django.db import DatabaseError
 from llm.config import ProviderSettings, provider_settings_from_mapping
 from llm.providers import PROVIDER_CLASSES, OpenAICompatibleProvider
 from llm.services import provider_config_env_errors
-
-INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
 
 # The check id for a refused field of a provider (the admin refuses the same values, with the same rules).
 _FIELD_CHECK_IDS = {
@@ -184,9 +182,4 @@ def check_llm_knobs(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
             errors.append(checks.Error(f"{knob} must not be negative (0 disables it).", id="llm.E006"))
     if settings.LLM_SSE_MAX_LINE_BYTES < 1024:
         errors.append(checks.Error("LLM_SSE_MAX_LINE_BYTES must be at least 1024.", id="llm.E006"))
-    if not settings.DEBUG and settings.SECRET_KEY == INSECURE_SECRET_KEY:
-        errors.append(
-            checks.Error("DJANGO_SECRET_KEY is the development default while DEBUG is off.",
-                         hint="Set DJANGO_SECRET_KEY to a long random string.", id="llm.E007")
-        )
     return errors

@@ -20,7 +20,7 @@ APP_NAME = env.str("APP_NAME", default="Multi-Agent Marketplace")
 
 # --- Core -------------------------------------------------------------------------------------------
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
-# A development-only fallback; `llm`'s system checks refuse it when DEBUG is off.
+# A development-only fallback; the system check marketplace.E001 refuses it when DEBUG is off.
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-insecure-secret-key-change-me")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "marketplace.apps.MarketplaceConfig",  # the project's own system checks
     "llm",
     "health",
     "negotiations",

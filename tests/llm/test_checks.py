@@ -44,8 +44,7 @@ def test_checks_read_provider_rows_only_when_databases_are_named(settings, djang
     settings.LLM_PROVIDER = "maybe_added_in_the_admin"
     with django_assert_num_queries(0):  # `runserver`, `check`: no database access from the llm checks
         assert check_default_provider() == [] and check_provider_rows() == []
-        assert not [m for m in checks.run_checks() if m.id and m.id.startswith("llm.")
-                    and m.id != "llm.E007"]
+        assert not [m for m in checks.run_checks() if m.id and m.id.startswith("llm.")]
     assert {"database"} <= set(check_default_provider.tags) and {"database"} <= set(check_provider_rows.tags)
 
 
@@ -103,11 +102,6 @@ def test_bad_knobs(settings):
     settings.LLM_SSE_MAX_LINE_BYTES = 10
     assert ids(check_llm_knobs()) == ["llm.E003", "llm.E006", "llm.E006"]
 
-
-def test_development_secret_key_without_debug_is_E007(settings):
-    settings.DEBUG = False
-    settings.SECRET_KEY = "dev-insecure-secret-key-change-me"
-    assert ids(check_llm_knobs()) == ["llm.E007"]
 
 
 @pytest.mark.parametrize(
