@@ -168,3 +168,15 @@ def test_deeply_nested_json_body_is_a_validation_error(rf, body):
     with pytest.raises(RequestValidationError) as caught:
         read_json_object(request)
     assert caught.value.code == "VALIDATION_ERROR"
+
+
+def test_instances_get_their_own_bound_fields_and_validate_independently():
+    good = {"messages": [{"role": "user", "content": "Hi"}], "temperature": 1}
+    bad = {"messages": [{"role": "robot", "content": "Hi"}], "temperature": 5}
+    first, second = ChatCompletionInputSerializer(data=bad), ChatCompletionInputSerializer(data=good)
+    assert first.fields["temperature"] is not second.fields["temperature"]
+    assert first.fields["temperature"].parent is first and second.fields["temperature"].parent is second
+    assert not first.is_valid()
+    assert second.is_valid(), second.errors
+    assert set(first.errors) == {"messages", "temperature"}
+    assert not ChatCompletionInputSerializer(data=bad).is_valid()  # nothing of the good one stuck
