@@ -169,7 +169,8 @@ class Agent:
         if proposal.action == "accept" and price is None:
             price = standing  # "accept" without a price means the standing offer
         proposed = Decision(proposal.action, price)  # type: ignore[arg-type]
-        problems = check_proposal(proposed, role=self.settings.role, limit=self.settings.limit, standing_offer=standing)
+        problems = check_proposal(proposed, role=self.settings.role, limit=self.settings.limit, standing_offer=standing,
+                                  private_prices=self._private_prices())
         if problems:
             first = problems[0]
             result.findings.append(Finding(first.kind, first.detail + " The strategy's move was used.",
@@ -263,6 +264,11 @@ class Agent:
             self._on_delta(turn, attempt, piece, Event.Visibility.PUBLIC)
 
     # --- helpers ------------------------------------------------------------------------------------
+    def _private_prices(self) -> frozenset[Decimal]:
+        """This side's limit and target, except a value that is public anyway (the list price)."""
+        own = {p for p in (self.settings.limit, self.settings.target) if p is not None}
+        return frozenset(own - {self.listing.list_price})
+
     def _template(self, decision: Decision, turn: int) -> str:
         return template_text(role=self.settings.role, decision=decision, currency=self.listing.currency, seed=self.seed, turn=turn)
 

@@ -3,8 +3,9 @@ WHY: published LLM negotiators enforce limits and privacy only in the prompt, an
      floors, agree beyond limits and invent prices. Here the engine enforces them, so the weakest model
      still negotiates sanely; each intervention becomes a `guardrail` event for that side only.
 HOW: pure functions returning `Finding`s (empty list = fine):
-     - `check_proposal`: an LLM-proposed move must be a known action, price within the private limit,
-       and an acceptance must take the other side's standing offer at exactly its price.
+     - `check_proposal`: an LLM-proposed move must be a known action, price within the private limit
+       and not exactly the limit or target (an offer is public), and an acceptance must take the
+       other side's standing offer at exactly its price.
      - `check_text`: public text may name no price except those already public and the one offered
        now (so a private limit or target cannot leak, in any spelling `prices.price_mentions` knows),
        and must not contradict the action ("deal!" while countering, "no deal" while accepting, an
@@ -149,9 +150,11 @@ def _contradiction(text: str, action: str) -> str | None:
 
 
 def check_proposal(
-    decision: Decision, *, role: str, limit: Decimal, standing_offer: Decimal | None
+    decision: Decision, *, role: str, limit: Decimal, standing_offer: Decimal | None,
+    private_prices: frozenset[Decimal] = frozenset(),
 ) -> list[Finding]:
-    """Findings for a move proposed by an LLM; any finding means the strategy's move is used instead."""
+    """Findings for a move proposed by an LLM; any finding means the strategy's move is used instead.
+    `private_prices`: this side's limit and target, unless public anyway (an offer may not be one)."""
     if decision.action not in ACTIONS:
         return [Finding("invalid_proposal", f"Unknown action {decision.action!r}.")]
     if decision.action == "offer":
@@ -159,6 +162,9 @@ def check_proposal(
             return [Finding("invalid_proposal", "An offer needs a positive price.")]
         if not within_limit(role, decision.price, limit):
             return [Finding("beyond_limit", "The proposed offer is beyond this side's limit.",
+                            {"proposed_price": f"{decision.price:.2f}"})]
+        if decision.price in private_prices:
+            return [Finding("private_price_offer", "The proposed offer is this side's private limit or target.",
                             {"proposed_price": f"{decision.price:.2f}"})]
     if decision.action == "accept":
         if standing_offer is None:

@@ -36,15 +36,18 @@ async def test_a_negotiation_on_the_real_model_keeps_its_invariants(local_provid
     if negotiation.status == "agreed":
         assert LIMITS["seller"] <= negotiation.agreed_price <= LIMITS["buyer"]
     assert not guardrails(events, "llm_unavailable"), "the model answered every call"
-    public_prices = {Decimal("220.00")}
+    # A side's limit or target appears in none of its messages, as its price or in its text, unless
+    # it was public before (the list price) or the other side said it first.
+    said_first = {"buyer": {Decimal("220.00")}, "seller": {Decimal("220.00")}}
     for event in events:
         if event.type in (Event.Type.THOUGHT, Event.Type.GUARDRAIL):
             assert event.visibility == event.actor
         if event.type != Event.Type.MESSAGE:
             continue
-        if event.data["price"]:
-            public_prices.add(price(event.data["price"]))
         assert event.data["text"].strip()
-        secrets = {LIMITS[event.actor], TARGETS[event.actor]} - public_prices
-        for mention in price_mentions(event.data["text"]):
-            assert not secrets & set(mention.values), f"{event.actor} leaked in {event.data['text']!r}"
+        named = {v for mention in price_mentions(event.data["text"]) for v in mention.values}
+        if event.data["price"]:
+            named.add(price(event.data["price"]))
+        secrets = {LIMITS[event.actor], TARGETS[event.actor]} - said_first[event.actor]
+        assert not secrets & named, f"{event.actor} leaked in {event.data!r}"
+        said_first["seller" if event.actor == "buyer" else "buyer"] |= named

@@ -58,6 +58,20 @@ async def test_an_offer_above_the_buyers_limit_is_replaced_by_the_strategys_offe
     assert Decimal(999) not in public_values(events)
 
 
+async def test_an_llm_offer_of_exactly_its_own_limit_is_replaced_by_the_strategys_offer():
+    # A small model echoes the limit its prompt gives it; published, that offer would tell the seller.
+    def echoes_limit(request):
+        if role_of(request) == "buyer" and "Your answer" in prompt_of(request):
+            return "<action>offer</action><price>450</price><message>I can pay $450.</message>"
+        return polite(request)
+
+    negotiation, events = await play(FakeProvider(respond=echoes_limit), buyer={"mode": "llm"}, seller={"mode": "rule"})
+    assert_invariants(negotiation, events)
+    refused = guardrails(events, "private_price_offer")
+    assert refused and all(g.actor == "buyer" and g.data["proposed_price"] == "450.00" for g in refused)
+    assert all(m.data["price"] != "450.00" for m in messages(events) if m.actor == "buyer" and m.data["action"] == "offer")
+
+
 async def test_accepting_a_price_never_offered_is_refused():
     def fabricating(request):
         if role_of(request) == "seller" and RETRY not in prompt_of(request) and "Your answer" in prompt_of(request):

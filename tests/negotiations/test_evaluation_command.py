@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 
@@ -11,8 +12,12 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from negotiations.evaluation.report import without_timing
+from negotiations.evaluation.runner import scenario_seed
 from negotiations.management.commands.evaluate import Command as EvaluateCommand
 from negotiations.models import Negotiation
+from negotiations.prices import format_price
+from negotiations.scenarios import Scenario, scenario_limits
+from negotiations.strategy import ConcessionStrategy
 from tests.support.fake_provider import DEFAULT_REPLY, Crash, FakeProvider, prompt_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,20 +50,37 @@ def evaluate(*args: str, provider: FakeProvider | None = None) -> tuple[str, str
     return out.getvalue(), err.getvalue()
 
 
+def strategies(scenario_id: str, seed: int = 11, max_rounds: int = 2) -> tuple[ConcessionStrategy, ConcessionStrategy]:
+    """The (buyer, seller) strategies `evaluate` gives one of FIVE (linear, the scenario's limits and seed)."""
+    raw = next(s for s in FIVE if s["id"] == scenario_id)
+    scenario = Scenario(raw["id"], raw["title"], raw["category"], raw["description"], Decimal(raw["listing_price"]),
+                        Decimal(raw["buyer_target"]), Decimal(raw["seller_target"]))
+    limits, seed = scenario_limits(scenario), scenario_seed(seed, scenario)
+
+    def side(role: str, limit: Decimal, target: Decimal) -> ConcessionStrategy:
+        return ConcessionStrategy(role=role, limit=limit, target=target, tactic="linear", list_price=scenario.listing_price,
+                                  max_rounds=max_rounds, seed=seed)
+
+    return side("buyer", limits.buyer_ceiling, limits.buyer_target), side("seller", limits.seller_floor, limits.seller_target)
+
+
 def scripted_llm() -> FakeProvider:
     """Writes a safe sentence, except: the Dining-set buyer's first draft names its ceiling ($780), the
     Armchair buyer's first draft says "Deal!" while countering, and the Camping-tent seller's second
-    turn (offering $35) fails. Regenerations (their prompt says "not allowed") get the safe sentence."""
+    turn (its last offer) fails. Regenerations (their prompt says "not allowed") get the safe sentence."""
+    dining_opening = format_price(strategies("d")[0].opening)
+    armchair_opening = format_price(strategies("a")[0].opening)
+    tent_last_offer = format_price(strategies("c")[1].planned_price(2))
 
     def respond(request):
         prompt = prompt_of(request)
         if "not allowed" in prompt:
             return DEFAULT_REPLY
-        if '"Dining set"' in prompt and "buyer's next message" in prompt and "offer $650" in prompt:
+        if '"Dining set"' in prompt and "buyer's next message" in prompt and f"offer {dining_opening} " in prompt:
             return "I can go as high as $780."
-        if '"Armchair"' in prompt and "buyer's next message" in prompt and "offer $80" in prompt:
+        if '"Armchair"' in prompt and "buyer's next message" in prompt and f"offer {armchair_opening} " in prompt:
             return "Deal! Let me pay that."
-        if '"Camping tent"' in prompt and "seller's next message" in prompt and "offer $35" in prompt:
+        if '"Camping tent"' in prompt and "seller's next message" in prompt and f"offer {tent_last_offer} " in prompt:
             return RuntimeError("the model server fell over")
         return DEFAULT_REPLY
 
@@ -74,32 +96,41 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     report = json.loads(out_path.read_text())
 
     # Hand computation. P = listing price, B = buyer target; floor = 0.70 P, ceiling = min(P, 1.2 B).
-    # With 2 rounds each side has two turns; a side's 1st planned price is its target (seller: P,
-    # buyer: B), its 2nd its limit (the concession curve's ends do not depend on the seed):
-    #   turn 1 seller offers P; turn 2 buyer offers B (P is above B);
-    #   turn 3 seller plans its floor: accepts B if B >= floor, else offers the floor;
-    #   turn 4 (the last) buyer plans its ceiling: accepts the floor if floor <= ceiling, else walks away.
-    #   a  P=100  B=80   floor 70   ceiling 96   B >= floor: deal at 80 on turn 3 (3 messages)
-    #   b  P=200  B=120  floor 140  ceiling 144  deal at the floor, 140, on turn 4 (4 messages)
+    # With 2 rounds each side has two turns. The seller's target is P, public, so it opens at P; the
+    # buyer opens a seeded 1-5 % below B (its opening, O); each side's last offer is its endpoint, a
+    # seeded margin short of its limit (the seller's: E); on its own last turn a side accepts anything
+    # within its limit:
+    #   turn 1 seller offers P; turn 2 buyer offers O (P is above it);
+    #   turn 3 seller's last turn: accepts O if O >= floor, else offers E;
+    #   turn 4 (the last) buyer: accepts E if E <= ceiling, else walks away.
+    #   a  P=100  B=80   floor 70   ceiling 96   O >= floor: deal at O on turn 3 (3 messages)
+    #   b  P=200  B=120  floor 140  ceiling 144  O < floor, E <= ceiling: deal at E on turn 4 (4 messages)
     #   c  P=50   B=25   floor 35   ceiling 30   no zone of agreement: walks away on turn 4 (4 messages)
-    #   d  P=1000 B=650  floor 700  ceiling 780  deal at the floor, 700, on turn 4 (4 messages)
-    #   e  P=60   B=45   floor 42   ceiling 54   B >= floor: deal at 45 on turn 3 (3 messages)
+    #   d  P=1000 B=650  floor 700  ceiling 780  O < floor: deal at E on turn 4 (4 messages)
+    #   e  P=60   B=45   floor 42   ceiling 54   O >= floor: deal at O on turn 3 (3 messages)
+    opening = {k: strategies(k)[0].opening for k in "abcde"}
+    last = {k: strategies(k)[1].planned_price(2) for k in "abcde"}
+    assert opening["a"] >= 70 and opening["e"] >= 42, "with this seed the seller takes a's and e's opening"
+    assert opening["b"] < 140 and last["b"] <= 144 and opening["d"] < 700, "and b and d end at the seller's endpoint"
+    deal = {"a": opening["a"], "b": last["b"], "d": last["d"], "e": opening["e"]}
     by_id = {n["scenario_id"]: n for n in report["arms"][0]["negotiations"]}
     assert {k: (n["status"], n["agreed_price"], n["messages"], n["rounds"]) for k, n in by_id.items()} == {
-        "a": ("agreed", "80.00", 3, 2),
-        "b": ("agreed", "140.00", 4, 2),
+        "a": ("agreed", f"{deal['a']:.2f}", 3, 2),
+        "b": ("agreed", f"{deal['b']:.2f}", 4, 2),
         "c": ("no_deal", None, 4, 2),
-        "d": ("agreed", "700.00", 4, 2),
-        "e": ("agreed", "45.00", 3, 2),
+        "d": ("agreed", f"{deal['d']:.2f}", 4, 2),
+        "e": ("agreed", f"{deal['e']:.2f}", 3, 2),
     }
     assert {k: (n["seller_floor"], n["buyer_ceiling"], n["zone_of_agreement"]) for k, n in by_id.items()} == {
         "a": ("70.00", "96.00", True), "b": ("140.00", "144.00", True), "c": ("35.00", "30.00", False),
         "d": ("700.00", "780.00", True), "e": ("42.00", "54.00", True),
     }
-    # Position (price - B) / (P - B): a 0/20 = 0; b 20/80 = 0.25; d 50/350 = 0.142857; e 0/15 = 0.
-    # Buyer's surplus share (ceiling - price) / (ceiling - floor): a 16/26; b 4/4; d 80/80; e 9/12.
+    # Position (price - B) / (P - B); buyer's surplus share (ceiling - price) / (ceiling - floor).
+    facts = {"a": (100, 80, 70, 96), "b": (200, 120, 140, 144), "d": (1000, 650, 700, 780), "e": (60, 45, 42, 54)}
+    position = {k: float((deal[k] - b) / (p - b)) for k, (p, b, _, _) in facts.items()}
+    share = {k: float((c - deal[k]) / (c - f)) for k, (_, _, f, c) in facts.items()}
     assert {k: (n["position"], n["buyer_share"]) for k, n in by_id.items()} == {
-        "a": (0.0, round(16 / 26, 4)), "b": (0.25, 1.0), "c": (None, None), "d": (round(50 / 350, 4), 1.0), "e": (0.0, 0.75),
+        **{k: (round(position[k], 4), round(share[k], 4)) for k in facts}, "c": (None, None),
     }
     m = report["arms"][0]["metrics"]
     assert (m["negotiations"], m["with_zone_of_agreement"], m["deals"], m["deals_with_zone"]) == (5, 4, 4, 4)
@@ -109,11 +140,12 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     assert m["end_reasons"] == {"accepted": 4, "walk_away": 1}
     # Rounds 2,2,2,2,2; messages 3,4,4,4,3 (deals: 3,4,4,3).
     assert (m["median_rounds"], m["median_messages"], m["median_messages_of_deals"]) == (2, 4, 3.5)
-    # Positions 0, 0.25, 0.142857, 0: median (0 + 0.142857) / 2, mean 0.392857 / 4.
-    assert m["deal_position"] == {"median": round(50 / 350 / 2, 4), "mean": round((0.25 + 50 / 350) / 4, 4), "deals": 4}
-    buyer_mean = (16 / 26 + 1 + 1 + 0.75) / 4
+    positions, shares = sorted(position.values()), sorted(share.values())
+    assert m["deal_position"] == {"median": round((positions[1] + positions[2]) / 2, 4),
+                                  "mean": round(sum(positions) / 4, 4), "deals": 4}
+    buyer_mean = sum(shares) / 4
     assert m["surplus_share"] == {"buyer_mean": round(buyer_mean, 4), "seller_mean": round(1 - buyer_mean, 4),
-                                  "buyer_median": 0.875, "deals": 4}
+                                  "buyer_median": round((shares[1] + shares[2]) / 2, 4), "deals": 4}
     # Guardrails: d's buyer named its ceiling (regenerated), a's buyer said "Deal!" while countering
     # (regenerated), c's seller lost its LLM call (templated words).
     assert m["guardrails"] == {"contradicting_text": 1, "llm_unavailable": 1, "private_price_in_text": 1}
@@ -132,7 +164,7 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     assert report["arms"][0]["llm"]["model"] == "fake-model"
     assert "| deal rate, all | 80.0 % (4) | 75.8 % |" in stdout
     assert "| leaks of a private price (must be 0) | 0 | – |" in stdout
-    assert stderr.count("[narrate ") == 5 and "scenario d: agreed at 700.00" in stderr
+    assert stderr.count("[narrate ") == 5 and f"scenario d: agreed at {deal['d']:.2f}" in stderr
     # A throwaway database by default: the configured one holds none of these negotiations.
     assert not Negotiation.objects.exists()
 

@@ -159,3 +159,13 @@ def test_text_naming_another_price_than_the_move_contradicts_it(text, action, pr
 def test_text_naming_its_own_price_beside_public_ones_is_consistent(text, action):
     price = D("420.00") if action in ("offer", "accept") else None
     assert check_text(text, action=action, price=price, policy=policy(current=None if price is None else "420.00")) == []
+
+
+def test_an_llm_offer_of_exactly_the_private_limit_or_target_is_refused():
+    for value in (FLOOR, TARGET):
+        findings = check_proposal(Decision("offer", value), role="seller", limit=FLOOR, standing_offer=None,
+                                  private_prices=frozenset({FLOOR, TARGET}))
+        assert kinds(findings) == ["private_price_offer"]
+    near = check_proposal(Decision("offer", TARGET + D("0.01")), role="seller", limit=FLOOR, standing_offer=None,
+                          private_prices=frozenset({FLOOR, TARGET}))
+    assert near == []

@@ -1,6 +1,7 @@
 """Property-based: over random limits, targets, strategies, openers, seeds and modes (rule, narrate with
-a deliberately leaky narrator), every deal lies within both limits, no event a side may see reveals the
-other side's limit, target or private reasoning, and every negotiation ends within max_rounds."""
+a deliberately leaky narrator), every deal lies within both limits, no event a side (or an observer) may
+see holds the other side's limit, target or private reasoning — not even as that side's own offer —
+and every negotiation ends within max_rounds."""
 from __future__ import annotations
 
 import json
@@ -123,30 +124,49 @@ def check_invariants(case: Case, negotiation, events: list[Event], views: dict[s
         assert negotiation.status == "no_deal"
     thoughts = {role: [e.data["reasoning"] for e in events if e.type == "thought" and e.actor == role] for role in ("buyer", "seller")}
     for viewer, visible in views.items():
-        others = [r for r in ("buyer", "seller") if r != viewer]
-        for other in others:
-            secrets = {p for p in (case.limits[other], case.targets[other]) if p is not None}
-            public_so_far = {case.list_price}
-            for event in visible:
-                if event.type in (Event.Type.THOUGHT, Event.Type.GUARDRAIL):
-                    assert event.actor == viewer, f"{viewer} saw {other}'s private {event.type}"
-                    continue
-                dumped = json.dumps(event.data)
-                assert "limit_price" not in dumped and "target_price" not in dumped
-                assert not any(reasoning in dumped for reasoning in thoughts[other])
-                if event.type == Event.Type.MESSAGE:
-                    if event.data["price"]:
-                        public_so_far.add(price(event.data["price"]))
-                    for mention in price_mentions(event.data["text"]):
-                        for secret in secrets - public_so_far:
-                            assert secret not in mention.values, f"{viewer} read {other}'s {secret} in {event.data['text']!r}"
+        for other in [r for r in ("buyer", "seller") if r != viewer]:
+            check_nothing_of(other, case, visible, thoughts[other], viewer=viewer)
     # Each side's LLM was shown only what that side may see.
     public_prices = {case.list_price} | {price(m.data["price"]) for m in messages(events) if m.data["price"]}
     for prompt in provider.prompts():
         other = "seller" if "buying" in prompt else "buyer"
-        for secret in {p for p in (case.limits[other], case.targets[other]) if p is not None} - public_prices:
-            assert format_price(secret) not in prompt and f"{secret:.2f}" not in prompt
+        shown = {v for mention in price_mentions(prompt) for v in mention.values}
+        assert not shown & (secrets_of(other, case) - public_prices), f"{other}'s secret in a prompt: {prompt!r}"
         assert not any(reasoning in prompt for reasoning in thoughts[other])
+
+
+def secrets_of(role: str, case: Case) -> set[Decimal]:
+    return {p for p in (case.limits[role], case.targets[role]) if p is not None}
+
+
+def check_nothing_of(other: str, case: Case, visible: list[Event], reasoning: list[str], *, viewer: str) -> None:
+    """No event `viewer` sees holds `other`'s limit or target, in a price or in any spelling in a text.
+
+    Strict: `other`'s own offers count (opening at its target or conceding to its limit would publish
+    them). The only exceptions are values public before the negotiation started (the list price) and
+    values the opposite side said first: `other` accepting an offer that happens to equal its floor
+    publishes nothing the offerer did not already say."""
+    secrets = secrets_of(other, case)
+    said_first_by_others = {case.list_price}
+    for event in visible:
+        if event.type in (Event.Type.THOUGHT, Event.Type.GUARDRAIL):
+            assert event.actor == viewer, f"{viewer} saw {other}'s private {event.type}"
+            continue
+        dumped = json.dumps(event.data)
+        assert "limit_price" not in dumped and "target_price" not in dumped
+        assert not any(text in dumped for text in reasoning)
+        named: set[Decimal] = set()
+        if event.type == Event.Type.MESSAGE:
+            named = {v for mention in price_mentions(event.data["text"]) for v in mention.values}
+            if event.data["price"]:
+                named.add(price(event.data["price"]))
+        elif event.type == Event.Type.OUTCOME and event.data["agreed_price"]:
+            named = {price(event.data["agreed_price"])}
+        if event.actor == other or event.type == Event.Type.OUTCOME:
+            leaked = named & (secrets - said_first_by_others)
+            assert not leaked, f"{viewer} learnt {other}'s {leaked} from {event.data!r}"
+        else:
+            said_first_by_others |= named
 
 
 @pytest.mark.django_db(transaction=True)
