@@ -35,7 +35,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from llm.serializers import StrictBooleanField, StrictCharField, StrictNumberField, read_json_object
-from marketplace.errors import NotFoundError
+from marketplace.errors import NotFoundError, RequestValidationError
 from marketplace.schema import error_responses
 from negotiations import schema as _schema  # noqa: F401 - registers the token security scheme
 from negotiations.access import (
@@ -49,7 +49,13 @@ from negotiations.models import AgentMode, Negotiation, Role, Strategy
 from negotiations.prices import PriceError, parse_price
 from negotiations.recovery import orphans_resume_once
 from negotiations.runner import get_runner
-from negotiations.selectors import event_list_visible_to, listing_get, listing_list, participant_for_viewer
+from negotiations.selectors import (
+    event_last_seq,
+    event_list_visible_to,
+    listing_get,
+    listing_list,
+    participant_for_viewer,
+)
 from negotiations.serializers import (
     EventSerializer,
     ListingSerializer,
@@ -83,6 +89,8 @@ logger = logging.getLogger(__name__)
 MAX_PAGE = 200
 EVENTS_DEFAULT_LIMIT = 100
 EVENTS_MAX_LIMIT = 500
+# No number in it: the log's head counts the other side's private events too.
+AFTER_BEYOND_LOG = "Must not be beyond the last event of this negotiation's log."
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
@@ -361,7 +369,8 @@ class NegotiationEventListApi(_NegotiationApi):
 
     class FilterSerializer(serializers.Serializer):
         after = QueryIntegerField(required=False, min_value=0, max_value=2**63 - 1,
-                                  help_text="Only events with seq > after (default 0).")
+                                  help_text="Only events with seq > after (default 0); at most the seq of the log's "
+                                  "last event (400 beyond it, as for the stream's Last-Event-ID).")
         limit = QueryIntegerField(required=False, min_value=1, max_value=EVENTS_MAX_LIMIT,
                                   help_text=f"Page size (default {EVENTS_DEFAULT_LIMIT}, max {EVENTS_MAX_LIMIT}).")
 
@@ -376,11 +385,13 @@ class NegotiationEventListApi(_NegotiationApi):
         responses={200: OutputSerializer, **error_responses(400, 401, 404)},
     )
     def get(self, request: Request, negotiation_id: int) -> Response:
+        access = self.access(request, negotiation_id)  # who asks first: no token is 401, whatever the query
         params = _query(self.FilterSerializer, request)
-        access = self.access(request, negotiation_id)
-        limit = params.get("limit", EVENTS_DEFAULT_LIMIT)
+        limit, after = params.get("limit", EVENTS_DEFAULT_LIMIT), params.get("after", 0)
+        if after > event_last_seq(negotiation_id=access.negotiation.pk):
+            raise RequestValidationError(AFTER_BEYOND_LOG, details={"fields": {"after": [AFTER_BEYOND_LOG]}})
         events = list(event_list_visible_to(negotiation=access.negotiation, viewer=access.viewer,
-                                            after_seq=params.get("after", 0))[:limit + 1])
+                                            after_seq=after)[:limit + 1])
         page, more = events[:limit], len(events) > limit
         next_url = None
         if more:

@@ -3,10 +3,10 @@
 WHY: a native async view: a stream lasts as long as the negotiation, and a sync view would hold a
      worker thread for all of it. Browsers watch it with EventSource, which reconnects by itself and
      sends `Last-Event-ID`, so resuming must be exact.
-HOW: before the first byte — ordinary JSON errors with their status — the view parses the resume
-     point (`Last-Event-ID` header, else `lastEventId` query; absent or empty = from the start;
-     anything but decimal digits, or a seq beyond the end of the log: 400 VALIDATION_ERROR), then
-     checks access (negotiations/access.py) in the stream reader pool. The body is
+HOW: before the first byte — ordinary JSON errors with their status — the view checks access
+     (negotiations/access.py), then parses the resume point (`Last-Event-ID` header, else
+     `lastEventId` query; absent or empty = from the start; anything but decimal digits, or a seq
+     beyond the end of the log: 400 VALIDATION_ERROR), both in the stream reader pool. The body is
      `streams.viewer_stream` (frames in negotiations/sse.py). No per-request sync thread
      (`request_thread = False`): hundreds of open streams hold no threads.
 """
@@ -55,7 +55,10 @@ Server-Sent Events, as the caller may see them (same access rules as the other e
 
 Resume: `Last-Event-ID` header (EventSource sends it on reconnect) or `lastEventId` query (the header wins):
 only events with seq > that id are sent. Absent or empty: from the start. Not decimal digits, or beyond the
-end of the log: 400 VALIDATION_ERROR.
+end of the log: 400 VALIDATION_ERROR (after the credentials are checked: no token is 401 first).
+
+`seq` numbers the whole log, private events included, so the ids a caller receives have gaps: the events
+it may not see (the other side's thoughts and guardrail events).
 """
 
 STREAM_EXAMPLE = """\
@@ -97,19 +100,21 @@ def last_event_id(request: HttpRequest) -> int:
     return int(raw)
 
 
-def _open_stream(request: HttpRequest, negotiation_id: int, after: int) -> NegotiationAccess:
-    """Sync, in the stream reader pool: who is asking, and whether `after` is a point of this log."""
+def _open_stream(request: HttpRequest, negotiation_id: int) -> tuple[NegotiationAccess, int]:
+    """Sync, in the stream reader pool: who is asking (first: no token is 401, whatever else is wrong),
+    then the resume point, which must be a point of this log."""
     token = request_token(request)
     staff = token is None and staff_user_from_request(request)
     access = negotiation_access_get(negotiation_id=negotiation_id, token=token, staff=staff)
-    last = event_last_seq(negotiation_id=negotiation_id)
-    if after > last:
+    after = last_event_id(request)
+    if after > event_last_seq(negotiation_id=negotiation_id):
+        # No number in the message: the log's head counts the other side's private events too.
         raise RequestValidationError(
-            f"Last-Event-ID {after} is beyond the end of this negotiation's log (seq {last}).",
-            details={"fields": {"Last-Event-ID": [f"Must be at most {last}."]}},
+            "Last-Event-ID is beyond the end of this negotiation's log.",
+            details={"fields": {"Last-Event-ID": ["Must not be beyond the last event of this negotiation's log."]}},
         )
     orphans_resume_once()
-    return access
+    return access, after
 
 
 class NegotiationStreamApi(AsyncApiView):
@@ -146,7 +151,6 @@ class NegotiationStreamApi(AsyncApiView):
         },
     )
     async def get(self, request: HttpRequest, negotiation_id: int) -> HttpResponse:
-        after = last_event_id(request)
-        access = await db_read(_open_stream, request, negotiation_id, after)
+        access, after = await db_read(_open_stream, request, negotiation_id)
         body = viewer_stream(negotiation_id=access.negotiation.pk, viewer=access.viewer, after=after)
         return StreamingHttpResponse(body, content_type="text/event-stream", headers=SSE_HEADERS)

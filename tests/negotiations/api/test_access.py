@@ -145,6 +145,34 @@ async def test_a_last_event_id_beyond_the_end_of_the_log_is_a_400(server):
             assert [f.event for f in await reader.read_to_end()] == [None, "end"]
 
 
+async def test_credentials_are_checked_before_the_query_so_no_token_is_a_401_whatever_else_is_wrong(server):
+    async with api_client(server) as api:
+        created = await api.negotiation()
+        base = f"/api/v1/negotiations/{created['id']}"
+        for url, headers in [(f"{base}/events?after=abc", {}), (f"{base}/events?limit=0", {}),
+                             (f"{base}/stream", {"Last-Event-ID": "abc"}), (f"{base}/stream?lastEventId=-1", {}),
+                             (f"{base}/stream", {"Last-Event-ID": "999999"})]:
+            response = await api.client.get(url, headers=headers)
+            assert response.status_code == 401, (url, response.text)
+            assert response.json()["error"]["code"] == "NOT_AUTHENTICATED"
+
+
+async def test_a_resume_point_beyond_the_log_is_a_400_on_the_history_and_the_stream_alike_and_names_no_seq(server):
+    async with api_client(server) as api:
+        created = await finished(api)
+        last = (await visible_log(created["id"], "staff"))[-1]["seq"]
+        base, headers = f"/api/v1/negotiations/{created['id']}", bearer(created["tokens"]["buyer"])
+        history = await api.client.get(f"{base}/events", params={"after": last + 1}, headers=headers)
+        stream = await api.client.get(f"{base}/stream", headers={**headers, "Last-Event-ID": str(last + 1)})
+        for response, field in ((history, "after"), (stream, "Last-Event-ID")):
+            assert response.status_code == 400 and response.json()["error"]["code"] == "VALIDATION_ERROR"
+            assert field in response.json()["error"]["details"]["fields"]
+            # The head of the log counts the seller's private events: it is in no message.
+            assert str(last) not in response.text and str(last + 1) not in response.text
+        at_the_end = await api.client.get(f"{base}/events", params={"after": last}, headers=headers)
+        assert at_the_end.status_code == 200 and at_the_end.json() == {"next": None, "results": []}
+
+
 async def test_tokens_are_stored_hashed_and_never_returned_after_creation(server):
     async with api_client(server) as api:
         created = await finished(api)
