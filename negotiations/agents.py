@@ -31,7 +31,8 @@ from negotiations.strategy import PRICED_ACTIONS, ConcessionStrategy, Decision
 logger = logging.getLogger(__name__)
 
 ProviderResolver = Callable[[str | None], Awaitable[Provider]]
-# (turn, attempt, text, visibility) for each piece of a message being written.
+# (turn, attempt, text, visibility) for each piece of a message being written; `attempt` numbers the
+# drafts of one turn with that visibility (1, 2 after a regeneration).
 DeltaSink = Callable[[int, int, str, str], None]
 
 NARRATE_MAX_TOKENS = 60
@@ -108,7 +109,10 @@ class Agent:
         self._resolve = provider_resolver
         self._llm_timeout = llm_timeout
         self._on_delta = on_delta
-        self._attempt = 0  # LLM calls in the current turn; numbers the drafts of live deltas
+        self._attempt = 0  # LLM calls in the current turn (seeds each call)
+        # Drafts of live deltas, numbered per visibility: a public draft numbered 2 must not tell the
+        # other side that a private proposal came first.
+        self._drafts = {"public": 0, "private": 0}
 
     # --- the turn -----------------------------------------------------------------------------------
     async def play(self, *, state: NegotiationState, visible_events: Sequence[Any]) -> TurnPlan:
@@ -130,6 +134,7 @@ class Agent:
         result = TurnPlan(turn=turn, actor=role, decision=plan.decision, text="", thought=thought)
         context = self._prompt_context(visible_events)
         self._attempt = 0
+        self._drafts = {"public": 0, "private": 0}
 
         if self.settings.mode == AgentMode.RULE:
             result.text = self._template(result.decision, turn)
@@ -223,6 +228,9 @@ class Agent:
     ) -> str:
         self._attempt += 1
         attempt = self._attempt
+        kind = "private" if gate is None else "public"
+        self._drafts[kind] += 1
+        draft = self._drafts[kind]
         request = ChatRequest(
             messages=messages,
             model=self.settings.model or None,
@@ -240,7 +248,7 @@ class Agent:
                         delta = strip_control_chars(chunk.delta or "")
                         if delta:
                             parts.append(delta)
-                            self._emit(turn, attempt, delta, gate)
+                            self._emit(turn, draft, delta, gate)
                 finally:
                     aclose = getattr(stream, "aclose", None)
                     if aclose is not None:
@@ -252,16 +260,16 @@ class Agent:
             raise LLMUnavailable(getattr(exc, "code", "LLM_ERROR")) from exc
         return "".join(parts)
 
-    def _emit(self, turn: int, attempt: int, delta: str, gate: PublicDraftGate | None) -> None:
+    def _emit(self, turn: int, draft: int, delta: str, gate: PublicDraftGate | None) -> None:
         if self._on_delta is None:
             return
         if gate is None:
             # A raw tagged proposal is a private draft: only this side may watch it being written.
-            self._on_delta(turn, attempt, delta, self.settings.role)
+            self._on_delta(turn, draft, delta, self.settings.role)
             return
         piece = gate.feed(delta)
         if piece:
-            self._on_delta(turn, attempt, piece, Event.Visibility.PUBLIC)
+            self._on_delta(turn, draft, piece, Event.Visibility.PUBLIC)
 
     # --- helpers ------------------------------------------------------------------------------------
     def _private_prices(self) -> frozenset[Decimal]:

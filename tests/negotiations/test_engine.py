@@ -357,6 +357,26 @@ async def test_llm_mode_drafts_stream_to_their_own_side_only():
     assert "<action>" in "".join(d.text for d in deltas if d.turn == 2)
 
 
+async def test_a_public_draft_after_a_rejected_llm_proposal_is_numbered_as_the_first_public_draft():
+    # The buyer (llm mode) proposes something unreadable: its private draft is attempt 1, and the
+    # narrated replacement that everyone watches must not be "attempt 2", which would tell the seller
+    # that a proposal was rejected.
+    def unreadable_then_polite(request):
+        return "I dunno" if "Your answer" in prompt_of(request) else polite(request)
+
+    negotiation, _ = await sync_to_async(make_negotiation)(buyer={"mode": "llm"}, seller={"mode": "rule"}, max_rounds=2)
+    async with get_broadcaster().subscribe(negotiation.pk) as subscription:
+        await NegotiationEngine(provider_resolver=FakeProvider(respond=unreadable_then_polite).resolve).run(negotiation.pk)
+        received = []
+        while (item := await subscription.get(timeout=0.2)) is not None:
+            received.append(item)
+    deltas = [i for i in received if isinstance(i, TokenDelta)]
+    public = [d for d in deltas if d.visibility == "public"]
+    private = [d for d in deltas if d.visibility == "buyer"]
+    assert public and private, "both the private proposal and the public text were streamed"
+    assert {d.attempt for d in public} == {1} and {d.attempt for d in private} == {1}
+
+
 # --- what a model may emit -------------------------------------------------------------------------------
 @pytest.mark.parametrize("reply", [
     "Sure\x00 thing, {price}.",
