@@ -10,6 +10,7 @@ HOW: `parse_price` validates one input value; `price_mentions` returns each numb
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -23,21 +24,41 @@ class PriceError(ValueError):
     """A value is not a valid price; the message says why (used for validation details)."""
 
 
+# What the API documents (OpenAPI pattern ^\d+(\.\d{1,2})?$): ASCII digits, an optional point and
+# decimals; nothing else (no sign, exponent, spaces, thousands separators or non-ASCII digits).
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
 def parse_price(value: object) -> Decimal:
-    """A positive amount with at most two decimals, from a str/int/Decimal (floats via their repr)."""
+    """A positive amount with at most two decimals. A string must be a plain decimal ("450", "450.5",
+    "450.00"); a number is taken by value (a JSON 450.5 or 1e3 is fine), an int or Decimal likewise;
+    "450.000", " 12 ", "1e3" (as a string) and "١٢" are refused."""
     if isinstance(value, bool) or value is None:
         raise PriceError("must be a number")
     if isinstance(value, float):
-        value = repr(value)
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise PriceError("must be a number") from None
-    if not amount.is_finite():
-        raise PriceError("must be a finite number")
+        if not math.isfinite(value):
+            raise PriceError("must be a finite number")
+        text = format(Decimal(repr(value)), "f")  # repr: the shortest form that reads back as this float
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise PriceError("must be a finite number")
+        text = format(value, "f")
+    elif isinstance(value, int):
+        if value <= 0:
+            raise PriceError("must be greater than zero")
+        if value > MAX_PRICE:  # before str(): a 5000-digit int cannot even be printed
+            raise PriceError(f"must be at most {MAX_PRICE}")
+        text = str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise PriceError("must be a number")
+    if not _PLAIN_DECIMAL.fullmatch(text):
+        raise PriceError("must be a plain decimal number such as 450 or 450.00")
+    amount = Decimal(text)
     if amount <= 0:
         raise PriceError("must be greater than zero")
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):  # type: ignore[operator]
+    if "." in text and len(text.partition(".")[2]) > 2:
         raise PriceError("must have at most two decimal places")
     if amount > MAX_PRICE:
         raise PriceError(f"must be at most {MAX_PRICE}")

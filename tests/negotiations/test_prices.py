@@ -33,12 +33,19 @@ def test_text_without_numbers_has_no_mentions():
     assert price_mentions("Thanks, I will think about it.") == []
 
 
-@pytest.mark.parametrize("value, expected", [("12.3", "12.30"), (12, "12.00"), (1.1, "1.10"), ("1e3", "1000.00")])
+@pytest.mark.parametrize("value, expected", [
+    ("12.3", "12.30"), ("12", "12.00"), ("450.00", "450.00"), (12, "12.00"), (1.1, "1.10"), (450.5, "450.50"),
+    (1e3, "1000.00"), (Decimal("12.50"), "12.50"), (Decimal("1E+3"), "1000.00"),
+], ids=["string", "string-integer", "string-cents", "int", "float", "json-number", "json-exponent-number",
+        "decimal", "decimal-exponent"])
 def test_parse_price_accepts_positive_amounts_with_at_most_two_decimals(value, expected):
     assert parse_price(value) == Decimal(expected)
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "12.345", "NaN", "Infinity", True, None, "", "1e20"])
+@pytest.mark.parametrize("value", [
+    "0", "-1", "abc", "12.345", "NaN", "Infinity", True, None, "", "1e20", "1e3", "450.000", " 12 ", "12 ",
+    "\u0661\u0662", "+3", "1,200", ".5", "5.", "0x10", Decimal("1.001"), 0.1 + 0.2, float("nan"), -5, 10**5000,
+], ids=lambda value: "huge-int" if isinstance(value, int) and value > 10**100 else repr(value)[:20])
 def test_parse_price_refuses_everything_else(value):
     with pytest.raises(PriceError):
         parse_price(value)

@@ -53,6 +53,10 @@ LISTING_CASES = {
     "price true": ({"title": "Lamp", "list_price": True}, "list_price"),
     "price null": ({"title": "Lamp", "list_price": None}, "list_price"),
     "price NaN": ({"title": "Lamp", "list_price": "NaN"}, "list_price"),
+    "price with an exponent": ({"title": "Lamp", "list_price": "1e3"}, "list_price"),
+    "price with three zero decimals": ({"title": "Lamp", "list_price": "450.000"}, "list_price"),
+    "price with spaces": ({"title": "Lamp", "list_price": " 12 "}, "list_price"),
+    "price in arabic-indic digits": ({"title": "Lamp", "list_price": "\u0661\u0662"}, "list_price"),
     "bad currency": ({"title": "Lamp", "list_price": "10", "currency": "US"}, "currency"),
     "unknown field": ({"title": "Lamp", "list_price": "10", "colour": "red"}, "colour"),
 }
