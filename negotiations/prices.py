@@ -1,6 +1,7 @@
 """WHAT: prices as Decimal cents — parsing input, formatting for text, and finding every number a text
-     names, in the spellings people (and small LLMs) use: "$1,200", "1200.00", "1.2k", "1.200,00",
-     "1 200", "12 hundred", "twelve hundred", "three fifty".
+     names, in the spellings people (and small LLMs) use: "$1,200", "1200.00", "1.2k", "1k2",
+     "1.200,00", "1 200", "12 hundred", "twelve hundred", "three fifty", and digit by digit ("1-2-0-0",
+     "1 2 0 0", "one two zero zero").
 WHY: limits are enforced on Decimal values (never floats), and the leak guardrail must recognise a
      private price however it is written; missing one spelling is a leak.
 HOW: `parse_price` validates one input value; `price_mentions` returns each number-like span with all
@@ -103,7 +104,10 @@ _CURRENCY_BEFORE = r"(?P<cur>\$|€|£|\b(?:usd|eur|gbp|us\$)\s?)?"
 _CURRENCY_AFTER = r"(?P<curafter>\s?(?:\$|€|£|dollars?|bucks|usd|eur|gbp|euros?|pounds?|quid)\b)?"
 _DIGITS = (
     r"(?P<num>"
-    r"\d{1,3}(?:,\d{3})+(?:\.\d+)?"  # 1,200 / 1,200.50
+    r"\d{1,3}k\d{1,3}(?![0-9])"  # 1k2 = 1200, 1k25 = 1250
+    r"|(?<![0-9])\d(?:-\d){2,}(?![0-9])"  # 1-2-0-0 (digit by digit)
+    r"|(?<![0-9])\d(?: \d){2,}(?![0-9])"  # 1 2 0 0
+    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?"  # 1,200 / 1,200.50
     r"|\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?"  # 1.200 / 1.200,50 (European)
     r"|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?"  # 1 200 (spaced thousands)
     r"|\d+(?:[.,]\d+)?"  # 1200 / 1200.00 / 1200,50
@@ -128,7 +132,7 @@ def _digit_mention(match: re.Match[str]) -> PriceMention:
     if scale != 1:
         readings = {r * scale for r in readings}
     marked = bool(
-        match.group("cur") or match.group("curafter") or match.group("suffix") or re.search(r"[.,]\d{2}$", raw)
+        match.group("cur") or match.group("curafter") or match.group("suffix") or re.search(r"[.,]\d{2}$|[kK]", raw)
     )
     return PriceMention(match.group(0).strip(), tuple(sorted(readings)), marked)
 
@@ -144,6 +148,12 @@ def _digit_readings(raw: str) -> set[Decimal]:
     """All plausible values of a digit string: separators may be thousands or decimal marks."""
     text = re.sub(r"[ \u00a0\u202f]", " ", raw)
     readings: list[str] = []
+    if re.fullmatch(r"\d{1,3}[kK]\d{1,3}", text):
+        whole, _, fraction = text.lower().partition("k")
+        return {Decimal(f"{whole}.{fraction}") * 1000}
+    if re.fullmatch(r"\d(?:[- ]\d){2,}", text):
+        digits = re.sub(r"[- ]", "", text)
+        return {Decimal(digits), *(Decimal(d) for d in digits)}  # 1200, or a list of single digits
     if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", text):
         readings.append(text.replace(",", ""))
     elif re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?", text):
@@ -201,6 +211,9 @@ def _flush_word_run(text: str, run: list[tuple[str, int, int]], mentions: list[P
     if not words or all(w in _WORD_SCALES for w in words):
         return
     readings = {Decimal(_words_value(words))}
+    # Digit by digit: "one two zero zero" = 1200.
+    if len(words) >= 3 and all(_WORD_UNITS.get(w, 10) < 10 for w in words):
+        readings.add(Decimal("".join(str(_WORD_UNITS[w]) for w in words)))
     # Colloquial prices: "three fifty" = 350, "twelve fifty" = 1250.
     groups = _small_groups(words)
     if len(groups) == 2 and all(0 < g < 100 for g in groups):

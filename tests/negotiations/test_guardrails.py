@@ -28,7 +28,8 @@ def kinds(findings):
     return [f.kind for f in findings]
 
 
-@pytest.mark.parametrize("leak", ["$350", "350.00", "0.35k", "three fifty", "three hundred and fifty", "USD 350", "351"])
+@pytest.mark.parametrize("leak", ["$350", "350.00", "0.35k", "three fifty", "three hundred and fifty", "USD 350", "351",
+                                  "0k35", "3-5-0", "3 5 0", "three five zero"])
 def test_naming_the_private_floor_in_any_spelling_is_a_leak(leak):
     text = f"I can do $420, but honestly my floor is {leak}."
     assert kinds(check_text(text, action="offer", price=D("420.00"), policy=policy())) == ["private_price_in_text"]

@@ -13,6 +13,7 @@ from negotiations.prices import PriceError, format_price, parse_price, price_men
         ("EUR 1.200,50", "1200.50"), ("1200,50", "1200.50"), ("USD1200", "1200"), ("12 hundred", "1200"),
         ("twelve hundred", "1200"), ("one thousand two hundred", "1200"), ("a grand", "1000"),
         ("three fifty", "350"), ("three hundred and fifty", "350"), ("350 bucks", "350"), ("0.35k", "350"),
+        ("1k2", "1200"), ("1K25", "1250"), ("1-2-0-0", "1200"), ("1 2 0 0", "1200"), ("one two zero zero", "1200"),
     ],
 )
 def test_every_spelling_of_a_price_is_read(text, value):
