@@ -20,6 +20,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from marketplace.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
 from negotiations.models import Negotiation
 from negotiations.selectors import negotiation_get, negotiation_id_for_token, viewer_for_token
+from negotiations.validation import MAX_ID
 from negotiations.visibility import Viewer
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "staff_user_from_request",
 ]
 
-MAX_ID = 2**63 - 1  # larger ids cannot exist (and would overflow the database driver)
 MAX_TOKEN_CHARS = 256  # ours are 43; anything far longer is not worth hashing
 
 

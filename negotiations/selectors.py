@@ -8,12 +8,14 @@ HOW: plain sync functions with keyword-only arguments; `event_list_visible_to` i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Max, QuerySet
 
-from negotiations.models import Event, Listing, Negotiation, Participant
+from negotiations.models import Event, Listing, Negotiation, Participant, Role
 from negotiations.tokens import token_hash, token_matches
-from negotiations.visibility import Viewer, event_list_visible_to
+from negotiations.validation import PARTICIPANT_FIELDS
+from negotiations.visibility import Viewer, can_view_visibility, event_list_visible_to
 
 __all__ = [
     "NegotiationSetup",
@@ -24,7 +26,7 @@ __all__ = [
     "negotiation_get",
     "negotiation_id_for_token",
     "negotiation_setup_get",
-    "participant_for_viewer",
+    "negotiation_view_get",
     "viewer_for_token",
 ]
 
@@ -72,11 +74,26 @@ def negotiation_id_for_token(*, token: str) -> int | None:
     return Negotiation.objects.filter(observer_token_hash=digest).values_list("pk", flat=True).first()
 
 
-def participant_for_viewer(*, negotiation: Negotiation, viewer: Viewer) -> Participant | None:
-    """The participant whose private fields `viewer` may see (its own side), or None."""
-    if viewer.role not in ("buyer", "seller"):
-        return None
-    return Participant.objects.filter(negotiation=negotiation, role=viewer.role).first()
+def negotiation_view_get(*, negotiation: Negotiation, viewer: Viewer) -> dict[str, Any]:
+    """The negotiation as `viewer` may see it (the shape of NegotiationSerializer): its public fields;
+    each side's private settings only if `viewer` may see that side's private things; the seed (with
+    it the strategy's noise and margins could be recomputed) for staff only. One rule decides:
+    `visibility.can_view`."""
+    participants = {p.role: p for p in Participant.objects.filter(negotiation=negotiation)}
+    sides = []
+    for role in (Role.BUYER, Role.SELLER):
+        side: dict[str, Any] = {"role": role.value}
+        participant = participants.get(role.value)
+        if participant is not None and can_view_visibility(viewer, role.value):
+            side["private"] = {name: getattr(participant, name) for name in PARTICIPANT_FIELDS}
+        sides.append(side)
+    body: dict[str, Any] = {name: getattr(negotiation, name) for name in (
+        "id", "listing", "status", "max_rounds", "opens", "agreed_price", "end_reason", "rounds_used",
+        "created_at", "updated_at", "finished_at")}
+    if can_view_visibility(viewer, Event.Visibility.STAFF):
+        body["seed"] = negotiation.seed
+    body.update(viewer=viewer.role, participants=sides)
+    return body
 
 
 @dataclass(frozen=True)

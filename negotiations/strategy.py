@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Literal
 
-from negotiations.prices import CENT, round_cents
+from negotiations.prices import CENT
 
 Action = Literal["offer", "accept", "reject", "walk_away", "say"]
 ACTIONS: tuple[str, ...] = ("offer", "accept", "reject", "walk_away", "say")

@@ -17,15 +17,20 @@ from marketplace.errors import RequestValidationError
 from negotiations.models import AgentMode, Role, Strategy
 from negotiations.prices import PriceError, parse_price
 
-PARTICIPANT_FIELDS = frozenset(
-    {"limit_price", "target_price", "persona", "strategy", "mode", "provider", "model", "temperature"}
-)
+# A side's settings, all private to that side (the API's `private` object shows them in this order).
+PARTICIPANT_FIELDS = ("limit_price", "target_price", "persona", "strategy", "mode", "provider", "model", "temperature")
 MAX_PERSONA_CHARS = 500
 MAX_MODEL_CHARS = 200
 MAX_TITLE_CHARS = 200
 MAX_DESCRIPTION_CHARS = 5000
 MAX_CATEGORY_CHARS = 50
-MAX_SEED = 2**63 - 1
+# The largest value a bigint holds: ids, seqs and seeds beyond it cannot exist (and would overflow the
+# database driver).
+MAX_ID = 2**63 - 1
+MAX_SEED = MAX_ID
+# An id, seq or offset in a URL, header or query string: ASCII decimal digits only (no sign, spaces,
+# exponent, fraction or other scripts' digits), few enough to be checked against MAX_ID.
+DECIMAL_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 class Errors(dict):
@@ -125,7 +130,7 @@ def participant_clean(role: str, raw: Any, errors: Errors) -> ParticipantInput |
     if not isinstance(raw, dict):
         errors.add((role,), "Must be an object.")
         return None
-    for unknown in sorted(set(raw) - PARTICIPANT_FIELDS):
+    for unknown in sorted(set(raw).difference(PARTICIPANT_FIELDS)):
         errors.add((role, unknown), "Unknown field.")
     limit = price_clean(raw.get("limit_price"), (role, "limit_price"), errors)
     target = price_clean(raw.get("target_price"), (role, "target_price"), errors, required=False)

@@ -12,8 +12,6 @@ HOW: before the first byte — ordinary JSON errors with their status — the vi
 """
 from __future__ import annotations
 
-import re
-
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -31,12 +29,12 @@ from negotiations.access import (
 )
 from negotiations.recovery import orphans_resume_once
 from negotiations.selectors import event_last_seq
-from negotiations.streams import db_read, viewer_stream
+from negotiations.stream_reads import db_read
+from negotiations.streams import viewer_stream
+from negotiations.validation import DECIMAL_DIGITS, MAX_ID
 
 __all__ = ["NegotiationStreamApi", "last_event_id"]
 
-_DIGITS = re.compile(r"[0-9]{1,19}")
-MAX_SEQ = 2**63 - 1
 
 STREAM_DESCRIPTION = """\
 Server-Sent Events, as the caller may see them (same access rules as the other endpoints).
@@ -92,7 +90,7 @@ def last_event_id(request: HttpRequest) -> int:
     raw = request.headers.get("Last-Event-ID", "").strip() or request.GET.get("lastEventId", "").strip()
     if not raw:
         return 0
-    if not _DIGITS.fullmatch(raw) or int(raw) > MAX_SEQ:
+    if not DECIMAL_DIGITS.fullmatch(raw) or int(raw) > MAX_ID:
         raise RequestValidationError(
             "Last-Event-ID must be the seq (decimal digits) of an event of this negotiation.",
             details={"fields": {"Last-Event-ID": ["Must be a non-negative integer."]}},

@@ -23,6 +23,7 @@ __all__ = [
     "ViewerRole",
     "Viewer",
     "can_view",
+    "can_view_visibility",
     "event_list_visible_to",
     "filter_visible",
     "visibilities_for",
@@ -83,6 +84,12 @@ def can_view(viewer: Viewer, item: HasVisibility) -> bool:
 @dataclass(frozen=True)
 class _Probe:
     visibility: str
+
+
+def can_view_visibility(viewer: Viewer, visibility: str) -> bool:
+    """`can_view` for anything with this visibility: a side's private settings are visibility "buyer"
+    or "seller" (as its private events), the staff-only fields "staff"."""
+    return can_view(viewer, _Probe(visibility))
 
 
 def visibilities_for(viewer: Viewer) -> frozenset[str]:

@@ -3,7 +3,8 @@ WHY: the quickest way to watch the engine (and a model) negotiate, without the H
      shows exactly what one side (or an observer, or staff) is allowed to see.
 HOW: creates the listing and negotiation through the services (from options, or from a CraigslistBargain
      scenario via negotiations.scenarios), subscribes to the broadcaster, runs the engine in this
-     process's event loop, and prints each event `can_view` lets the chosen viewer see, as it commits.
+     process's event loop, and prints what the chosen viewer may see as it commits, followed exactly
+     as the SSE stream follows it (negotiations/follower.py).
 
 Examples:
     manage.py negotiate --title "Road bike" --list-price 400 --buyer-limit 330 --seller-limit 300 --mode rule
@@ -15,17 +16,17 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from marketplace.errors import RequestValidationError
-from negotiations.broadcast import Gap, TokenDelta, get_broadcaster
+from negotiations.broadcast import TokenDelta, get_broadcaster
 from negotiations.engine import NegotiationEngine
+from negotiations.follower import LogFollower
 from negotiations.models import AgentMode, Event, Negotiation, Strategy
 from negotiations.prices import format_price
 from negotiations.scenarios import ScenarioError, scenario_limits, scenario_load, scenario_select
 from negotiations.services import listing_create, negotiation_create, negotiation_start
-from negotiations.visibility import Viewer, can_view, event_list_visible_to
+from negotiations.visibility import Viewer, can_view_visibility
 
 POLL_SECONDS = 0.5
 
@@ -118,41 +119,35 @@ class Command(BaseCommand):
 
     # --- running and printing -----------------------------------------------------------------------
     async def _run(self, negotiation_id: int, viewer: Viewer, *, live: bool) -> None:
-        last = 0
+        # The stream's follower: exactly once each, in seq order, whatever arrives live or not.
+        follower = LogFollower(negotiation_id, viewer, after=0)
         drafting = False
         async with get_broadcaster().subscribe(negotiation_id) as subscription:
-            last = await self._replay(negotiation_id, viewer, last)  # subscribe first, then replay the log
+            self._print_events(await follower.catch_up())  # subscribe first, then replay the log
             task = asyncio.create_task(NegotiationEngine().run(negotiation_id))
-            while True:
+            while follower.ended_as is None:
                 item = await subscription.get(timeout=POLL_SECONDS)
-                if isinstance(item, TokenDelta):
-                    if live and can_view(viewer, item):
-                        self.stdout.write(item.text, ending="")
-                        self.stdout.flush()
-                        drafting = True
-                    continue
-                if drafting:
-                    self.stdout.write("")
-                    drafting = False
-                if isinstance(item, Gap):
-                    last = await self._replay(negotiation_id, viewer, last)
-                elif isinstance(item, Event):
-                    if item.seq > last and can_view(viewer, item):
-                        self._print_event(item)
-                    last = max(last, item.seq)
-                    if item.type == Event.Type.OUTCOME:
+                if item is None:
+                    if task.done():
                         break
-                elif task.done():
-                    break
+                    continue
+                for owed in await follower.take(item):
+                    if isinstance(owed, TokenDelta):
+                        if live:
+                            self.stdout.write(owed.text, ending="")
+                            self.stdout.flush()
+                            drafting = True
+                        continue
+                    if drafting:
+                        self.stdout.write("")
+                        drafting = False
+                    self._print_event(owed)
             await task
-        await self._replay(negotiation_id, viewer, last)  # the log is the truth: print anything missed
+        self._print_events(await follower.catch_up())  # the log is the truth: print anything missed
 
-    async def _replay(self, negotiation_id: int, viewer: Viewer, after: int) -> int:
-        events = await sync_to_async(list)(event_list_visible_to(negotiation=negotiation_id, viewer=viewer, after_seq=after))
+    def _print_events(self, events: list[Event]) -> None:
         for event in events:
             self._print_event(event)
-            after = event.seq
-        return after
 
     def _print_event(self, event: Event) -> None:
         data = event.data
@@ -178,9 +173,9 @@ class Command(BaseCommand):
             f"buyer {buyer['mode']}/{buyer['strategy']}, seller {seller['mode']}/{seller['strategy']}; "
             f"viewing as {viewer.role}"
         )
-        if viewer.role in ("buyer", "staff"):
+        if can_view_visibility(viewer, "buyer"):
             self.stdout.write(f"  buyer's private limit: {money(buyer['limit_price'])}")
-        if viewer.role in ("seller", "staff"):
+        if can_view_visibility(viewer, "seller"):
             self.stdout.write(f"  seller's private floor: {money(seller['limit_price'])}")
 
     def _footer(self, negotiation: Negotiation, currency: str) -> None:
