@@ -72,6 +72,14 @@ class NegotiationEngine:
 
     async def run(self, negotiation_id: int, *, max_turns: int | None = None) -> RunResult:
         """Play until the negotiation ends (or `max_turns` turns were written by this call)."""
+        try:
+            return await self._run(negotiation_id, max_turns=max_turns)
+        finally:
+            # Nothing recycles the connection of the thread the engine's database calls run in: close it
+            # between runs (as a request's is, per CONN_MAX_AGE), or an idle server keeps it open forever.
+            await sync_to_async(close_old_connections)()
+
+    async def _run(self, negotiation_id: int, *, max_turns: int | None) -> RunResult:
         played = 0
         try:
             # A background run outlives requests, so nothing else recycles this thread's connection.

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import connection, connections
 
 from llm.exceptions import ProviderUnavailableError
 from negotiations.broadcast import TokenDelta, get_broadcaster
@@ -375,6 +375,13 @@ async def test_a_public_draft_after_a_rejected_llm_proposal_is_numbered_as_the_f
     private = [d for d in deltas if d.visibility == "buyer"]
     assert public and private, "both the private proposal and the public text were streamed"
     assert {d.attempt for d in public} == {1} and {d.attempt for d in private} == {1}
+
+
+async def test_a_finished_run_leaves_no_database_connection_open_in_the_engines_thread():
+    # The engine's database calls run in asgiref's shared sync thread, which no request cycle recycles.
+    negotiation, _ = await sync_to_async(make_negotiation)(max_rounds=2)
+    await NegotiationEngine(provider_resolver=FakeProvider().resolve).run(negotiation.pk)
+    assert await sync_to_async(lambda: connections["default"].connection is None)()
 
 
 # --- what a model may emit -------------------------------------------------------------------------------
