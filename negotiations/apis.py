@@ -14,8 +14,6 @@ HOW: thin DRF views (HackSoft style): a nested InputSerializer/FilterSerializer 
 """
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import (
@@ -50,9 +48,8 @@ from negotiations.api_inputs import (
     query_params,
     validated,
 )
-from negotiations.models import AgentMode, Negotiation, Role, Strategy
+from negotiations.models import AgentMode, Role, Strategy
 from negotiations.recovery import orphans_resume_once
-from negotiations.runner import get_runner
 from negotiations.selectors import (
     event_last_seq,
     event_list_visible_to,
@@ -87,8 +84,6 @@ __all__ = [
     "NegotiationEventListApi",
     "NegotiationStartApi",
 ]
-
-logger = logging.getLogger(__name__)
 
 EVENTS_DEFAULT_LIMIT = 100
 EVENTS_MAX_LIMIT = 500
@@ -142,19 +137,6 @@ class ListingDetailApi(APIView):
 
 
 # --- negotiations ----------------------------------------------------------------------------------
-def _start_and_launch(negotiation: Negotiation) -> Negotiation:
-    """Start (logged and committed), then hand it to the runner. A runner that cannot take it here (no
-    event loop: WSGI, the sync test client) must not turn a committed start into a 500 that loses the
-    creator's tokens; the negotiation stays `running` until an ASGI server process plays it
-    (`negotiation_resume`, or the orphan sweep of a server started later)."""
-    negotiation_start(negotiation=negotiation, launch=False)
-    try:
-        get_runner().submit(negotiation.pk)
-    except RuntimeError as exc:
-        logger.error("negotiation %s started but not launched: %s", negotiation.pk, exc)
-    return negotiation
-
-
 class _NegotiationApi(APIView):
     """Base of the endpoints about one negotiation: who is asking, as negotiations/access.py says."""
 
@@ -217,7 +199,7 @@ class NegotiationCreateApi(APIView):
         negotiation = created.negotiation
         if start:
             orphans_resume_once()
-            _start_and_launch(negotiation)
+            negotiation_start(negotiation=negotiation)
         body = negotiation_view_get(negotiation=negotiation, viewer=Viewer.staff())  # the creator chose all of it
         body["tokens"] = created.tokens
         headers = {"Location": reverse("negotiation-detail", args=[negotiation.pk])}
@@ -242,7 +224,7 @@ class NegotiationStartApi(_NegotiationApi):
     def post(self, request: Request, negotiation_id: int) -> Response:
         access = self.access(request, negotiation_id)
         require_participant(access, action="start")
-        negotiation = _start_and_launch(access.negotiation)
+        negotiation = negotiation_start(negotiation=access.negotiation)
         return Response(NegotiationSerializer(negotiation_view_get(negotiation=negotiation, viewer=access.viewer)).data)
 
 

@@ -107,7 +107,7 @@ class NegotiationEngine:
                     break
                 events.extend(written)
                 for event in written:
-                    state.apply(event, event.seq)
+                    state.apply(event)
                 played += 1
         except Exception:
             logger.exception("negotiation %s failed", negotiation_id)

@@ -70,7 +70,6 @@ class NegotiationState:
     turns: list[TurnRecord] = field(default_factory=list)
     finished: bool = False
     result: str | None = None
-    last_seq: int = 0
 
     @property
     def turns_done(self) -> int:
@@ -102,9 +101,7 @@ class NegotiationState:
     def public_prices(self) -> set[Decimal]:
         return {r.price for r in self.turns if r.price is not None}
 
-    def apply(self, event: LoggedEvent, seq: int | None = None) -> None:
-        if seq is not None:
-            self.last_seq = max(self.last_seq, seq)
+    def apply(self, event: LoggedEvent) -> None:
         if event.type == Event.Type.MESSAGE:
             data = event.data
             self.turns.append(TurnRecord(int(data["turn"]), event.actor, data["action"], price_from(data.get("price"))))
@@ -116,7 +113,7 @@ class NegotiationState:
 def state_from_events(events: Iterable[LoggedEvent], *, opens: str, max_rounds: int) -> NegotiationState:
     state = NegotiationState(opens=opens, max_rounds=max_rounds)
     for event in events:
-        state.apply(event, getattr(event, "seq", None))
+        state.apply(event)
     return state
 
 

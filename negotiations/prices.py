@@ -114,7 +114,8 @@ _DIGITS = (
     r"|[.,]\d+"  # .5
     r")"
 )
-_NUMBER_RE = re.compile(_CURRENCY_BEFORE + _DIGITS + r"(?P<pct>\s?%)?" + _SUFFIX + _CURRENCY_AFTER, re.IGNORECASE)
+# A percent sign is swallowed (so "50 %k" is no thousands) but changes nothing: "50%" is read as 50.
+_NUMBER_RE = re.compile(_CURRENCY_BEFORE + _DIGITS + r"(?:\s?%)?" + _SUFFIX + _CURRENCY_AFTER, re.IGNORECASE)
 _WORD_RE = re.compile(r"[A-Za-z]+")
 
 

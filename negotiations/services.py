@@ -48,8 +48,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SEQ_RETRIES = 3
-
 
 class NegotiationCreated(NamedTuple):
     """What `negotiation_create` returns; `tokens` holds the plaintext tokens, shown this once only."""
@@ -152,7 +150,11 @@ def negotiation_start(
 ) -> Negotiation:
     """pending -> running (logs a `status` event); then, after the commit, hands it to the runner.
 
-    `launch=False` leaves running it to the caller (the `negotiate` command, tests)."""
+    `launch=False` leaves playing it to the caller, in the foreground (`manage.py negotiate`,
+    `manage.py evaluate`, tests). A runner that cannot take it here (the in-process one needs the ASGI
+    server's event loop: under WSGI or the sync test client there is none) is logged, not raised: the
+    start is committed, and the caller must not lose what it got with it (the creator's tokens); the
+    negotiation stays `running` until an ASGI process resumes it (`negotiation_resume`, orphan sweep)."""
     with transaction.atomic():
         locked = _lock(negotiation.pk)
         if locked.status != Negotiation.Status.PENDING:
@@ -162,7 +164,7 @@ def negotiation_start(
         locked.save(update_fields=["status", "updated_at"])
         _events_write(locked, [status_draft(Negotiation.Status.RUNNING)])
         if launch:
-            transaction.on_commit(lambda: _runner(runner).submit(locked.pk))
+            transaction.on_commit(lambda: _launch(runner, locked.pk))
     _refresh(negotiation, locked)
     return negotiation
 
@@ -215,20 +217,17 @@ def negotiation_fail(*, negotiation_id: int, error_code: str = "INTERNAL_ERROR")
 def event_append(
     *, negotiation: Negotiation | int, type: str, actor: str, visibility: str, data: dict[str, Any]
 ) -> Event:
-    """Append one event (seq allocated under the negotiation's lock) and publish it after the commit."""
-    draft = EventDraft(type=type, actor=actor, visibility=visibility, data=data)
+    """Append one event (a system or staff note) under the negotiation's lock, through the same seq
+    allocation as every other write, and publish it after the commit."""
     if type not in Event.Type.values or actor not in Event.Actor.values or visibility not in Event.Visibility.values:
         raise RequestValidationError("Unknown event type, actor or visibility.")
     negotiation_id = negotiation if isinstance(negotiation, int) else negotiation.pk
-    for attempt in range(1, SEQ_RETRIES + 1):
-        try:
-            with transaction.atomic():
-                locked = _lock(negotiation_id)
-                return _events_write(locked, [draft], last_seq=_log_position(negotiation_id).last_seq)[0]
-        except IntegrityError:
-            # Only reachable if a writer bypassed the row lock; the constraint kept the log intact.
-            logger.warning("seq clash on negotiation %s (attempt %s)", negotiation_id, attempt)
-    raise ConflictError("Could not append to the negotiation log; please retry.")
+    try:
+        with transaction.atomic():
+            locked = _lock(negotiation_id)
+            return _events_write(locked, [EventDraft(type=type, actor=actor, visibility=visibility, data=data)])[0]
+    except IntegrityError as exc:  # only if a writer bypassed the row lock; the constraint kept the log intact
+        raise ConflictError("Could not append to the negotiation log; please retry.") from exc
 
 
 def negotiation_turn_commit(
@@ -304,6 +303,13 @@ def _rounds_used(negotiation: Negotiation) -> int:
 def _refresh(target: Negotiation, source: Negotiation) -> None:
     for name in ("status", "end_reason", "agreed_price", "rounds_used", "finished_at", "updated_at"):
         setattr(target, name, getattr(source, name))
+
+
+def _launch(runner: NegotiationRunner | None, negotiation_id: int) -> None:
+    try:
+        _runner(runner).submit(negotiation_id)
+    except RuntimeError as exc:  # no event loop to run on (see negotiation_start)
+        logger.error("negotiation %s started but not launched: %s", negotiation_id, exc)
 
 
 def _runner(runner: NegotiationRunner | None) -> NegotiationRunner:

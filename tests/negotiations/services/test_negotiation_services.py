@@ -143,6 +143,20 @@ def test_start_logs_running_and_hands_the_negotiation_to_the_runner_after_commit
     assert [(e.type, e.data) for e in negotiation.events.all()] == [("status", {"status": "running"})]
 
 
+def test_a_start_the_runner_cannot_take_is_committed_and_logged_not_raised(django_capture_on_commit_callbacks, caplog):
+    # The in-process runner needs the ASGI server's loop; a WSGI or sync caller has none.
+    class LooplessRunner(RecordingRunner):
+        def submit(self, negotiation_id: int) -> None:
+            raise RuntimeError("no event loop")
+
+    negotiation, _ = make_negotiation(start=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        negotiation_start(negotiation=negotiation, runner=LooplessRunner())
+    negotiation.refresh_from_db()
+    assert negotiation.status == "running"
+    assert "started but not launched" in caplog.text
+
+
 def test_starting_twice_is_a_conflict_and_logs_nothing_more():
     negotiation, _ = make_negotiation()
     with pytest.raises(ConflictError):
