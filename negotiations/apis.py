@@ -70,8 +70,14 @@ from negotiations.validation import (
     MAX_ID,
     MAX_MODEL_CHARS,
     MAX_PERSONA_CHARS,
+    MAX_PROVIDER_CHARS,
     MAX_SEED,
     MAX_TITLE_CHARS,
+    MSG_BETWEEN,
+    MSG_NUMBER_REQUIRED,
+    MSG_TOO_LONG,
+    TEMPERATURE_RANGE,
+    msg_one_of,
 )
 from negotiations.visibility import Viewer
 
@@ -85,6 +91,7 @@ __all__ = [
     "NegotiationStartApi",
 ]
 
+TOO_LONG = {"max_length": MSG_TOO_LONG}  # the services' wording (negotiations/validation.py)
 EVENTS_DEFAULT_LIMIT = 100
 EVENTS_MAX_LIMIT = 500
 # No number in it: the log's head counts the other side's private events too.
@@ -100,9 +107,10 @@ class ListingListCreateApi(APIView):
 
     @extend_schema_serializer(component_name="ListingCreateRequest")
     class InputSerializer(StrictSerializer):
-        title = StrictCharField(max_length=MAX_TITLE_CHARS)
-        description = StrictCharField(required=False, allow_blank=True, max_length=MAX_DESCRIPTION_CHARS)
-        category = StrictCharField(required=False, allow_blank=True, max_length=MAX_CATEGORY_CHARS)
+        title = StrictCharField(max_length=MAX_TITLE_CHARS, error_messages=TOO_LONG)
+        description = StrictCharField(required=False, allow_blank=True, max_length=MAX_DESCRIPTION_CHARS,
+                                      error_messages=TOO_LONG)
+        category = StrictCharField(required=False, allow_blank=True, max_length=MAX_CATEGORY_CHARS, error_messages=TOO_LONG)
         list_price = PriceField()
         currency = StrictCharField(required=False, max_length=3, help_text="ISO 4217 (default USD).")
 
@@ -160,13 +168,17 @@ _TOKEN_PARAMETER = OpenApiParameter(
 class ParticipantInputSerializer(StrictSerializer):
     limit_price = PriceField(help_text="PRIVATE. Buyer: the most it will pay; seller: the least it will take.")
     target_price = PriceField(required=False, allow_null=True, help_text="PRIVATE. Its opening/aspiration.")
-    persona = StrictCharField(required=False, allow_blank=True, max_length=MAX_PERSONA_CHARS)
-    strategy = serializers.ChoiceField(choices=Strategy.values, required=False)
+    persona = StrictCharField(required=False, allow_blank=True, max_length=MAX_PERSONA_CHARS, error_messages=TOO_LONG)
+    strategy = serializers.ChoiceField(choices=Strategy.values, required=False,
+                                       error_messages={"invalid_choice": msg_one_of(Strategy.values)})
     mode = serializers.ChoiceField(choices=AgentMode.values, required=False,
+                                   error_messages={"invalid_choice": msg_one_of(AgentMode.values)},
                                    help_text="narrate (default): strategy decides, LLM words; llm: LLM proposes; rule: no LLM.")
-    provider = StrictCharField(required=False, allow_blank=True, max_length=64, help_text="Default: LLM_PROVIDER.")
-    model = StrictCharField(required=False, allow_blank=True, max_length=MAX_MODEL_CHARS)
-    temperature = StrictNumberField(min_value=0, max_value=2, required=False, allow_null=True)
+    provider = StrictCharField(required=False, allow_blank=True, max_length=MAX_PROVIDER_CHARS, error_messages=TOO_LONG,
+                               help_text="Default: LLM_PROVIDER.")
+    model = StrictCharField(required=False, allow_blank=True, max_length=MAX_MODEL_CHARS, error_messages=TOO_LONG)
+    temperature = StrictNumberField(min_value=TEMPERATURE_RANGE[0], max_value=TEMPERATURE_RANGE[1], required=False,
+                                    allow_null=True, error_messages={"invalid": MSG_NUMBER_REQUIRED, "range": MSG_BETWEEN})
 
 
 class NegotiationCreateApi(APIView):

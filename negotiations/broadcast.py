@@ -31,6 +31,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from negotiations.loops import running_loop
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 256
@@ -145,7 +147,7 @@ class Broadcaster:
         """Publish committed Event rows (call after the commit; safe from any thread)."""
         pending = self._drafts.get(negotiation_id)
         if pending is not None:  # a draft's held-back text goes out before the events that end it
-            if pending.loop is _running_loop():
+            if pending.loop is running_loop():
                 self._flush_draft(negotiation_id)
             else:
                 with contextlib.suppress(RuntimeError):
@@ -156,7 +158,7 @@ class Broadcaster:
     def publish_delta(self, delta: TokenDelta) -> None:
         """Publish a piece of a draft. With coalescing, the first piece goes out at once and the pieces
         that follow within the window go out together at its end."""
-        loop = _running_loop()
+        loop = running_loop()
         if self.delta_coalesce_seconds <= 0 or loop is None:
             self._publish(delta.negotiation_id, delta)
             return
@@ -186,7 +188,7 @@ class Broadcaster:
             subscribers = list(self._subscribers.get(negotiation_id, ()))
         if not subscribers:
             return
-        current = _running_loop()
+        current = running_loop()
         by_loop: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}
         for subscription in subscribers:
             by_loop.setdefault(subscription.loop, []).append(subscription)
@@ -215,13 +217,6 @@ class _PendingDraft:
 def _offer_all(subscriptions: list[Subscription], item: Any) -> None:
     for subscription in subscriptions:
         subscription._offer(item)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 _broadcaster: Broadcaster | None = None

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from negotiations.engine import NegotiationEngine
+from negotiations.loops import running_loop
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class AsyncioRunner:
     # --- NegotiationRunner ----------------------------------------------------------------------------
     def submit(self, negotiation_id: int) -> None:
         loop = self._target_loop()
-        if _running_loop() is loop:
+        if running_loop() is loop:
             self._spawn(negotiation_id)
         else:
             loop.call_soon_threadsafe(self._spawn, negotiation_id, context=contextvars.Context())
@@ -64,7 +65,7 @@ class AsyncioRunner:
         if task is None or task.done():
             return
         loop = task.get_loop()
-        if _running_loop() is loop:
+        if running_loop() is loop:
             task.cancel()
         elif not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)
@@ -123,7 +124,7 @@ class AsyncioRunner:
             logger.error("negotiation %s task crashed", negotiation_id, exc_info=task.exception())
 
     def _target_loop(self) -> asyncio.AbstractEventLoop:
-        running = _running_loop()
+        running = running_loop()
         if running is not None:
             return running
         if self._loop is not None and self._loop.is_running():
@@ -136,13 +137,6 @@ class AsyncioRunner:
             "AsyncioRunner has no event loop to run on: call submit() from the ASGI server (async code or a "
             "sync view), or run the engine in the foreground."
         )
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 _runner: NegotiationRunner | None = None

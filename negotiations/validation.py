@@ -6,6 +6,7 @@ HOW: `*_clean` functions return typed values or collect messages into an `Errors
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,6 +17,19 @@ from django.conf import settings
 from marketplace.errors import RequestValidationError
 from negotiations.models import AgentMode, Role, Strategy
 from negotiations.prices import PriceError, parse_price
+
+# Messages shared with the API's serializers (negotiations/apis.py): a bad value reads the same whichever
+# layer catches it (the API checks JSON types and bounds first; the services check every caller).
+MSG_TOO_LONG = "Must be at most {max_length} characters."
+MSG_NUMBER_REQUIRED = "A number is required."
+MSG_BETWEEN = "Must be between {min_value} and {max_value}."
+MAX_PROVIDER_CHARS = 64
+TEMPERATURE_RANGE = (0, 2)
+
+
+def msg_one_of(choices: list[str]) -> str:
+    return f"Must be one of: {', '.join(choices)}."
+
 
 # A side's settings, all private to that side (the API's `private` object shows them in this order).
 PARTICIPANT_FIELDS = ("limit_price", "target_price", "persona", "strategy", "mode", "provider", "model", "temperature")
@@ -85,7 +99,7 @@ def text_clean(value: Any, path: tuple[str, ...], errors: Errors, *, max_chars: 
     if required and not value:
         errors.add(path, "This field may not be blank.")
     if len(value) > max_chars:
-        errors.add(path, f"Must be at most {max_chars} characters.")
+        errors.add(path, MSG_TOO_LONG.format(max_length=max_chars))
     return value
 
 
@@ -121,7 +135,7 @@ def choice_clean(value: Any, path: tuple[str, ...], errors: Errors, *, choices: 
     if value is None:
         return default
     if value not in choices:
-        errors.add(path, f"Must be one of: {', '.join(choices)}.")
+        errors.add(path, msg_one_of(choices))
         return default
     return value
 
@@ -141,12 +155,16 @@ def participant_clean(role: str, raw: Any, errors: Errors) -> ParticipantInput |
             errors.add((role, "target_price"), "A seller's target may not be below its limit.")
     temperature = raw.get("temperature")
     if temperature is not None:
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
-            errors.add((role, "temperature"), "Must be a number between 0 and 2.")
+        low, high = TEMPERATURE_RANGE
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature):
+            errors.add((role, "temperature"), MSG_NUMBER_REQUIRED)
+            temperature = None
+        elif not low <= temperature <= high:
+            errors.add((role, "temperature"), MSG_BETWEEN.format(min_value=low, max_value=high))
             temperature = None
         else:
             temperature = float(temperature)
-    provider = text_clean(raw.get("provider"), (role, "provider"), errors, max_chars=64)
+    provider = text_clean(raw.get("provider"), (role, "provider"), errors, max_chars=MAX_PROVIDER_CHARS)
     if provider:
         problem = provider_problem(provider)
         if problem:

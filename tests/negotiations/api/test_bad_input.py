@@ -10,7 +10,8 @@ import pytest
 from django.test import Client
 
 from negotiations.models import Event, Listing, Negotiation, Participant
-from negotiations.services import negotiation_cancel
+from marketplace.errors import RequestValidationError
+from negotiations.services import negotiation_cancel, negotiation_create
 from tests.negotiations.conftest import make_listing, make_negotiation
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -227,3 +228,25 @@ def test_a_negotiation_id_that_is_not_a_number_or_too_large_is_a_404_with_a_vali
     assert_error(post(Client(), "/api/v1/negotiations/99999999999999999999/cancel", HTTP_AUTHORIZATION=auth["HTTP_AUTHORIZATION"]),
                  404, "NOT_FOUND")
     assert counts() == before
+
+
+SAME_MESSAGE_CASES = {
+    "unknown strategy": {"strategy": "titfortat"},
+    "unknown mode": {"mode": "telepathy"},
+    "persona too long": {"persona": "x" * 501},
+    "model too long": {"model": "m" * 201},
+    "temperature out of range": {"temperature": 3},
+    "temperature not a number": {"temperature": "hot"},
+}
+
+
+@pytest.mark.parametrize("bad", SAME_MESSAGE_CASES.values(), ids=SAME_MESSAGE_CASES.keys())
+def test_a_bad_participant_field_reads_the_same_from_the_api_and_from_the_services(bad):
+    listing = make_listing()
+    body = valid_negotiation(listing.pk)
+    body["seller"].update(bad)
+    error = assert_error(post(Client(), "/api/v1/negotiations", body), 400, "VALIDATION_ERROR")
+    (field,) = bad
+    with pytest.raises(RequestValidationError) as caught:
+        negotiation_create(listing=listing, buyer=body["buyer"], seller=body["seller"])
+    assert error["details"]["fields"]["seller"][field] == caught.value.details["fields"]["seller"][field]
