@@ -21,6 +21,7 @@ from typing import Any
 from llm.base import Provider
 from llm.types import ChatMessage, ChatRequest
 from negotiations.events import NegotiationState, other_role, price_str
+from negotiations.exceptions import LLMUnavailableError
 from negotiations.guardrails import Finding, PublicDraftGate, TextPolicy, check_proposal, check_text
 from negotiations.models import AgentMode, Event
 from negotiations.model_text import clean_text, strip_control_chars
@@ -72,14 +73,6 @@ class TurnPlan:
     text: str
     thought: dict[str, Any]
     findings: list[Finding] = field(default_factory=list)
-
-
-class LLMUnavailable(Exception):
-    """The provider failed or timed out for this call; `code` is the error code to record."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 class Agent:
@@ -157,7 +150,7 @@ class Agent:
         messages = llm_messages(context, limit=self.settings.limit, standing_offer=standing, suggestion=suggestion)
         try:
             raw = await self._generate(messages, turn=result.turn, gate=None, max_tokens=LLM_MAX_TOKENS)
-        except LLMUnavailable as exc:
+        except LLMUnavailableError as exc:
             result.findings.append(self._llm_failure(exc))
             return None
         proposal = parse_proposal(raw)
@@ -199,7 +192,7 @@ class Agent:
             if candidate is None:
                 try:
                     candidate = await self._write(context, decision, policy, result.turn, retry_reason)
-                except LLMUnavailable as exc:
+                except LLMUnavailableError as exc:
                     result.findings.append(self._llm_failure(exc))
                     return self._template(decision, result.turn)
             problems = check_text(candidate, action=decision.action, price=decision.price, policy=policy)
@@ -254,10 +247,10 @@ class Agent:
                     if aclose is not None:
                         await aclose()
         except TimeoutError:
-            raise LLMUnavailable("LLM_TIMEOUT") from None
+            raise LLMUnavailableError("LLM_TIMEOUT") from None
         except Exception as exc:  # any provider failure (typed or not) must not fail the negotiation
             logger.warning("LLM call failed for %s turn %s: %s", self.settings.role, turn, exc.__class__.__name__)
-            raise LLMUnavailable(getattr(exc, "code", "LLM_ERROR")) from exc
+            raise LLMUnavailableError(getattr(exc, "code", "LLM_ERROR")) from exc
         return "".join(parts)
 
     def _emit(self, turn: int, draft: int, delta: str, gate: PublicDraftGate | None) -> None:
@@ -281,7 +274,7 @@ class Agent:
         return template_text(role=self.settings.role, decision=decision, currency=self.listing.currency, seed=self.seed, turn=turn)
 
     @staticmethod
-    def _llm_failure(exc: LLMUnavailable) -> Finding:
+    def _llm_failure(exc: LLMUnavailableError) -> Finding:
         return Finding("llm_unavailable", "The language model failed or timed out; templated words were used.",
                        {"error_code": exc.code})
 

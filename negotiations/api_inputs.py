@@ -17,7 +17,8 @@ from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
-from negotiations.prices import PriceError, parse_price
+from negotiations.exceptions import PriceError
+from negotiations.prices import parse_price
 from negotiations.validation import DECIMAL_DIGITS, MAX_ID
 
 __all__ = [

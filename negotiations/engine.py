@@ -38,7 +38,8 @@ from negotiations.events import (
 from negotiations.guardrails import assert_move_allowed
 from negotiations.models import Event, Negotiation
 from negotiations.selectors import NegotiationSetup, negotiation_setup_get
-from negotiations.services import NegotiationNotRunningError, TurnConflictError, TurnOutcome
+from negotiations.exceptions import NegotiationNotRunningError, TurnConflictError
+from negotiations.services import TurnOutcome
 from negotiations.visibility import Viewer, filter_visible
 
 logger = logging.getLogger(__name__)

@@ -20,15 +20,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from negotiations.exceptions import GuardrailBreachError
 from negotiations.prices import PriceMention, price_mentions
 from negotiations.strategy import ACTIONS, Decision, within_limit
 
 SMALL_NUMBER_CAP = Decimal(10)
 MAX_TEXT_CHARS = 300
-
-
-class GuardrailBreach(AssertionError):
-    """A move that breaks an invariant reached the log gate: a bug in the engine, never user input."""
 
 
 @dataclass(frozen=True)
@@ -184,12 +181,12 @@ def _price_or_none(price: Decimal | None) -> str | None:
 
 
 def assert_move_allowed(decision: Decision, *, role: str, limit: Decimal, standing_offer: Decimal | None) -> None:
-    """Raise GuardrailBreach if a move about to be logged breaks an invariant."""
+    """Raise GuardrailBreachError if a move about to be logged breaks an invariant."""
     problems = check_proposal(decision, role=role, limit=limit, standing_offer=standing_offer)
     if decision.action == "accept" and decision.price != standing_offer:
         problems.append(Finding("accept_price_mismatch", "accept must carry the standing offer's price"))
     if problems:
-        raise GuardrailBreach(f"{role} move {decision} rejected: {problems[0].kind}")
+        raise GuardrailBreachError(f"{role} move {decision} rejected: {problems[0].kind}")
 
 
 class PublicDraftGate:

@@ -16,13 +16,11 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from negotiations.exceptions import PriceError
+
 CENT = Decimal("0.01")
 MAX_PRICE = Decimal("9999999999.99")  # fits Decimal(12, 2)
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
-
-
-class PriceError(ValueError):
-    """A value is not a valid price; the message says why (used for validation details)."""
 
 
 # What the API documents (OpenAPI pattern ^\d+(\.\d{1,2})?$): ASCII digits, an optional point and

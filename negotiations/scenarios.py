@@ -18,14 +18,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from negotiations.exceptions import ScenarioError
 from negotiations.prices import round_cents
+
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "ScenarioLimits",
+    "scenario_limits",
+    "scenario_load",
+    "scenario_select",
+]
 
 SELLER_FLOOR_FRACTION = Decimal("0.70")
 BUYER_STRETCH = Decimal("1.20")
-
-
-class ScenarioError(ValueError):
-    """The scenario file or the requested scenario is unusable."""
 
 
 @dataclass(frozen=True)

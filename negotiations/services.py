@@ -28,6 +28,7 @@ from django.utils import timezone
 from marketplace.errors import ConflictError, RequestValidationError
 from negotiations.broadcast import get_broadcaster
 from negotiations.events import EventDraft, outcome_draft, status_draft
+from negotiations.exceptions import NegotiationNotRunningError, TurnConflictError
 from negotiations.models import Event, Listing, Negotiation, Participant, Role
 from negotiations.tokens import token_generate, token_hash
 from negotiations.validation import (
@@ -54,14 +55,6 @@ class NegotiationCreated(NamedTuple):
 
     negotiation: Negotiation
     tokens: dict[str, str]  # {"buyer", "seller", "observer"}
-
-
-class TurnConflictError(Exception):
-    """The log already moved past the turn being committed (another runner wrote it); reload and go on."""
-
-
-class NegotiationNotRunningError(Exception):
-    """The negotiation stopped (cancelled, finished) while a turn was being played; drop the turn."""
 
 
 @dataclass(frozen=True)

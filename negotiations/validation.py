@@ -16,7 +16,8 @@ from django.conf import settings
 
 from marketplace.errors import RequestValidationError
 from negotiations.models import AgentMode, Role, Strategy
-from negotiations.prices import PriceError, parse_price
+from negotiations.exceptions import PriceError
+from negotiations.prices import parse_price
 
 # Messages shared with the API's serializers (negotiations/apis.py): a bad value reads the same whichever
 # layer catches it (the API checks JSON types and bounds first; the services check every caller).

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
+from negotiations.exceptions import GuardrailBreachError
 from negotiations.guardrails import (
-    GuardrailBreach,
     PublicDraftGate,
     TextPolicy,
     assert_move_allowed,
@@ -85,7 +85,7 @@ def test_accepting_a_standing_offer_beyond_the_limit_is_refused():
 
 def test_the_log_gate_raises_on_a_move_that_breaks_an_invariant():
     assert_move_allowed(Decision("offer", D("360.00")), role="seller", limit=FLOOR, standing_offer=None)
-    with pytest.raises(GuardrailBreach):
+    with pytest.raises(GuardrailBreachError):
         assert_move_allowed(Decision("offer", D("340.00")), role="seller", limit=FLOOR, standing_offer=None)
 
 

@@ -1,0 +1,60 @@
+"""WHAT: the exceptions of the negotiations app.
+
+    Reported to API clients (marketplace.errors.ApplicationError, one error mapping):
+        (none of their own yet: bad input is RequestValidationError, a wrong state ConflictError)
+
+    Bad values (ValueError; the services turn them into RequestValidationError details):
+        PriceError                    a value is not a valid price (negotiations/prices.py)
+        ScenarioError                 a scenario file or scenario is unusable (negotiations/scenarios.py)
+
+    The engine's own signals (caught inside the app; never reach a client):
+        TurnConflictError             the log moved past the turn being committed: reload and go on
+        NegotiationNotRunningError    cancelled or finished while a turn was played: drop the turn
+        LLMUnavailableError           one LLM call failed or timed out: templated words instead
+
+    A bug (misuse, outside the trees, like httpx's StreamConsumed):
+        GuardrailBreachError          a move that breaks an invariant reached the log gate
+
+WHY: one place to see what can go wrong and who handles it (house rule: exceptions end in Error, each
+     with a one-line docstring saying who raises it).
+HOW: plain classes; the modules that raise them import them from here.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "GuardrailBreachError",
+    "LLMUnavailableError",
+    "NegotiationNotRunningError",
+    "PriceError",
+    "ScenarioError",
+    "TurnConflictError",
+]
+
+
+class PriceError(ValueError):
+    """Raised by `prices.parse_price`: the value is not a valid price; the message says why."""
+
+
+class ScenarioError(ValueError):
+    """Raised by negotiations/scenarios.py: the scenario file or the requested scenario is unusable."""
+
+
+class TurnConflictError(Exception):
+    """Raised by `services.negotiation_turn_commit`: another runner already wrote this turn."""
+
+
+class NegotiationNotRunningError(Exception):
+    """Raised by `services.negotiation_turn_commit`: the negotiation stopped while the turn was played."""
+
+
+class LLMUnavailableError(Exception):
+    """Raised by an agent's LLM call that failed or timed out; `code` is the error code to record."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class GuardrailBreachError(AssertionError):
+    """Raised by `guardrails.assert_move_allowed`: a move breaking an invariant reached the log gate (a
+    bug in the engine, never user input)."""
