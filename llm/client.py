@@ -557,7 +557,7 @@ class _ReadDeadline:
 
     def arm(self, deadline: float) -> None:
         """Before a read: it must end by `deadline` (a `time.monotonic()` value, the loop's clock)."""
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)
         assert task is not None
         self._task = task
         self._cancelling = task.cancelling()
