@@ -213,6 +213,7 @@ NEGOTIATION_STREAM_QUEUE_SIZE = env.int("NEGOTIATION_STREAM_QUEUE_SIZE", default
 NEGOTIATION_STREAM_DELTA_COALESCE_MS = env.float("NEGOTIATION_STREAM_DELTA_COALESCE_MS", default=50.0)
 NEGOTIATION_RESUME_ORPHANS = env.bool("NEGOTIATION_RESUME_ORPHANS", default=True)
 NEGOTIATION_LLM_TIMEOUT = env.float("NEGOTIATION_LLM_TIMEOUT", default=60.0)
+NEGOTIATION_MAX_ACTIVE = env.int("NEGOTIATION_MAX_ACTIVE", default=50)
 
 # --- Logging ----------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -15,6 +15,7 @@ HOW: thin DRF views (HackSoft style): a nested InputSerializer/FilterSerializer 
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -197,21 +198,25 @@ class NegotiationCreateApi(APIView):
 
     @extend_schema(
         tags=["negotiations"], operation_id="negotiations_create", request=InputSerializer,
-        responses={201: NegotiationCreatedSerializer, **error_responses(400, 413)},
+        responses={201: NegotiationCreatedSerializer, **error_responses(400, 413, 429)},
         examples=[OpenApiExample("Rule-based agents", request_only=True, value={
             "listing": 1, "buyer": {"limit_price": "450.00", "mode": "rule"},
             "seller": {"limit_price": "350.00", "mode": "rule"}, "max_rounds": 5})],
         description="Unknown `listing`: 400 VALIDATION_ERROR (`details.fields.listing`). Nothing is written "
-        "unless the whole request is valid.",
+        "unless the whole request is valid. Starting (the default) when this server already plays "
+        "NEGOTIATION_MAX_ACTIVE negotiations: 429 NEGOTIATION_CAPACITY with Retry-After, nothing written.",
     )
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer, read_json_object(request))
         start = data.pop("start")
-        created = negotiation_create(**data)
-        negotiation = created.negotiation
         if start:
             orphans_resume_once()
-            negotiation_start(negotiation=negotiation)
+        # One transaction: a start refused for capacity (429) leaves no negotiation behind.
+        with transaction.atomic():
+            created = negotiation_create(**data)
+            negotiation = created.negotiation
+            if start:
+                negotiation_start(negotiation=negotiation)
         body = negotiation_view_get(negotiation=negotiation, viewer=Viewer.staff())  # the creator chose all of it
         body["tokens"] = created.tokens
         headers = {"Location": reverse("negotiation-detail", args=[negotiation.pk])}
@@ -229,10 +234,11 @@ class NegotiationDetailApi(_NegotiationApi):
 
 
 class NegotiationStartApi(_NegotiationApi):
-    """pending -> running (buyer, seller or staff). 409 CONFLICT unless pending."""
+    """pending -> running (buyer, seller or staff). 409 CONFLICT unless pending; 429 NEGOTIATION_CAPACITY
+    (Retry-After) when this server already plays NEGOTIATION_MAX_ACTIVE negotiations."""
 
     @extend_schema(tags=["negotiations"], operation_id="negotiations_start", request=None, parameters=[_TOKEN_PARAMETER],
-                   responses={200: NegotiationSerializer, **error_responses(401, 403, 404, 409)})
+                   responses={200: NegotiationSerializer, **error_responses(401, 403, 404, 409, 429)})
     def post(self, request: Request, negotiation_id: int) -> Response:
         access = self.access(request, negotiation_id)
         require_participant(access, action="start")

@@ -1,7 +1,9 @@
 """WHAT: the exceptions of the negotiations app.
 
     Reported to API clients (marketplace.errors.ApplicationError, one error mapping):
-        (none of their own yet: bad input is RequestValidationError, a wrong state ConflictError)
+        NegotiationCapacityError      429 NEGOTIATION_CAPACITY  (Retry-After; this process already plays
+                                      NEGOTIATION_MAX_ACTIVE negotiations)
+        (bad input is RequestValidationError, a wrong state ConflictError)
 
     Bad values (ValueError; the services turn them into RequestValidationError details):
         PriceError                    a value is not a valid price (negotiations/prices.py)
@@ -21,14 +23,31 @@ HOW: plain classes; the modules that raise them import them from here.
 """
 from __future__ import annotations
 
+from marketplace.errors import ApplicationError
+
 __all__ = [
     "GuardrailBreachError",
     "LLMUnavailableError",
+    "NegotiationCapacityError",
     "NegotiationNotRunningError",
     "PriceError",
     "ScenarioError",
     "TurnConflictError",
 ]
+
+
+class NegotiationCapacityError(ApplicationError):
+    """Raised by `services.negotiation_start` when this process's runner already plays (or is about to
+    play) NEGOTIATION_MAX_ACTIVE negotiations; nothing was written. Clients retry later."""
+
+    code = "NEGOTIATION_CAPACITY"
+    http_status = 429
+    default_message = "Too many negotiations are running on this server; try again later."
+    retry_after_seconds = 10
+
+    @property
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
 
 
 class PriceError(ValueError):

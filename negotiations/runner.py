@@ -10,12 +10,19 @@ HOW: `submit(id)` may be called from the loop's thread or from a sync worker thr
      Services reach the runner through `get_runner()`, chosen by settings.NEGOTIATION_RUNNER (a dotted
      path; default this class). A process without a long-lived loop (management commands, WSGI) should
      run the engine in the foreground instead, as `manage.py negotiate` does.
+     Capacity (optional for a runner): `reserve(id)` claims one of NEGOTIATION_MAX_ACTIVE places before
+     a start is committed (False: full), `release(id)` gives it back if the start did not happen; a
+     place is the task's from `submit` until the task ends. A reservation no task took within
+     RESERVATION_SECONDS (a start whose commit failed) stops counting. Resumed negotiations are not
+     capped: they were already running.
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
@@ -44,13 +51,42 @@ class NegotiationRunner(Protocol):
         ...
 
 
-class AsyncioRunner:
-    """Runs negotiations as tasks on one event loop (the ASGI server's), tracked by negotiation id."""
+RESERVATION_SECONDS = 60.0
 
-    def __init__(self, *, engine_factory: Callable[[], NegotiationEngine] | None = None) -> None:
+
+class AsyncioRunner:
+    """Runs negotiations as tasks on one event loop (the ASGI server's), tracked by negotiation id; at
+    most `max_active` at once (default settings.NEGOTIATION_MAX_ACTIVE; 0: no limit)."""
+
+    def __init__(
+        self, *, engine_factory: Callable[[], NegotiationEngine] | None = None, max_active: int | None = None
+    ) -> None:
         self._engine_factory = engine_factory or NegotiationEngine
         self._tasks: dict[int, asyncio.Task] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._max_active = max_active
+        self._lock = threading.Lock()
+        self._reserved: dict[int, float] = {}  # negotiation id -> when (monotonic)
+
+    # --- capacity -------------------------------------------------------------------------------------
+    def reserve(self, negotiation_id: int) -> bool:
+        """Claim a place for a negotiation about to be started here; False if every place is taken."""
+        limit = settings.NEGOTIATION_MAX_ACTIVE if self._max_active is None else self._max_active
+        with self._lock:
+            now = time.monotonic()
+            self._reserved = {nid: at for nid, at in self._reserved.items() if now - at < RESERVATION_SECONDS}
+            taken = self.active_ids() | set(self._reserved)
+            if negotiation_id in taken:
+                return True
+            if limit and len(taken) >= limit:
+                return False
+            self._reserved[negotiation_id] = now
+            return True
+
+    def release(self, negotiation_id: int) -> None:
+        """Give back a place `reserve` claimed for a start that did not happen."""
+        with self._lock:
+            self._reserved.pop(negotiation_id, None)
 
     # --- NegotiationRunner ----------------------------------------------------------------------------
     def submit(self, negotiation_id: int) -> None:
@@ -110,6 +146,7 @@ class AsyncioRunner:
             self._run(negotiation_id), name=f"negotiation-{negotiation_id}", context=contextvars.Context()
         )
         self._tasks[negotiation_id] = task
+        self.release(negotiation_id)  # the task holds the place now
         task.add_done_callback(lambda t: self._forget(negotiation_id, t))
         return task
 

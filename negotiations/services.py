@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
@@ -28,7 +29,7 @@ from django.utils import timezone
 from marketplace.errors import ConflictError, RequestValidationError
 from negotiations.broadcast import get_broadcaster
 from negotiations.events import EventDraft, outcome_draft, status_draft
-from negotiations.exceptions import NegotiationNotRunningError, TurnConflictError
+from negotiations.exceptions import NegotiationCapacityError, NegotiationNotRunningError, TurnConflictError
 from negotiations.models import Event, Listing, Negotiation, Participant, Role
 from negotiations.tokens import token_generate, token_hash
 from negotiations.validation import (
@@ -148,16 +149,24 @@ def negotiation_start(
     server's event loop: under WSGI or the sync test client there is none) is logged, not raised: the
     start is committed, and the caller must not lose what it got with it (the creator's tokens); the
     negotiation stays `running` until an ASGI process resumes it (`negotiation_resume`, orphan sweep)."""
-    with transaction.atomic():
-        locked = _lock(negotiation.pk)
-        if locked.status != Negotiation.Status.PENDING:
-            raise ConflictError(f"Only a pending negotiation can be started; this one is {locked.status}.",
-                                details={"status": locked.status})
-        locked.status = Negotiation.Status.RUNNING
-        locked.save(update_fields=["status", "updated_at"])
-        _events_write(locked, [status_draft(Negotiation.Status.RUNNING)])
-        if launch:
-            transaction.on_commit(lambda: _launch(runner, locked.pk))
+    target = _runner(runner) if launch else None
+    if target is not None and not _reserve(target, negotiation.pk):
+        raise NegotiationCapacityError(details={"max_active": settings.NEGOTIATION_MAX_ACTIVE})
+    try:
+        with transaction.atomic():
+            locked = _lock(negotiation.pk)
+            if locked.status != Negotiation.Status.PENDING:
+                raise ConflictError(f"Only a pending negotiation can be started; this one is {locked.status}.",
+                                    details={"status": locked.status})
+            locked.status = Negotiation.Status.RUNNING
+            locked.save(update_fields=["status", "updated_at"])
+            _events_write(locked, [status_draft(Negotiation.Status.RUNNING)])
+            if target is not None:
+                transaction.on_commit(lambda: _launch(target, locked.pk))
+    except BaseException:
+        if target is not None:
+            _release(target, negotiation.pk)
+        raise
     _refresh(negotiation, locked)
     return negotiation
 
@@ -298,11 +307,23 @@ def _refresh(target: Negotiation, source: Negotiation) -> None:
         setattr(target, name, getattr(source, name))
 
 
-def _launch(runner: NegotiationRunner | None, negotiation_id: int) -> None:
+def _launch(runner: NegotiationRunner, negotiation_id: int) -> None:
     try:
-        _runner(runner).submit(negotiation_id)
+        runner.submit(negotiation_id)
     except RuntimeError as exc:  # no event loop to run on (see negotiation_start)
+        _release(runner, negotiation_id)
         logger.error("negotiation %s started but not launched: %s", negotiation_id, exc)
+
+
+def _reserve(runner: NegotiationRunner, negotiation_id: int) -> bool:
+    reserve = getattr(runner, "reserve", None)  # capacity is optional for a runner (a task queue has its own)
+    return True if reserve is None else bool(reserve(negotiation_id))
+
+
+def _release(runner: NegotiationRunner, negotiation_id: int) -> None:
+    release = getattr(runner, "release", None)
+    if release is not None:
+        release(negotiation_id)
 
 
 def _runner(runner: NegotiationRunner | None) -> NegotiationRunner:

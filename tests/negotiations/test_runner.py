@@ -4,7 +4,9 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 
+from marketplace.errors import ConflictError
 from negotiations.engine import NegotiationEngine
+from negotiations.exceptions import NegotiationCapacityError
 from negotiations.runner import AsyncioRunner, NegotiationRunner, get_runner, set_runner
 from negotiations.services import negotiation_resume, negotiation_start
 from tests.negotiations.conftest import make_negotiation, reload
@@ -82,3 +84,49 @@ def test_the_default_runner_is_an_asyncio_runner_and_can_be_replaced():
         assert get_runner() is runner
     finally:
         set_runner(previous)
+
+
+# --- capacity ------------------------------------------------------------------------------------------
+async def test_the_runner_refuses_a_start_beyond_its_capacity_and_a_finished_task_frees_its_place():
+    provider = FakeProvider(respond=lambda r: Stall(30))
+    runner = AsyncioRunner(engine_factory=lambda: NegotiationEngine(provider_resolver=provider.resolve), max_active=2)
+    playing = [(await sync_to_async(make_negotiation)(start=False, buyer={"mode": "narrate"}))[0] for _ in range(2)]
+    third, _ = await sync_to_async(make_negotiation)(start=False)
+    for negotiation in playing:
+        await sync_to_async(negotiation_start)(negotiation=negotiation, runner=runner)
+    with pytest.raises(NegotiationCapacityError) as refused:
+        await sync_to_async(negotiation_start)(negotiation=third, runner=runner)
+    assert (refused.value.http_status, refused.value.code) == (429, "NEGOTIATION_CAPACITY")
+    third, events = await reload(third.pk)
+    assert third.status == "pending" and events == [], "a refused start writes nothing"
+    async with asyncio.timeout(5):
+        while len(runner.active_ids()) < 2:
+            await asyncio.sleep(0.01)
+    runner.cancel(playing[0].pk)
+    await runner.join(playing[0].pk, timeout=5)
+    await sync_to_async(negotiation_start)(negotiation=third, runner=runner)  # a place is free again
+    assert (await reload(third.pk))[0].status == "running"
+    await runner.shutdown()
+
+
+def test_a_reservation_counts_until_its_task_takes_it_or_it_is_released(monkeypatch):
+    runner = AsyncioRunner(max_active=1)
+    assert runner.reserve(1) and runner.reserve(1), "reserving the same negotiation again is fine"
+    assert not runner.reserve(2)
+    runner.release(1)
+    assert runner.reserve(2)
+    monkeypatch.setattr("negotiations.runner.RESERVATION_SECONDS", 0.0)  # a start whose commit never came
+    assert runner.reserve(3)
+
+
+def test_zero_means_no_limit():
+    runner = AsyncioRunner(max_active=0)
+    assert all(runner.reserve(n) for n in range(1, 500))
+
+
+def test_a_start_that_fails_gives_its_place_back(django_capture_on_commit_callbacks):
+    runner = AsyncioRunner(max_active=1)
+    negotiation, _ = make_negotiation()  # already running: starting it again is a conflict
+    with pytest.raises(ConflictError):
+        negotiation_start(negotiation=negotiation, runner=runner)
+    assert runner.reserve(negotiation.pk + 1), "the conflict released the place it had reserved"

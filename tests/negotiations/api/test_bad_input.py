@@ -250,3 +250,23 @@ def test_a_bad_participant_field_reads_the_same_from_the_api_and_from_the_servic
     with pytest.raises(RequestValidationError) as caught:
         negotiation_create(listing=listing, buyer=body["buyer"], seller=body["seller"])
     assert error["details"]["fields"]["seller"][field] == caught.value.details["fields"]["seller"][field]
+
+
+def test_starting_beyond_the_servers_capacity_is_a_429_with_retry_after_and_writes_nothing(runner, settings):
+    settings.NEGOTIATION_MAX_ACTIVE = 1
+    assert runner.reserve(10**9)  # the one place is taken
+    listing = make_listing()
+    pending, tokens = make_negotiation(start=False)
+    before = counts()
+    for response in (
+        post(Client(), "/api/v1/negotiations", valid_negotiation(listing.pk)),  # create and start
+        post(Client(), f"/api/v1/negotiations/{pending.pk}/start", HTTP_AUTHORIZATION=f"Bearer {tokens['buyer']}"),
+    ):
+        error = assert_error(response, 429, "NEGOTIATION_CAPACITY")
+        assert response["Retry-After"] == "10" and error["details"] == {"max_active": 1}
+    assert counts() == before
+    pending.refresh_from_db()
+    assert pending.status == "pending"
+    # Creating without starting is not limited.
+    assert post(Client(), "/api/v1/negotiations", valid_negotiation(listing.pk) | {"start": False}).status_code == 201
+    runner.release(10**9)
