@@ -8,6 +8,9 @@ HOW: `request_token(request)` reads `Authorization: Bearer <token>`, else `?toke
      looks the negotiation up, so an anonymous caller cannot probe which ids exist. Staff are Django
      users with `is_staff`, by session or DRF token (`Authorization: Token <key>`); DRF views get them
      from DRF's authenticators, the async stream view from `staff_user_from_request`. Sync functions.
+     Every endpoint asks here before it reads anything else of the request (query parameters,
+     Last-Event-ID), so a caller without credentials always gets 401, never a 400 about its input.
+     (An id that is not a number never reaches a view: no URL matches it, 404.)
 """
 from __future__ import annotations
 

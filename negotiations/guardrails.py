@@ -7,9 +7,12 @@ HOW: pure functions returning `Finding`s (empty list = fine):
        and not exactly the limit or target (an offer is public), and an acceptance must take the
        other side's standing offer at exactly its price.
      - `check_text`: public text may name no price except those already public and the one offered
-       now (so a private limit or target cannot leak, in any spelling `prices.price_mentions` knows),
-       and must not contradict the action ("deal!" while countering, "no deal" while accepting, an
-       offer's text naming another price but not its own, an acceptance naming any other price).
+       now; a number passes only if every way of reading it is allowed, or it is a bare count below
+       `TextPolicy.small_number_ceiling` (at most half of any price in play, so never near a private
+       one). So a private limit or target cannot leak in any spelling `prices.price_mentions` knows
+       (its docstring lists them; an unknown spelling is a gap). The text must not contradict the
+       action ("deal!" while countering, "no deal" while accepting, an offer's text naming another
+       price but not its own, an acceptance naming any other price).
      - `assert_move_allowed`: the last gate before a move is logged; a failure here is a bug.
      - `PublicDraftGate`: decides how much of a message still being written may be streamed live.
 """

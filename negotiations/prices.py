@@ -5,9 +5,11 @@
 WHY: limits are enforced on Decimal values (never floats), and the leak guardrail must recognise a
      private price however it is written; missing one spelling is a leak.
 HOW: `parse_price` validates one input value; `price_mentions` returns each number-like span with all
-     the values it could mean (an ambiguous "1.200" is both 1.2 and 1200); the guardrail rejects a text
-     if any reading is a forbidden price. Over-matching only costs a regenerated message; under-matching
-     could leak a limit, so every ambiguity resolves towards "it might be a price".
+     the values it could mean (an ambiguous "1.200" is both 1.2 and 1200; "1 200" is 1200, or 1 and
+     200); the guardrail passes a mention only if EVERY reading is allowed (or a bare small count), so
+     it rejects a text if any reading is a forbidden price. Over-matching only costs a regenerated
+     message; under-matching could leak a limit, so every ambiguity resolves towards "it might be a
+     price". A spelling no pattern here knows is still a gap: the list above is what is covered.
 """
 from __future__ import annotations
 

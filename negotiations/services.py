@@ -1,16 +1,19 @@
-"""WHAT: every write of the negotiations app: listing_create, negotiation_create, negotiation_start,
-     negotiation_cancel, negotiation_resume, negotiation_fail, event_append and negotiation_turn_commit.
+"""WHAT: every write of the negotiations app: listing_create, negotiation_create, negotiation_start
+     (and, after its commit, the hand-over to the runner), negotiation_cancel, negotiation_resume,
+     negotiation_fail, event_append and negotiation_turn_commit.
 WHY: the event log is the source of truth, so all appends go through one place that allocates `seq`
      safely, keeps the Negotiation row (status/outcome projection) in step with the log in the same
      transaction, and publishes the new events to live subscribers only after the commit.
 HOW: sync functions with keyword-only arguments (call them with `sync_to_async` from async code).
      Appends lock the negotiation row (`select_for_update`; on SQLite the IMMEDIATE transaction holds the
-     write lock) and take `seq = max(seq) + 1`; the unique (negotiation, seq) constraint is the backstop
-     (a clash rolls the whole transaction back: a turn then counts as a conflict, an append is retried).
+     write lock) and take `seq = max(seq) + 1` (one allocation path, `_events_write`); the unique
+     (negotiation, seq) constraint is the backstop (a clash, possible only for a writer that bypassed
+     the lock, rolls the whole transaction back: a turn then counts as a conflict, an append is a
+     ConflictError).
      A turn is committed only if the negotiation is still running and the log holds exactly the turns
      before it — so a cancelled negotiation gets no further turn, and two runners can never both write
      the same turn. Bad input raises RequestValidationError (nothing written); an impossible state
-     change raises ConflictError.
+     change raises ConflictError; a start beyond the runner's capacity NegotiationCapacityError.
 """
 from __future__ import annotations
 

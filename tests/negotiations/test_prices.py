@@ -1,4 +1,5 @@
 """Price parsing and the number spellings the leak guardrail must recognise."""
+import re
 from decimal import Decimal
 
 import pytest
@@ -56,3 +57,15 @@ def test_format_price_drops_zero_cents_and_groups_thousands():
     assert format_price(Decimal("1250.00")) == "$1,250"
     assert format_price(Decimal("1250.5")) == "$1,250.50"
     assert format_price(Decimal("3"), "chf") == "3 CHF"
+
+
+def test_every_spelling_the_module_docstring_promises_is_read():
+    # The docstring is what the guardrail's readers rely on: each example it lists must be recognised.
+    import negotiations.prices as prices
+
+    what = prices.__doc__.split("WHY:")[0]
+    spellings = re.findall(r'"([^"]+)"', what)
+    assert len(spellings) >= 10
+    for spelling in spellings:
+        readings = {v for m in price_mentions(f"My floor is {spelling}, sorry.") for v in m.values}
+        assert (Decimal(350) if spelling == "three fifty" else Decimal(1200)) in readings, spelling
