@@ -8,7 +8,8 @@ HOW: the configurations (env-defined providers, overridden or extended by rows, 
      signals of `ProviderConfig` call, so an edit in this process applies at once; other processes
      (several ASGI workers) re-read after settings.LLM_CONFIG_CACHE_SECONDS (default 2 s). On reload a
      provider whose configuration is unchanged keeps its instance (and its connections); a changed one
-     is replaced by a new instance. `None` names the default, settings.LLM_PROVIDER.
+     is replaced by a new instance. `None` names the default, settings.LLM_PROVIDER. Async lookups
+     share one read of the rows: while it runs, the configuration read last serves the others.
      When the rows cannot be read (a database error, not a missing table) the configuration read last
      stays in use, unmarked as fresh so the next lookup tries again; only a process that has never read
      one uses the env-defined providers meanwhile. Failures are logged, at most once a minute.
@@ -47,6 +48,7 @@ _providers: dict[str, OpenAICompatibleProvider] = {}
 _loaded_at: float | None = None  # None: nothing loaded, or invalidated
 _generation = 0  # bumped by invalidate(), so a load that raced with an edit is not kept as fresh
 _has_read = False  # whether _providers holds a configuration actually read (kept through database errors)
+_async_read_of: int | None = None  # the generation an async read of the rows is in flight for
 _failures_unlogged = 0
 _failure_logged_at: float | None = None
 
@@ -129,16 +131,26 @@ def _ensure_loaded() -> None:
 
 
 async def _aensure_loaded() -> None:
+    global _async_read_of
     if _is_fresh():
         return
     from llm.selectors import aprovider_settings_all
 
     generation = _generation
+    if _has_read and _async_read_of == generation:
+        # Another request is already reading this generation: until it is done, the configuration read
+        # last serves (it is at most a cache lifetime old). Without this, every request that arrived
+        # during the read started a read of its own, tens per second at 100 concurrent streams.
+        return
+    _async_read_of = generation
     try:
         configs = await aprovider_settings_all()
     except DatabaseError as exc:
         _unreadable(exc)
         return
+    finally:
+        if _async_read_of == generation:
+            _async_read_of = None
     _install(configs, generation)
 
 

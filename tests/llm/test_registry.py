@@ -210,3 +210,36 @@ async def test_async_lookup_reads_rows_and_serves(fake_default_provider):
     provider = await registry.aget_provider()
     assert provider.config.base_url == fake_default_provider.base_url
     assert (await provider.complete(REQUEST)).text == expected_text(8)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_concurrent_async_lookups_share_one_read_of_the_rows(fake_default_provider, monkeypatch, settings):
+    import asyncio
+
+    from llm import selectors
+
+    await registry.aget_provider()  # a configuration has been read
+    real, reads, release = selectors.aprovider_settings_all, [], asyncio.Event()
+
+    async def slow_read():
+        reads.append(registry._generation)
+        await release.wait()
+        return await real()
+
+    monkeypatch.setattr(selectors, "aprovider_settings_all", slow_read)
+    settings.LLM_CONFIG_CACHE_SECONDS = 0  # expired for every lookup
+    first = asyncio.create_task(registry.aget_provider())
+    second = None
+    try:
+        await asyncio.sleep(0.01)
+        # Served meanwhile by the configuration read last (a deadline: without sharing they would wait).
+        others = await asyncio.wait_for(asyncio.gather(*(registry.aget_provider() for _ in range(20))), 5)
+        assert len(reads) == 1
+        assert all(p is others[0] for p in others)
+        registry.invalidate()  # an edit while the read runs: the next lookup must not rely on that read
+        second = asyncio.create_task(registry.aget_provider())
+        await asyncio.sleep(0.01)
+        assert len(reads) == 2
+    finally:
+        release.set()
+        await asyncio.gather(first, *([second] if second else []), return_exceptions=True)
