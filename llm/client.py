@@ -238,7 +238,8 @@ class OpenAICompatibleClient:
         accept: str,
         model: str | None = None,
     ) -> httpx.Response:
-        """Send one request; return the 2xx response with its body unread, or raise our exception."""
+        """Send one request; return the 2xx response with its body unread, or raise our exception
+        (for any other status, a redirect included)."""
         client = await self.http()
         headers = {"Accept": accept, **self._headers()}
         request = client.build_request(method, url, json=body, headers=headers)
@@ -247,7 +248,7 @@ class OpenAICompatibleClient:
             async with asyncio.timeout_at(deadline):
                 with translate_transport_errors(provider=self.provider, phase="response", url=self.public_base_url):
                     response = await client.send(request, stream=True)
-                if response.status_code >= 400:
+                if not 200 <= response.status_code < 300:  # 3xx too: redirects are not followed
                     try:
                         with translate_transport_errors(provider=self.provider, phase="response", url=self.public_base_url):
                             error_body = await _read_limited(response, MAX_ERROR_BODY_BYTES)

@@ -26,6 +26,7 @@ from llm.exceptions import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
+from llm.config import public_url
 from llm.logging import redact
 
 __all__ = ["error_from_payload", "error_from_response", "parse_retry_after", "upstream_message"]
@@ -124,6 +125,11 @@ def error_from_response(
     said = _short(message) if message else ""
     if is_html:
         said = f"an HTML page{': ' + said if said else ''}"
+    if 300 <= status < 400:  # redirects are not followed: a base URL that redirects is a configuration error
+        location = public_url(headers.get("location", ""))
+        if location:
+            details["location"] = location
+        said = f"a redirect{' to ' + location if location else ''}; set the provider's base URL to where it points"
     prefix = f"Provider '{provider}' answered HTTP {status}"
     text = f"{prefix}: {said}" if said else prefix
     haystack = f"{message} {code or ''}"

@@ -52,6 +52,25 @@ async def test_400_is_tried_once(fake_openai_provider, fake_openai, stream):
     assert fake_openai.attempts("status:400") == 1
 
 
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "complete"])
+@pytest.mark.parametrize("status", [301, 307, 308])
+async def test_a_redirect_is_an_error_naming_where_it_points_without_its_credentials(
+    fake_openai_provider, fake_openai, stream, status
+):
+    # httpx does not follow redirects; a 3xx must not be read as a (malformed) success
+    model = f"redirect:{status}"
+    with pytest.raises(ProviderResponseError) as info:
+        if stream:
+            await collect(fake_openai_provider, model)
+        else:
+            await fake_openai_provider.complete(request(model))
+    assert info.value.details["upstream_status"] == status
+    assert info.value.details["location"] == "https://elsewhere.example/v1"
+    assert "redirect to https://elsewhere.example/v1" in str(info.value)
+    assert "pw" not in str(info.value) and "key=k" not in str(info.value)
+    assert fake_openai.attempts(model) == 1
+
+
 async def test_stream_broken_after_its_first_chunk_is_not_retried(fake_openai_provider, fake_openai):
     with pytest.raises(StreamInterruptedError) as info:
         await collect(fake_openai_provider, "drop-after:1")

@@ -28,6 +28,7 @@ Behaviours (streaming and non-streaming unless noted):
     context-overflow-llamacpp  400 with llama.cpp's exceed_context_size_error
     context-overflow-openai 400 with OpenAI's context_length_exceeded
     html:CODE               an HTML error page (nginx-like) with that status
+    redirect:CODE           a redirect (default 301) to https://user:pw@elsewhere.example/v1?key=k (not followed)
     drop-after:N            N tokens, then the TCP connection is cut (no terminating chunk)
     malformed:N             N tokens, then a data line that is not JSON
     error-mid-stream:N      N tokens, then `data: {"error": {...}}` at HTTP 200, then the body ends
@@ -125,7 +126,7 @@ BEHAVIOURS = frozenset(
         "error-mid-stream", "openrouter-error", "finish-error", "stall-after-first", "no-headers",
         "empty-stream", "comments", "crlf", "cr", "split", "no-space", "multiline", "done-no-blank",
         "usage", "content-and-finish", "reasoning", "finish", "huge-line", "drop-after-finish",
-        "ignore-stream", "json-error-200", "html-200",
+        "ignore-stream", "json-error-200", "html-200", "redirect",
     }
 )
 
@@ -496,6 +497,9 @@ class FakeOpenAIServer:
         if name == "rate-limit-date":
             when = time.time() + float(args[0] if args else 1)
             return 429, _error_body(429), {"Retry-After": email.utils.formatdate(when, usegmt=True)}
+        if name == "redirect":
+            status = int(args[0]) if args else 301
+            return status, "", {"Location": "https://user:pw@elsewhere.example/v1?key=k"}
         if name == "bad-request":
             return 400, _error_body(400), {}
         if name == "model-not-found":
