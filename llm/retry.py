@@ -9,7 +9,9 @@ HOW: retried: connect errors, connect timeouts, a connection closed before any r
      Callers wrap only the part before the first byte of a response body in the loop, so nothing is
      ever retried once a chunk could have been passed on. Delays grow as base * 2**attempt with jitter
      (x0.5..1.0), capped by settings.LLM_RETRY_MAX_DELAY; an upstream's Retry-After / retry-after-ms
-     wins, capped the same way. Every decision is logged with its reason (never with headers).
+     wins. An upstream that asks for more than the cap is not retried at all (retrying sooner than it
+     asked only earns another refusal): its error goes to the client at once, Retry-After included.
+     Every decision is logged with its reason (never with headers).
 """
 from __future__ import annotations
 
@@ -110,9 +112,14 @@ async def call_with_retries(
             if attempt >= policy.max_retries:
                 logger.warning("%s %s failed, %s, giving up (%s)", provider, operation, tries, reason)
                 raise
-            delay = retry_delay(
-                attempt, _retry_after_of(exc), base_delay=policy.base_delay, max_delay=policy.max_delay
-            )
+            retry_after = _retry_after_of(exc)
+            if retry_after is not None and retry_after > policy.max_delay:
+                logger.warning(
+                    "%s %s failed, %s, giving up: the upstream asks for a %.2fs wait, more than the %.2fs cap (%s)",
+                    provider, operation, tries, retry_after, policy.max_delay, reason,
+                )
+                raise
+            delay = retry_delay(attempt, retry_after, base_delay=policy.base_delay, max_delay=policy.max_delay)
             if deadline is not None and time.monotonic() + delay >= deadline:
                 logger.warning(
                     "%s %s failed, %s, giving up: a %.2fs wait would pass the total timeout (%s)",

@@ -118,3 +118,23 @@ async def test_loop_stops_when_the_wait_would_pass_the_deadline():
     with pytest.raises(ProviderRateLimitedError):
         await call_with_retries(attempt, policy=policy, provider="p", operation="op", deadline=time.monotonic() + 1)
     assert attempt.calls == 1
+
+
+async def test_loop_does_not_retry_when_the_upstream_asks_for_more_than_the_cap(caplog):
+    # waiting the capped 30 s and retrying an upstream that said "come back in an hour" only delays the
+    # client; it gets the 429 (with its Retry-After) at once instead
+    error = ProviderRateLimitedError(retry_after=3600.0, details={"upstream_status": 429})
+    attempt = Script(error)
+    policy = RetryPolicy(max_retries=3, base_delay=0.001, max_delay=30.0)
+    with caplog.at_level(logging.WARNING, logger="llm.retry"), pytest.raises(ProviderRateLimitedError) as info:
+        await call_with_retries(attempt, policy=policy, provider="p", operation="op")
+    assert info.value is error and info.value.retry_after == 3600.0
+    assert attempt.calls == 1
+    assert "more than the 30.00s cap" in caplog.records[-1].getMessage()
+
+
+async def test_loop_retries_when_the_upstream_asks_for_exactly_the_cap():
+    attempt = Script(ProviderUnavailableError(details={"upstream_status": 503, "retry_after": 0.01}))
+    policy = RetryPolicy(max_retries=3, base_delay=0.001, max_delay=0.01)
+    assert await call_with_retries(attempt, policy=policy, provider="p", operation="op") == "ok"
+    assert attempt.calls == 2
