@@ -14,6 +14,8 @@
 
 WHY: callers (HTTP views, SSE streams, negotiation agents) handle upstream failure by kind, never by
      parsing messages; code and status sit on the class so DESIGN's table lives in exactly one place.
+     5xx responses carry `x-should-retry: false` (the gateway has retried already; OpenAI's SDKs obey
+     the header); 429 carries the upstream's Retry-After.
 HOW: the shared OpenAI-compatible client translates httpx errors and upstream bodies into these at
      one boundary (`raise ... from exc`). Messages are safe to show to clients: no keys, no tracebacks.
 """
@@ -59,6 +61,12 @@ class LLMError(ApplicationError):
         self.provider = provider
         # Text already received when a stream failed; kept so callers can show or log it.
         self.partial_text = partial_text
+
+    @property
+    def response_headers(self) -> dict[str, str]:
+        # By the time a 5xx leaves the gateway it has retried what its policy allows; OpenAI's SDKs
+        # retry 5xx twice more on their own unless told not to, which would triple the upstream load.
+        return {"x-should-retry": "false"} if self.http_status >= 500 else {}
 
 
 class ProviderDisabledError(LLMError):

@@ -58,3 +58,14 @@ def test_sdk_raises_a_status_error_before_the_first_byte(client, fake_upstream):
 
 def test_sdk_lists_models(client, fake_upstream):
     assert [m.id for m in client.models.list()] == ["fake-model", "llama-3-8b-instruct"]
+
+
+def test_sdk_does_not_repeat_the_gateways_retries(live_gateway, fake_upstream):
+    # The gateway retries a 503 itself (once, in these tests); the SDK would retry the final 503 twice
+    # more, each a full gateway retry cycle, without the gateway's x-should-retry: false.
+    retrying = openai.OpenAI(base_url=f"{live_gateway.url}/api/v1/llm", api_key="unused", max_retries=2, timeout=10)
+    with pytest.raises(openai.InternalServerError) as excinfo:
+        retrying.chat.completions.create(model="status:503", messages=[{"role": "user", "content": "Hi"}])
+    assert excinfo.value.status_code == 503
+    assert fake_upstream.attempts("status:503") == 2  # the gateway's first attempt and its one retry (not 6)
+    assert excinfo.value.response.headers["x-should-retry"] == "false"
