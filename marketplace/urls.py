@@ -1,12 +1,15 @@
 """WHAT: the project's URL map.
 WHY: every API route is versioned under /api/v1/; schema and Swagger UI sit beside it.
 HOW: each app owns its routes (`<app>/urls.py`); errors outside views still answer in the JSON envelope.
+     An unknown /api/v1/ path is answered by a catch-all route, so API clients get the JSON 404 with
+     DEBUG on too (Django's debug 404 page is HTML; handler404 only applies with DEBUG off).
 """
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from health.apis import RootApi
+from marketplace.api_errors import json_404_handler
 
 urlpatterns = [
     path("", RootApi.as_view(), name="root"),
@@ -16,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("health.urls")),
     path("api/v1/llm/", include("llm.urls")),
     path("api/v1/", include("negotiations.urls")),
+    re_path(r"^api/v1/", json_404_handler, name="api-not-found"),  # last: only what nothing else matched
 ]
 
 handler400 = "marketplace.api_errors.json_400_handler"

@@ -1,5 +1,6 @@
-"""Smoke test: the project loads, migrates and serves the admin login page."""
+"""Smoke test: the project loads, migrates and serves the admin login page; unknown URLs get the JSON 404."""
 import pytest
+from django.test import override_settings
 
 
 @pytest.mark.django_db
@@ -10,5 +11,13 @@ def test_admin_login_page_answers(client):
 
 def test_unknown_url_answers_in_the_error_envelope(client):
     response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "NOT_FOUND", "message": "Not found."}}
+
+
+@override_settings(DEBUG=True)  # Django's debug 404 page is HTML; an API client must still get JSON
+@pytest.mark.parametrize("path", ["/api/v1/no/such/endpoint", "/api/v1/negotiations/abc", "/api/v1/health/"])
+def test_unknown_api_url_answers_in_the_error_envelope_with_debug_on(client, path):
+    response = client.get(path)
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "NOT_FOUND", "message": "Not found."}}
