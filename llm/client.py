@@ -55,6 +55,10 @@ MAX_ERROR_BODY_BYTES = 64 * 1024  # enough for any real error message; a huge er
 MAX_COMPLETION_BODY_BYTES = 32 * 1024 * 1024
 _EXCERPT_CHARS = 80
 DRAIN_SECONDS = 0.5
+# After a finish_reason the answer is complete; only a usage chunk and [DONE] may follow, at once. An
+# upstream that keeps the connection open without them would otherwise hold the stream (and the
+# gateway's [DONE]) until the idle timeout.
+AFTER_FINISH_GRACE_SECONDS = 2.0
 DRAIN_MAX_BYTES = 64 * 1024
 
 
@@ -366,6 +370,8 @@ class OpenAICompatibleClient:
                     phase, deadline = "idle", time.monotonic() + timeouts.idle
                 else:
                     phase, deadline = "first_token", first_token
+                if finished:
+                    deadline = min(deadline, time.monotonic() + AFTER_FINISH_GRACE_SECONDS)
                 if total <= deadline:
                     phase, deadline = "total", total
                 eof = False
@@ -383,6 +389,7 @@ class OpenAICompatibleClient:
                     if not read_deadline.expired():
                         raise  # cancelled from outside: never swallowed
                     if finished:  # the answer is complete; only [DONE] or usage is missing
+                        logger.debug("%s: nothing after finish_reason for a while; the answer is complete", self.provider)
                         return
                     raise _timeout_error(self.provider, phase, self._phase_seconds(phase), "".join(parts)) from None
                 except httpx.HTTPError as exc:

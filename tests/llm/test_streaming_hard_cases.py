@@ -120,6 +120,22 @@ async def test_drop_after_finish_reason_is_still_a_complete_answer(fake_openai_p
     assert text_of(chunks) == expected_text(8) and chunks[-1].finish_reason == "stop"
 
 
+async def test_silence_after_the_finish_reason_ends_the_stream_before_the_idle_timeout(
+    make_fake_provider, fake_openai, monkeypatch
+):
+    from dataclasses import replace
+
+    import llm.client
+    from tests.support.llm import TEST_TIMEOUTS
+
+    monkeypatch.setattr(llm.client, "AFTER_FINISH_GRACE_SECONDS", 0.05)
+    provider = make_fake_provider(timeouts=replace(TEST_TIMEOUTS, idle=60.0, total=120.0))
+    async with asyncio.timeout(10):  # without the grace, this waits for the 60 s idle timeout
+        chunks = await collect(provider, "stall-after-finish")
+    assert text_of(chunks) == expected_text(8) and chunks[-1].finish_reason == "stop"
+    assert await fake_openai.await_close(fake_openai.last, timeout=2)  # the upstream connection is let go
+
+
 async def test_done_without_any_finish_reason_is_complete_and_ends_with_stop(fake_openai_provider):
     chunks = await collect(fake_openai_provider, "no-finish")
     assert text_of(chunks) == expected_text(8)

@@ -50,6 +50,7 @@ Behaviours (streaming and non-streaming unless noted):
     finish:VALUE            finish_reason VALUE (e.g. an unknown one)
     huge-line:BYTES         one data line of BYTES bytes
     drop-after-finish       tokens and the finish chunk, then the connection is cut before [DONE]
+    stall-after-finish      tokens and the finish chunk, then silence (no usage, no [DONE]) until the client leaves
     no-finish               (stream requests) tokens and [DONE], but no chunk with a finish_reason
     ignore-stream           (stream requests) a whole non-streamed completion, as if stream=false
     json-error-200          (stream requests) HTTP 200 with a JSON error body, as LM Studio answers unknown paths
@@ -125,7 +126,7 @@ BEHAVIOURS = frozenset(
         "context-overflow-llamacpp", "context-overflow-openai", "html", "drop-after", "malformed",
         "error-mid-stream", "openrouter-error", "finish-error", "stall-after-first", "no-headers",
         "empty-stream", "comments", "crlf", "cr", "split", "no-space", "multiline", "done-no-blank",
-        "usage", "content-and-finish", "reasoning", "finish", "huge-line", "drop-after-finish",
+        "usage", "content-and-finish", "reasoning", "finish", "huge-line", "drop-after-finish", "stall-after-finish",
         "ignore-stream", "json-error-200", "html-200", "redirect",
     }
 )
@@ -673,6 +674,8 @@ class FakeOpenAIServer:
             emit(plan.chunk({}, finish=finish))
         if name == "drop-after-finish":
             pieces.append(None)
+        if name == "stall-after-finish":
+            pieces.append(_STALL_SECONDS)
         include_usage = isinstance(record.body, dict) and bool(
             (record.body.get("stream_options") or {}).get("include_usage")
         )
