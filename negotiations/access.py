@@ -11,6 +11,9 @@ HOW: `request_token(request)` reads `Authorization: Bearer <token>`, else `?toke
      Every endpoint asks here before it reads anything else of the request (query parameters,
      Last-Event-ID), so a caller without credentials always gets 401, never a 400 about its input.
      (An id that is not a number never reaches a view: no URL matches it, 404.)
+     Creating a negotiation spends the model, so when the operator has set gateway keys
+     (LLM_GATEWAY_API_KEYS) it needs one of them or staff (`CreateNeedsGatewayKeyOrStaff`); with no
+     keys set (the development default) anyone may create, as anyone may call the open gateway.
 """
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ from typing import Any
 
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import BasePermission
+
+from llm.gateway_auth import INVALID_KEY, MISSING_KEY, gateway_keys, key_matches
 
 from marketplace.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
 from negotiations.models import Negotiation
@@ -27,6 +33,7 @@ from negotiations.validation import MAX_ID
 from negotiations.visibility import Viewer
 
 __all__ = [
+    "CreateNeedsGatewayKeyOrStaff",
     "NegotiationAccess",
     "NegotiationToken",
     "NegotiationTokenAuthentication",
@@ -89,6 +96,25 @@ def staff_user_from_request(request: Any) -> bool:
     except AuthenticationFailed as exc:
         raise NotAuthenticatedError(str(exc.detail)) from exc
     return authenticated is not None and authenticated[0].is_staff
+
+
+class CreateNeedsGatewayKeyOrStaff(BasePermission):
+    """With gateway keys set, a request needs `Authorization: Bearer <gateway key>` or a staff user;
+    otherwise 401 NOT_AUTHENTICATED (before the body is read, so nothing is written)."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        keys = gateway_keys()
+        if not keys:
+            return True
+        user = request.user
+        if user is not None and user.is_authenticated and user.is_active and user.is_staff:
+            return True
+        scheme, _, credentials = str(request.META.get("HTTP_AUTHORIZATION", "")).strip().partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise NotAuthenticatedError(MISSING_KEY)
+        if not key_matches(credentials.strip(), keys):
+            raise NotAuthenticatedError(INVALID_KEY)
+        return True
 
 
 def negotiation_access_get(*, negotiation_id: int, token: str | None, staff: bool) -> NegotiationAccess:

@@ -35,6 +35,7 @@ from marketplace.schema import error_responses
 from negotiations import schema as _schema  # noqa: F401 - registers the token security scheme
 from negotiations.access import (
     NEGOTIATION_AUTHENTICATION,
+    CreateNeedsGatewayKeyOrStaff,
     NegotiationAccess,
     NegotiationToken,
     negotiation_access_get,
@@ -183,7 +184,10 @@ class ParticipantInputSerializer(StrictSerializer):
 
 
 class NegotiationCreateApi(APIView):
-    """Create a negotiation (and by default start it). The three tokens are returned here only."""
+    """Create a negotiation (and by default start it). The three tokens are returned here only. With
+    gateway keys set (LLM_GATEWAY_API_KEYS), only their holders and staff may: a negotiation spends the model."""
+
+    permission_classes = [CreateNeedsGatewayKeyOrStaff]
 
     @extend_schema_serializer(component_name="NegotiationCreateRequest")
     class InputSerializer(StrictSerializer):
@@ -198,13 +202,15 @@ class NegotiationCreateApi(APIView):
 
     @extend_schema(
         tags=["negotiations"], operation_id="negotiations_create", request=InputSerializer,
-        responses={201: NegotiationCreatedSerializer, **error_responses(400, 413, 429)},
+        responses={201: NegotiationCreatedSerializer, **error_responses(400, 401, 413, 429)},
         examples=[OpenApiExample("Rule-based agents", request_only=True, value={
             "listing": 1, "buyer": {"limit_price": "450.00", "mode": "rule"},
             "seller": {"limit_price": "350.00", "mode": "rule"}, "max_rounds": 5})],
         description="Unknown `listing`: 400 VALIDATION_ERROR (`details.fields.listing`). Nothing is written "
         "unless the whole request is valid. Starting (the default) when this server already plays "
-        "NEGOTIATION_MAX_ACTIVE negotiations: 429 NEGOTIATION_CAPACITY with Retry-After, nothing written.",
+        "NEGOTIATION_MAX_ACTIVE negotiations: 429 NEGOTIATION_CAPACITY with Retry-After, nothing written. "
+        "When the server has gateway keys (LLM_GATEWAY_API_KEYS), `Authorization: Bearer <gateway key>` "
+        "or a staff user is required (401 NOT_AUTHENTICATED otherwise).",
     )
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer, read_json_object(request))
