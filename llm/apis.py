@@ -36,6 +36,12 @@ from marketplace.schema import error_responses
 __all__ = ["ChatCompletionCreateApi", "ModelListApi"]
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+CHAT_200_DESCRIPTION = (
+    "`stream: false` (application/json): a `chat.completion` object with `usage`. "
+    "`stream: true` (text/event-stream): `data: {chat.completion.chunk}` events ending `data: [DONE]`; "
+    "with `stream_options.include_usage`, a last chunk with empty `choices` and `usage`. "
+    'A failure after the first byte is one final `data: {"error": {...}}` event and no `[DONE]`.'
+)
 
 
 
@@ -60,7 +66,7 @@ class ModelListApi(AsyncApiView):
         tags=["llm"],
         operation_id="llm_models_list",
         parameters=[OpenApiParameter("provider", str, description="Provider name (default: LLM_PROVIDER).")],
-        responses={200: OutputSerializer, **error_responses(400, 429, 502, 503)},
+        responses={200: OutputSerializer, **error_responses(400, 401, 429, 502, 503)},
     )
     async def get(self, request: HttpRequest) -> HttpResponse:
         provider = await aget_provider(request.GET.get("provider") or None)
@@ -107,16 +113,10 @@ class ChatCompletionCreateApi(AsyncApiView):
         operation_id="llm_chat_completions_create",
         request=ChatCompletionInputSerializer,
         responses={
-            (200, "application/json"): OpenApiResponse(
-                OutputSerializer, description="`stream: false`: a `chat.completion` object with `usage`."
-            ),
-            (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR,
-                description="`stream: true`: `data: {chat.completion.chunk}` events ending `data: [DONE]`; "
-                "with `stream_options.include_usage`, a last chunk with empty `choices` and `usage`. "
-                'A failure after the first byte is one final `data: {"error": {...}}` event.',
-            ),
-            **error_responses(400, 404, 413, 429, 502, 503),
+            # OpenAPI has one description per status, shared by its media types: both cases say it.
+            (200, "application/json"): OpenApiResponse(OutputSerializer, description=CHAT_200_DESCRIPTION),
+            (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description=CHAT_200_DESCRIPTION),
+            **error_responses(400, 401, 404, 413, 429, 502, 503),
         },
         examples=[
             OpenApiExample(

@@ -35,7 +35,9 @@ def test_chat_endpoint_documents_its_request_json_and_sse_answers_and_errors(sch
     assert {"messages", "model", "provider", "temperature", "max_tokens", "stream", "stream_options"} <= set(request["properties"])
     assert request["required"] == ["messages"]
     assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
-    for status in ("400", "413", "429", "502", "503"):
+    description = operation["responses"]["200"]["description"]  # one per status, for both media types
+    assert "`stream: false`" in description and "`stream: true`" in description and "[DONE]" in description
+    for status in ("400", "401", "413", "429", "502", "503"):
         ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
         assert ref.endswith("/ErrorResponse")
 
