@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
-import re
-import shutil
 import importlib.util
 import os
 import socket
@@ -33,6 +30,7 @@ from pathlib import Path
 import psutil
 
 from bench.loadgen import BatchResult, Target, percentile, run_batch
+from bench.profiling import PySpySampler
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKENS = 64
@@ -225,35 +223,15 @@ def report(rows: dict[str, dict[str, Row]], cases: tuple[Case, ...]) -> None:
 
 def profile(target: Target, process: Process, log_dir: str, requests: int = 2000) -> None:
     """Sample the gateway with py-spy while it relays streams; print self and inclusive time by function."""
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(py_spy).exists():
-        raise SystemExit("--profile needs py-spy: pip install py-spy")
-    raw = Path(log_dir) / "profile.txt"
     asyncio.run(run_batch(target, target.request(STREAM_BODY), total=200, concurrency=10, stream=True))
-    sampler = subprocess.Popen([py_spy, "record", "-p", str(process.popen.pid), "-o", str(raw), "-f", "raw",
-                                "-r", "500", "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sampler = PySpySampler(process.popen.pid, Path(log_dir) / "profile.txt")
     time.sleep(1)
     cpu_before = process.cpu_seconds()
     result = asyncio.run(run_batch(target, target.request(STREAM_BODY), total=requests, concurrency=10, stream=True))
     cpu = process.cpu_seconds() - cpu_before
-    sampler.send_signal(2)
-    sampler.wait(60)
-    own: collections.Counter[str] = collections.Counter()
-    inclusive: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
-        total += int(count)
-        own[frames[-1]] += int(count)
-        for frame in set(frames):
-            inclusive[frame] += int(count)
     print(f"{process.name}: {result.count} streams, {cpu * 1000 / max(result.count, 1):.2f} ms CPU each, "
-          f"{result.rate:.1f}/s at concurrency 10; {total} samples (wall time of busy threads)")
-    for title, counter in (("self", own), ("inclusive", inclusive)):
-        print(f"--- {title}")
-        for frame, count in counter.most_common(30):
-            print(f"{100 * count / total:5.1f}%  {frame}")
+          f"{result.rate:.1f}/s at concurrency 10")
+    sampler.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,8 +24,6 @@ import collections
 import gc
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.loadgen import percentile
+from bench.profiling import PySpySampler
 from bench.relay import SERVER_COMMANDS, Process, _free_port, _wait_until_serving, available_servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,7 +198,9 @@ async def measure(server: str, process: Process, port: int, viewers: int, listin
     await asyncio.sleep(1.0)  # let the server settle with every viewer idle
     rss_idle = _rss(process)
 
-    sampler = _start_sampler(process) if profile else None
+    sampler = None
+    if profile:
+        sampler = PySpySampler(process.popen.pid, Path(tempfile.mkdtemp(prefix="bench-stream-profile-")) / "profile.txt")
     if sampler is not None:
         await asyncio.sleep(1)  # py-spy attaching
     cpu_before = process.cpu_seconds()
@@ -212,7 +213,7 @@ async def measure(server: str, process: Process, port: int, viewers: int, listin
     for task in tasks:
         task.cancel()
     if sampler is not None:
-        _print_profile(*sampler)
+        sampler.stop()
 
     expected: dict[str, list[int]] = {}
     for role in ROLES:
@@ -253,35 +254,6 @@ def _cpu_pressure() -> float | None:
 
 def _all_seqs(expected: dict[str, list[int]]) -> list[int]:
     return sorted(set().union(*expected.values()))
-
-
-def _start_sampler(process: Process) -> tuple[subprocess.Popen, Path]:
-    """py-spy (pip install py-spy) sampling the server while the negotiation runs."""
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    raw = Path(tempfile.mkdtemp(prefix="bench-stream-profile-")) / "profile.txt"
-    sampler = subprocess.Popen([py_spy, "record", "-p", str(process.popen.pid), "-o", str(raw), "-f", "raw", "-r", "500",
-                                "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return sampler, raw
-
-
-def _print_profile(sampler: subprocess.Popen, raw: Path) -> None:
-    sampler.send_signal(2)
-    sampler.wait(60)
-    own: collections.Counter[str] = collections.Counter()
-    inclusive: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
-        total += int(count)
-        own[frames[-1]] += int(count)
-        for frame in set(frames):
-            inclusive[frame] += int(count)
-    print(f"--- profile: {total} samples (wall time of busy threads)")
-    for title, counter in (("self", own), ("inclusive", inclusive)):
-        print(f"--- {title}")
-        for frame, count in counter.most_common(30):
-            print(f"{100 * count / total:5.1f}%  {frame}")
 
 
 # --- orchestration ---------------------------------------------------------------------------------
