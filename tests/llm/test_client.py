@@ -93,12 +93,14 @@ async def test_retry_after_ms_is_honoured(fake_openai_provider, fake_openai):
     assert 0.35 <= second.received_at - first.received_at < 5
 
 
-async def test_retry_after_beyond_the_cap_waits_only_the_cap(settings, make_fake_provider, fake_openai):
+async def test_retry_after_beyond_the_cap_is_not_retried_and_is_passed_on(settings, make_fake_provider, fake_openai):
+    # the upstream asks for 60 s, the cap is 0.2 s: retrying sooner than asked only earns another refusal
     settings.LLM_RETRY_MAX_DELAY = 0.2
     provider = make_fake_provider()
-    await provider.complete(request("fail:1:503:60"))
-    first, second = fake_openai.matching("fail:1:503:60")
-    assert second.received_at - first.received_at < 5
+    with pytest.raises(ProviderUnavailableError) as info:
+        await provider.complete(request("fail:1:503:60"))
+    assert fake_openai.attempts("fail:1:503:60") == 1
+    assert info.value.details["retry_after"] == 60
 
 
 async def test_connection_refused_is_retried_then_unavailable():
