@@ -15,6 +15,12 @@ HOW: one `httpx.AsyncClient` (HTTP/1.1, its pool from llm/pool.py) per event loo
      A stream's upstream response is closed in `finally`, so `aclose()` or a cancelled task closes the
      upstream connection at once; CancelledError is never caught. A stream that ends normally has
      yielded a chunk with a finish_reason ("stop" is added when [DONE] came without one).
+     Tool calls (`tool_calls`, legacy `function_call`), `refusal` and a choice's `logprobs` are relayed
+     as the JSON the upstream sent (the gateway is a relay, not a validator of tool-call shapes), after
+     one type check each: a list, an object, a string, an object. One of another type is a
+     ProviderResponseError (502 LLM_BAD_GATEWAY, reason "unexpected_shape"): dropping it would change
+     the answer (a finish_reason "tool_calls" with no tool call), and relaying it would hand clients
+     what their parsers reject. An empty one (`"tool_calls": []`, as vLLM sends) counts as absent.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -155,6 +161,19 @@ def _usage(value: Any) -> Usage | None:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+# The answer parts relayed as sent (see the module docstring), and the JSON type each must have.
+_PART_TYPES: dict[str, type] = {"tool_calls": list, "function_call": dict, "refusal": str, "logprobs": dict}
+
+
+def _as_delta_tool_calls(calls: list[Any] | None) -> list[Any] | None:
+    """A message's tool calls as a stream delta's: each with its `index` (the position, unless given),
+    which streaming clients use to put the fragments of a call together."""
+    if calls is None:
+        return None
+    return [{"index": i, **call} if isinstance(call, dict) and "index" not in call else call
+            for i, call in enumerate(calls)]
 
 
 @dataclass
@@ -335,7 +354,25 @@ class OpenAICompatibleClient:
             usage=_usage(data.get("usage")),
             reasoning=_text(message.get("reasoning_content")) or _text(message.get("reasoning")),
             id=_text(data.get("id")) or None,
+            tool_calls=self._part(message, "tool_calls", [text]),
+            function_call=self._part(message, "function_call", [text]),
+            refusal=self._part(message, "refusal", [text]),
+            logprobs=self._part(choice, "logprobs", [text]),
         )
+
+    def _part(self, container: Mapping[str, Any], key: str, parts: list[str], tail: str = "") -> Any:
+        """`container[key]` as sent, None when absent, null or empty; of a wrong type, an error (whose
+        partial text is `parts` and `tail`, joined only then)."""
+        value = container.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, _PART_TYPES[key]):
+            raise ProviderResponseError(
+                f"Provider '{self.provider}' sent `{key}` as {type(value).__name__}, not {_PART_TYPES[key].__name__}.",
+                provider=self.provider, details={"reason": "unexpected_shape", "field": key},
+                partial_text="".join(parts) + tail,
+            )
+        return value or None
 
     async def stream(self, request: ChatRequest, *, model: str) -> AsyncIterator[Chunk]:
         """Stream a chat completion. Retried only until the response starts; never after."""
@@ -458,7 +495,9 @@ class OpenAICompatibleClient:
         completion = self._completion(self._json(raw), model=model)
         yield Chunk(delta=completion.text, reasoning=completion.reasoning, role="assistant",
                     finish_reason=completion.finish_reason or "stop", usage=completion.usage,
-                    model=completion.model, id=completion.id)
+                    model=completion.model, id=completion.id,
+                    tool_calls=_as_delta_tool_calls(completion.tool_calls), function_call=completion.function_call,
+                    refusal=completion.refusal, logprobs=completion.logprobs)
 
     def _chunk(self, payload: Any, parts: list[str], model: str) -> Chunk | None:
         # Once per token: `payload` comes from json.loads, so dict and str are the only mapping and
@@ -493,19 +532,31 @@ class OpenAICompatibleClient:
                 provider=self.provider, details={"in_band": True, "finish_reason": "error"},
                 partial_text="".join(parts) + content,
             )
-        reasoning = role = None
+        reasoning = role = tool_calls = function_call = refusal = None
         if len(delta) > 1 or "content" not in delta:  # anything besides the text: look further
             reasoning = _text(delta.get("reasoning_content")) or _text(delta.get("reasoning"))
             role = _text(delta.get("role")) or None
-        if not (content or reasoning or role or finish or usage):
+            if "tool_calls" in delta or "function_call" in delta or "refusal" in delta:
+                tool_calls = self._part(delta, "tool_calls", parts, content)
+                function_call = self._part(delta, "function_call", parts, content)
+                refusal = self._part(delta, "refusal", parts, content)
+        logprobs = choice.get("logprobs")  # a choice's, not the delta's; most servers send null
+        if logprobs is not None:
+            logprobs = self._part(choice, "logprobs", parts, content)
+        has_parts = tool_calls or function_call or refusal or logprobs
+        if not (content or reasoning or role or finish or usage or has_parts):
             return None
         model_name = get("model")
         chunk_id = get("id")
-        return Chunk(
+        chunk = Chunk(
             delta=content, reasoning=reasoning or "", finish_reason=finish, usage=usage, role=role,
             model=model_name if isinstance(model_name, str) and model_name else None,
             id=chunk_id if isinstance(chunk_id, str) and chunk_id else None,
         )
+        if has_parts:  # rare: a text chunk does not pay for passing them
+            chunk = replace(chunk, tool_calls=tool_calls, function_call=function_call, refusal=refusal,
+                            logprobs=logprobs)
+        return chunk
 
     async def get_json(self, url: str, *, timeout: float | None = None, retries: bool = True) -> Any:
         """GET a JSON document (model lists, health probes); `timeout` replaces the total timeout."""

@@ -9,6 +9,11 @@ HOW: each is a plain function that returns the input unchanged when disabled (no
      async generator. Both close the upstream generator (`aclose`) in `finally`, so abandoning the
      shaped stream closes the upstream connection. Chunks with a finish_reason or usage are never held
      back; when the upstream fails, text already gathered is yielded before the error is re-raised.
+     A chunk carrying tool calls, a function call, a refusal or logprobs is never merged: the text
+     gathered before it goes out first, then that chunk as it came (merging would have to splice JSON
+     fragments whose boundaries clients rely on). Bounds count text only (`delta` characters, chunks
+     with text or reasoning); such a chunk passes whole and uncounted, so a bound never cuts a tool
+     call's JSON (`max_seconds` still ends a runaway one).
 """
 from __future__ import annotations
 
@@ -25,7 +30,8 @@ __all__ = ["apply_stream_settings", "bound", "coalesce", "merge_chunks", "shape_
 
 
 def merge_chunks(chunks: list[Chunk]) -> Chunk:
-    """One chunk carrying the text of all; role/model/id of the first, finish and usage of the last."""
+    """One chunk carrying the text of all; role/model/id of the first, finish and usage of the last.
+    Only for text chunks: tool calls, refusals and logprobs are not merged (`Chunk.has_parts`)."""
     if len(chunks) == 1:
         return chunks[0]
     first = chunks[0]
@@ -56,6 +62,12 @@ async def _coalesce_by_size(chunks: AsyncIterator[Chunk], max_chars: int) -> Asy
     try:
         try:
             async for chunk in chunks:
+                if chunk.has_parts:  # goes out alone, after the text before it
+                    if pending:
+                        yield merge_chunks(pending)
+                        pending, size = [], 0
+                    yield chunk
+                    continue
                 pending.append(chunk)
                 size += len(chunk.delta) + len(chunk.reasoning)
                 if chunk.finish_reason or chunk.usage or size >= max_chars:
@@ -101,6 +113,12 @@ async def _coalesce_timed(chunks: AsyncIterator[Chunk], max_chars: int, max_seco
                     yield merge_chunks(pending)
                     pending = []
                 raise
+            if chunk.has_parts:  # goes out alone, after the text before it
+                if pending:
+                    yield merge_chunks(pending)
+                    pending, size = [], 0
+                yield chunk
+                continue
             if not pending:
                 first_at = loop.time()
             pending.append(chunk)
@@ -126,7 +144,8 @@ def bound(
     chunks: AsyncIterator[Chunk], *, max_tokens: int = 0, max_chars: int = 0, max_seconds: float = 0
 ) -> AsyncIterator[Chunk]:
     """Stop after `max_tokens` text chunks, `max_chars` characters of text, or `max_seconds` seconds,
-    close the upstream, and end with a chunk whose finish_reason is "length" (0 disables a bound)."""
+    close the upstream, and end with a chunk whose finish_reason is "length" (0 disables a bound).
+    Tool calls, refusals and logprobs are not counted and never cut."""
     if max_tokens <= 0 and max_chars <= 0 and max_seconds <= 0:
         return chunks
     return _bound(chunks, max_tokens, max_chars, max_seconds)
@@ -166,7 +185,7 @@ async def _bound(chunks: AsyncIterator[Chunk], max_tokens: int, max_chars: int, 
                 tokens += 1
             if max_chars > 0 and chars + len(chunk.delta) > max_chars:
                 cut = replace(chunk, delta=chunk.delta[: max_chars - chars], finish_reason=None, usage=None)
-                if cut.delta or cut.reasoning or cut.role:
+                if cut.delta or cut.reasoning or cut.role or cut.has_parts:  # tool calls etc. go whole
                     yield cut
                 yield length()
                 return

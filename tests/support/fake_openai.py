@@ -55,6 +55,17 @@ Behaviours (streaming and non-streaming unless noted):
     ignore-stream           (stream requests) a whole non-streamed completion, as if stream=false
     json-error-200          (stream requests) HTTP 200 with a JSON error body, as LM Studio answers unknown paths
     html-200                (stream requests) HTTP 200 with an HTML page (a captive portal, a proxy)
+    tool-calls[:N]          N content tokens (default 0), then the two TOOL_CALLS, finish "tool_calls".
+                            Streamed the way OpenAI and llama.cpp do: per call a first delta with
+                            index, id, type, function.name and empty arguments, then deltas with
+                            index and function.arguments fragments (a few characters each, non-ASCII
+                            included); not streamed: `message.tool_calls`, content null
+    function-call           the legacy FUNCTION_CALL (name first, then argument fragments), finish
+                            "function_call"; not streamed: `message.function_call`, content null
+    refusal                 REFUSAL in `refusal` delta fragments, no content, finish "stop"; not
+                            streamed: `message.refusal`, content null
+    logprobs                the normal tokens, each chunk's choice with `logprobs` (token_logprobs(i));
+                            not streamed: the choice's `logprobs` for all tokens
 """
 from __future__ import annotations
 
@@ -74,12 +85,17 @@ from typing import Any
 
 __all__ = [
     "BEHAVIOURS",
+    "FUNCTION_CALL",
     "FakeOpenAIServer",
     "FakeRequest",
     "LM_STUDIO_CONTEXT_OVERFLOW",
     "LM_STUDIO_NO_MODELS_LOADED",
+    "REFUSAL",
+    "TOOL_CALLS",
+    "expected_logprobs",
     "expected_text",
     "token",
+    "token_logprobs",
 ]
 
 # Real servers' error texts, so classification is tested against what users actually get:
@@ -127,9 +143,21 @@ BEHAVIOURS = frozenset(
         "error-mid-stream", "openrouter-error", "finish-error", "stall-after-first", "no-headers",
         "empty-stream", "comments", "crlf", "cr", "split", "no-space", "multiline", "done-no-blank",
         "usage", "content-and-finish", "reasoning", "finish", "huge-line", "drop-after-finish", "stall-after-finish",
-        "ignore-stream", "json-error-200", "html-200", "redirect",
+        "ignore-stream", "json-error-200", "html-200", "redirect", "tool-calls", "function-call", "refusal",
+        "logprobs",
     }
 )
+
+# What the tool-call behaviours answer (OpenAI's message shapes), whole; streamed, they come in pieces.
+TOOL_CALLS: list[dict[str, Any]] = [
+    {"id": "call_fake_0", "type": "function",
+     "function": {"name": "get_weather", "arguments": '{"city": "Zürich", "unit": "celsius"}'}},
+    {"id": "call_fake_1", "type": "function",
+     "function": {"name": "get_time", "arguments": '{"timezone": "Asia/東京"}'}},
+]
+FUNCTION_CALL: dict[str, Any] = {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+REFUSAL = "I'm sorry, I can't help with that. 🙅"
+_FRAGMENT_CHARS = 4  # streamed argument and refusal fragments
 
 _WORDS = ("Hello", " wörld", " 世界", " 🙂", " from", " the", " fake", " server", ".")
 _STALL_SECONDS = 300.0  # a stall lasts until the client leaves; this only bounds a forgotten one
@@ -150,6 +178,23 @@ def token(i: int) -> str:
 def expected_text(n: int) -> str:
     """The text of a stream of n tokens."""
     return "".join(token(i) for i in range(n))
+
+
+def token_logprobs(i: int) -> dict[str, Any]:
+    """The `logprobs` of the chunk that carries token i (OpenAI's shape, one entry with a top list)."""
+    text = token(i)
+    return {"content": [{"token": text, "logprob": -0.25 * (i + 1), "bytes": list(text.encode()),
+                         "top_logprobs": [{"token": text, "logprob": -0.25 * (i + 1), "bytes": list(text.encode())}]}],
+            "refusal": None}
+
+
+def expected_logprobs(n: int) -> dict[str, Any]:
+    """The choice's `logprobs` of a non-streamed answer of n tokens."""
+    return {"content": [token_logprobs(i)["content"][0] for i in range(n)], "refusal": None}
+
+
+def _fragments(text: str) -> list[str]:
+    return [text[i : i + _FRAGMENT_CHARS] for i in range(0, len(text), _FRAGMENT_CHARS)]
 
 
 @dataclass
@@ -577,16 +622,27 @@ class FakeOpenAIServer:
             delay = float(args[0] if args else 100) / 1000
         if delay:
             await conn.sleep(delay * tokens)
+        if name == "tool-calls":
+            tokens = int(args[0]) if args else 0
         text = expected_text(tokens)
         finish = args[0] if name == "finish" and args else "stop"
         message: dict[str, Any] = {"role": "assistant", "content": text}
+        logprobs = expected_logprobs(tokens) if name == "logprobs" else None
         if name == "reasoning":
             message["reasoning_content"] = "Let me think."
+        elif name == "tool-calls":
+            message = {"role": "assistant", "content": text or None, "refusal": None, "tool_calls": TOOL_CALLS}
+            finish = "tool_calls"
+        elif name == "function-call":
+            message = {"role": "assistant", "content": None, "function_call": FUNCTION_CALL}
+            finish = "function_call"
+        elif name == "refusal":
+            message = {"role": "assistant", "content": None, "refusal": REFUSAL}
         model = record.model or "fake-model"
         body: dict[str, Any] = {
             "id": f"chatcmpl-fake-{record.connection_id}", "object": "chat.completion", "created": int(time.time()),
             "model": model, "system_fingerprint": "fake",
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish}],
             "usage": {"prompt_tokens": 5, "completion_tokens": tokens, "total_tokens": 5 + tokens},
         }
         if name in ("error-mid-stream", "openrouter-error"):
@@ -627,7 +683,9 @@ class FakeOpenAIServer:
         if name == "slow":
             delay = float(args[0] if args else 100) / 1000
         n = int(args[0]) if name in ("drop-after", "malformed", "error-mid-stream", "openrouter-error",
-                                     "finish-error") and args else tokens
+                                     "finish-error", "tool-calls") and args else tokens
+        if name in ("tool-calls", "function-call", "refusal") and not args:
+            n = 0  # no text unless asked for
         plan = _StreamPlan(record, name, args)
         pieces: list[bytes | float | None] = []  # bytes to send, a float = sleep, None = cut the connection
 
@@ -637,7 +695,9 @@ class FakeOpenAIServer:
         if name == "comments":
             pieces.append(plan.line(b": keep-alive") + plan.eol)
             pieces.append(plan.line(OPENROUTER_COMMENT) + plan.eol + plan.eol)
-        if name != "empty-stream":
+        if name in ("tool-calls", "function-call", "refusal", "logprobs"):
+            emit(plan.chunk({"role": "assistant", "content": None, "refusal": None}))  # OpenAI's first delta
+        elif name != "empty-stream":
             emit(plan.chunk({"role": "assistant", "content": None}))
         if name == "reasoning":
             emit(plan.chunk({"reasoning_content": "Let me"}))
@@ -652,12 +712,28 @@ class FakeOpenAIServer:
                     pieces.append(delay)
                 if name == "content-and-finish" and i == last_index:
                     emit(plan.chunk({"content": token(i)}, finish="stop"))
+                elif name == "logprobs":
+                    emit(plan.chunk({"content": token(i)}, logprobs=token_logprobs(i)))
                 else:
                     emit(plan.chunk({"content": token(i)}))
                 if name == "comments" and i % 2 == 0:
                     pieces.append(plan.line(OPENROUTER_COMMENT) + plan.eol + plan.eol)
                 if name == "stall-after-first" and i == 0:
                     pieces.append(_STALL_SECONDS)
+        if name == "tool-calls":
+            for index, call in enumerate(TOOL_CALLS):
+                function = call["function"]
+                emit(plan.chunk({"tool_calls": [{"index": index, "id": call["id"], "type": call["type"],
+                                                 "function": {"name": function["name"], "arguments": ""}}]}))
+                for fragment in _fragments(function["arguments"]):
+                    emit(plan.chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}))
+        elif name == "function-call":
+            emit(plan.chunk({"function_call": {"name": FUNCTION_CALL["name"], "arguments": ""}}))
+            for fragment in _fragments(FUNCTION_CALL["arguments"]):
+                emit(plan.chunk({"function_call": {"arguments": fragment}}))
+        elif name == "refusal":
+            for fragment in _fragments(REFUSAL):
+                emit(plan.chunk({"refusal": fragment}))
         if name == "drop-after":
             pieces.append(None)
         elif name == "malformed":
@@ -671,6 +747,7 @@ class FakeOpenAIServer:
             emit(plan.chunk({}, finish="error"))
         elif name not in ("content-and-finish", "empty-stream", "no-finish"):
             finish = args[0] if name == "finish" and args else "stop"
+            finish = {"tool-calls": "tool_calls", "function-call": "function_call"}.get(name, finish)
             emit(plan.chunk({}, finish=finish))
         if name == "drop-after-finish":
             pieces.append(None)
@@ -737,12 +814,16 @@ class _StreamPlan:
     def line(self, raw: bytes) -> bytes:
         return raw
 
-    def chunk(self, delta: dict[str, Any], *, finish: str | None = None, error: dict[str, Any] | None = None) -> bytes:
+    def chunk(
+        self, delta: dict[str, Any], *, finish: str | None = None, error: dict[str, Any] | None = None,
+        logprobs: dict[str, Any] | None = None,
+    ) -> bytes:
         payload = (
             '{"id":"%s","object":"chat.completion.chunk","created":%d,"model":%s,"system_fingerprint":"fake",'
-            '"choices":[{"index":0,"delta":%s,"logprobs":null,"finish_reason":%s}]%s}'
+            '"choices":[{"index":0,"delta":%s,"logprobs":%s,"finish_reason":%s}]%s}'
             % (self.id, self.created, self.model, json.dumps(delta, ensure_ascii=False),
-               json.dumps(finish), (',"error":' + json.dumps(error)) if error else "")
+               json.dumps(logprobs, ensure_ascii=False), json.dumps(finish),
+               (',"error":' + json.dumps(error)) if error else "")
         )
         return payload.encode()
 
