@@ -87,12 +87,17 @@ class ChatCompletionCreateApi(AsyncApiView):
             @extend_schema_serializer(component_name="ChatCompletionMessage")
             class MessageSerializer(serializers.Serializer):
                 role = serializers.ChoiceField(choices=["assistant"])
-                content = serializers.CharField()
+                content = serializers.CharField(allow_null=True, help_text="null when the message carries only "
+                                                "tool calls or a refusal.")
                 reasoning_content = serializers.CharField(required=False, help_text="When the model reasons.")
+                refusal = serializers.CharField(required=False, help_text="As the upstream sent it.")
+                tool_calls = serializers.ListField(child=serializers.JSONField(), required=False,
+                                                   help_text="As the upstream sent them; the gateway runs no tool.")
+                function_call = serializers.JSONField(required=False, help_text="Legacy; as the upstream sent it.")
 
             index = serializers.IntegerField()
             message = MessageSerializer()
-            logprobs = serializers.JSONField(allow_null=True)
+            logprobs = serializers.JSONField(allow_null=True, help_text="As the upstream sent them (when asked for).")
             finish_reason = serializers.CharField(allow_null=True, help_text="stop, length, ... as the upstream says.")
 
         @extend_schema_serializer(component_name="Usage")

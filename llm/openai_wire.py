@@ -6,9 +6,15 @@ WHY: the gateway must look exactly like OpenAI to every OpenAI client; and the s
 HOW: `StreamEncoder` pre-renders each event's constant bytes (id, created, model, the JSON around the
      delta) once per stream; per chunk only the delta strings are JSON-escaped (C `encode_basestring`).
      Usage goes out as OpenAI does it: a trailing chunk with empty `choices`, only when asked for.
+     Tool calls, a legacy function call, a refusal and logprobs go out where OpenAI puts them
+     (`message`/`delta`.`tool_calls`, `function_call`, `refusal`; the choice's `logprobs`) as the values
+     the upstream sent; a chunk or completion without them is rendered byte for byte as before, and
+     only a chunk with them pays for `json.dumps` (ASCII-escaped, so any string the upstream's JSON
+     held encodes).
 """
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from json.encoder import encode_basestring
@@ -34,16 +40,28 @@ def usage_body(usage: Usage) -> dict[str, int]:
 
 
 def completion_body(completion: Completion, *, fallback_model: str) -> dict[str, Any]:
-    """A `chat.completion` object for a non-streamed answer."""
+    """A `chat.completion` object for a non-streamed answer. A message that carries tool calls or a
+    refusal and no text has `content: null`, as OpenAI sends it."""
     message: dict[str, Any] = {"role": "assistant", "content": completion.text}
     if completion.reasoning:
         message["reasoning_content"] = completion.reasoning
+    if completion.refusal is not None:
+        message["refusal"] = completion.refusal
+    if completion.tool_calls is not None:
+        message["tool_calls"] = completion.tool_calls
+    if completion.function_call is not None:
+        message["function_call"] = completion.function_call
+    if not completion.text and (
+        completion.tool_calls is not None or completion.function_call is not None or completion.refusal is not None
+    ):
+        message["content"] = None
     return {
         "id": completion.id or new_completion_id(),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": completion.model or fallback_model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": completion.finish_reason}],
+        "choices": [{"index": 0, "message": message, "logprobs": completion.logprobs,
+                     "finish_reason": completion.finish_reason}],
         "usage": usage_body(completion.usage) if completion.usage is not None else None,
     }
 
@@ -56,11 +74,18 @@ def model_list_body(models: list[ModelInfo], *, provider: str) -> dict[str, Any]
     }
 
 
+def _json(value: Any) -> bytes:
+    # ASCII-escaped: a lone surrogate (which json.loads accepts in a string) cannot be UTF-8 encoded.
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
 class StreamEncoder:
     """Encodes one stream's chunks as `chat.completion.chunk` SSE events.
 
     The first event carries `"role": "assistant"`; a chunk with only `usage` is held back and sent,
     if `include_usage`, as OpenAI's trailing usage chunk (`choices: []`) just before `[DONE]`.
+    A chunk's tool calls, function call and refusal join its delta, its logprobs replace the choice's
+    `null`; each such chunk is its own event (llm/streaming.py never merges them).
     """
 
     __slots__ = ("_head", "_tail_open", "_first", "_first_head", "include_usage", "usage", "_usage_head")
@@ -84,7 +109,7 @@ class StreamEncoder:
         if chunk.usage is not None:
             self.usage = chunk.usage
         first = self._first
-        if not first and not chunk.delta and not chunk.reasoning and chunk.finish_reason is None:
+        if not (first or chunk.delta or chunk.reasoning or chunk.finish_reason is not None or chunk.has_parts):
             return b""
         self._first = False
         fields = []
@@ -94,7 +119,18 @@ class StreamEncoder:
             fields.append(b'"reasoning_content":' + encode_basestring(chunk.reasoning).encode())
         finish = b"null" if chunk.finish_reason is None else encode_basestring(chunk.finish_reason).encode()
         head = self._first_head if first else self._head
-        return head + b",".join(fields) + self._tail_open + finish + b"}]}\n\n"
+        if not chunk.has_parts:
+            return head + b",".join(fields) + self._tail_open + finish + b"}]}\n\n"
+        # Rare (tool calls, refusals, logprobs): the delta's other fields in OpenAI's order, after the text.
+        if chunk.refusal is not None:
+            fields.append(b'"refusal":' + _json(chunk.refusal))
+        if chunk.tool_calls is not None:
+            fields.append(b'"tool_calls":' + _json(chunk.tool_calls))
+        if chunk.function_call is not None:
+            fields.append(b'"function_call":' + _json(chunk.function_call))
+        logprobs = b"null" if chunk.logprobs is None else _json(chunk.logprobs)
+        return (head + b",".join(fields) + b'},"logprobs":' + logprobs + b',"finish_reason":' + finish
+                + b"}]}\n\n")
 
     def finish(self) -> bytes:
         """The trailing usage event (when asked for and known) and `[DONE]`."""

@@ -1,15 +1,18 @@
 """Tool calls (and the legacy function call), refusals and logprobs are relayed as the upstream sends
-them: parsed by the provider layer (streamed and not), never merged or cut by stream shaping. Plain
-text streams are unchanged."""
+them: parsed by the provider layer (streamed and not), never merged or cut by stream shaping, written
+in OpenAI's format, and put back together by the official SDK through a live gateway. Plain text
+streams are unchanged."""
 import json
 
 import httpx
+import openai
 import pytest
 
 from llm.exceptions import ProviderResponseError
+from llm.openai_wire import DONE_EVENT, StreamEncoder, completion_body
 from llm.registry import build_provider
 from llm.streaming import bound, coalesce
-from llm.types import ChatMessage, ChatRequest, Chunk
+from llm.types import ChatMessage, ChatRequest, Chunk, Completion, Usage
 from tests.support.fake_openai import (
     FUNCTION_CALL,
     REFUSAL,
@@ -19,7 +22,10 @@ from tests.support.fake_openai import (
     token_logprobs,
 )
 from tests.support.llm import fake_provider_settings
+from tests.support.sse_client import post_chat
 
+HI = [{"role": "user", "content": "What is the weather in Zürich?"}]
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
 
 
 def request(model):
@@ -212,3 +218,136 @@ async def test_bounds_count_text_only_and_never_cut_a_tool_call():
     both = Chunk(delta="abcd", tool_calls=CALL_START.tool_calls)
     out = await collect(bound(upstream(both, Chunk(finish_reason="stop")), max_chars=2))
     assert out == [Chunk(delta="ab", tool_calls=CALL_START.tool_calls), Chunk(finish_reason="length")]
+
+
+# --- OpenAI wire format ------------------------------------------------------------------------------
+def payload(event: bytes) -> dict:
+    assert event.startswith(b"data: ") and event.endswith(b"\n\n")
+    return json.loads(event[6:-2])
+
+
+def test_plain_events_and_answers_are_byte_for_byte_what_they_were():
+    encoder = StreamEncoder(completion_id="chatcmpl-1", model="m-1", include_usage=True, created=123)
+    events = b"".join(encoder.encode(c) for c in (Chunk(role="assistant"), Chunk(delta='Hé "x"'),
+                                                 Chunk(reasoning="r"), Chunk(finish_reason="stop"),
+                                                 Chunk(usage=Usage(1, 2, 3))))
+    head = b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":123,"model":"m-1","system_fingerprint":null,'
+    assert events + encoder.finish() == (
+        head + b'"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'
+        + head + b'"choices":[{"index":0,"delta":{"content":"H\xc3\xa9 \\"x\\""},"logprobs":null,"finish_reason":null}]}\n\n'
+        + head + b'"choices":[{"index":0,"delta":{"reasoning_content":"r"},"logprobs":null,"finish_reason":null}]}\n\n'
+        + head + b'"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n'
+        + head + b'"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}\n\n' + DONE_EVENT
+    )
+    body = completion_body(Completion(text="hi", model="m", usage=Usage(1, 2, 3), id="x"), fallback_model="d")
+    assert body["choices"] == [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "logprobs": None,
+                                "finish_reason": "stop"}]
+
+
+def test_tool_call_chunks_are_sdk_chunks_whose_delta_is_what_the_upstream_sent():
+    from openai.types.chat import ChatCompletionChunk
+
+    encoder = StreamEncoder(completion_id="c", model="m", include_usage=False, created=1)
+    encoder.encode(Chunk(role="assistant"))
+    body = payload(encoder.encode(CALL_START))
+    assert body["choices"][0]["delta"] == {"tool_calls": CALL_START.tool_calls}
+    chunk = ChatCompletionChunk.model_validate(body)
+    assert chunk.choices[0].delta.tool_calls[0].function.name == "f"
+    ending = payload(encoder.encode(Chunk(tool_calls=CALL_ARGS.tool_calls, finish_reason="tool_calls")))
+    assert ending["choices"][0] == {"index": 0, "delta": {"tool_calls": CALL_ARGS.tool_calls}, "logprobs": None,
+                                    "finish_reason": "tool_calls"}
+
+
+def test_refusal_function_call_and_logprobs_go_where_openai_puts_them():
+    encoder = StreamEncoder(completion_id="c", model="m", include_usage=False, created=1)
+    first = payload(encoder.encode(Chunk(role="assistant", refusal="I can\u2019t \ud83d")))  # a lone surrogate too
+    assert first["choices"][0]["delta"] == {"role": "assistant", "content": "", "refusal": "I can\u2019t \ud83d"}
+    call = payload(encoder.encode(Chunk(function_call={"arguments": '{"a": 1}'})))
+    assert call["choices"][0]["delta"] == {"function_call": {"arguments": '{"a": 1}'}}
+    scored = payload(encoder.encode(Chunk(delta="x", logprobs=token_logprobs(0))))
+    assert scored["choices"][0]["delta"] == {"content": "x"} and scored["choices"][0]["logprobs"] == token_logprobs(0)
+    assert encoder.encode(Chunk(logprobs={"content": []})) != b""  # no text, but something to send
+
+
+def test_an_answer_with_tool_calls_or_a_refusal_has_null_content():
+    from openai.types.chat import ChatCompletion
+
+    body = completion_body(Completion(text="", model="m", finish_reason="tool_calls", tool_calls=TOOL_CALLS,
+                                      logprobs={"content": None, "refusal": None}), fallback_model="d")
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": None, "tool_calls": TOOL_CALLS}
+    assert body["choices"][0]["logprobs"] == {"content": None, "refusal": None}
+    assert ChatCompletion.model_validate(body).choices[0].message.tool_calls[1].function.name == "get_time"
+    body = completion_body(Completion(text="", model="m", refusal=REFUSAL), fallback_model="d")
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": None, "refusal": REFUSAL}
+    body = completion_body(Completion(text="Sure.", model="m", function_call=FUNCTION_CALL), fallback_model="d")
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Sure.", "function_call": FUNCTION_CALL}
+
+
+# --- through the gateway ---------------------------------------------------------------------------
+@pytest.fixture
+def client(live_gateway):
+    return openai.OpenAI(base_url=f"{live_gateway.url}/api/v1/llm", api_key="unused", max_retries=0, timeout=10)
+
+
+def sdk_calls(tool_calls):
+    return [{"id": c.id, "type": c.type, "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            for c in tool_calls]
+
+
+def test_sdk_reassembles_a_streamed_tool_call_into_the_upstreams(client, fake_upstream):
+    stream = client.chat.completions.create(model="tool-calls", messages=HI, tools=TOOLS, stream=True)
+    chunks = list(stream)
+    deltas = [[c.model_dump(exclude_none=True) for c in chunk.choices[0].delta.tool_calls]
+              for chunk in chunks if chunk.choices and chunk.choices[0].delta.tool_calls]
+    assert reassemble(deltas) == TOOL_CALLS
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    assert fake_upstream.last.body["tools"] == TOOLS
+
+
+def test_sdk_stream_helper_gets_the_tool_calls_in_its_final_completion(client, fake_upstream):
+    with client.chat.completions.stream(model="tool-calls:2", messages=HI, tools=TOOLS) as stream:
+        final = stream.get_final_completion()
+    message = final.choices[0].message
+    assert sdk_calls(message.tool_calls) == TOOL_CALLS
+    assert message.content == expected_text(2)
+    assert final.choices[0].finish_reason == "tool_calls"
+
+
+def test_sdk_gets_a_non_streamed_tool_call_and_can_answer_it(client, fake_upstream):
+    completion = client.chat.completions.create(model="tool-calls", messages=HI, tools=TOOLS)
+    message = completion.choices[0].message
+    assert sdk_calls(message.tool_calls) == TOOL_CALLS
+    assert (message.content, completion.choices[0].finish_reason) == (None, "tool_calls")
+    # the next turn: the assistant's message as the SDK returned it, and the tool's answer
+    turn = [*HI, message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": "call_fake_0", "content": "12 °C"}]
+    reply = client.chat.completions.create(model="fake-model", messages=turn, tools=TOOLS)
+    assert reply.choices[0].message.content == expected_text(8)
+    forwarded = fake_upstream.last.body["messages"]
+    assert forwarded[1]["tool_calls"] == TOOL_CALLS and forwarded[2]["tool_call_id"] == "call_fake_0"
+
+
+def test_sdk_gets_a_refusal_streamed_and_not(client, fake_upstream):
+    completion = client.chat.completions.create(model="refusal", messages=HI)
+    assert (completion.choices[0].message.refusal, completion.choices[0].message.content) == (REFUSAL, None)
+    stream = client.chat.completions.create(model="refusal", messages=HI, stream=True)
+    assert "".join(c.choices[0].delta.refusal or "" for c in stream if c.choices) == REFUSAL
+
+
+def test_sdk_gets_logprobs_streamed_and_not(client, fake_upstream):
+    completion = client.chat.completions.create(model="logprobs", messages=HI, logprobs=True, top_logprobs=1)
+    assert completion.choices[0].logprobs.model_dump() == expected_logprobs(8)
+    assert fake_upstream.last.body["logprobs"] is True
+    stream = client.chat.completions.create(model="logprobs", messages=HI, logprobs=True, stream=True)
+    scored = [c.choices[0].logprobs.model_dump() for c in stream if c.choices and c.choices[0].logprobs]
+    assert scored == [token_logprobs(i) for i in range(8)]
+
+
+def test_coalesced_streams_keep_tool_call_events_whole_and_in_order(live_gateway, fake_upstream, settings):
+    settings.LLM_STREAM_COALESCE_CHARS = 1000
+    result = post_chat(live_gateway.url, {"model": "tool-calls:3", "messages": HI, "stream": True})
+    deltas = [e["choices"][0]["delta"] for e in result.events[:-1]]
+    assert deltas[0] == {"role": "assistant", "content": expected_text(3)}  # the text, merged, first
+    assert reassemble(d["tool_calls"] for d in deltas[1:] if "tool_calls" in d) == TOOL_CALLS
+    assert all(set(d) == {"tool_calls"} for d in deltas[1:-1])  # one upstream fragment per event
+    assert result.events[-2]["choices"][0]["finish_reason"] == "tool_calls" and result.events[-1] == "[DONE]"
