@@ -189,7 +189,9 @@ class MessageContentField(serializers.Field):
 
 
 class ChatMessageInputSerializer(serializers.Serializer):
-    """One input message. `content` may be null only on assistant messages (tool calls)."""
+    """One input message. `content` may be null (or absent) only on an assistant message that carries
+    `tool_calls` or `function_call`: OpenAI refuses it otherwise ("Invalid value for 'content':
+    expected a string, got null"), and so do llama.cpp (when absent) and Mistral."""
 
     role = serializers.ChoiceField(choices=ROLES)
     content = MessageContentField(required=False, allow_null=True)
@@ -201,8 +203,13 @@ class ChatMessageInputSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError({name: ["Unknown message field."] for name in unknown})
         value = super().to_internal_value(data)
-        if value.get("content") is None and value["role"] != "assistant":
-            raise serializers.ValidationError({"content": [f"Required (a string) for role '{value['role']}'."]})
+        if value.get("content") is None:
+            if value["role"] != "assistant":
+                raise serializers.ValidationError({"content": [f"Required (a string) for role '{value['role']}'."]})
+            if not (data.get("tool_calls") or data.get("function_call")):
+                raise serializers.ValidationError(
+                    {"content": ["Required (a string) for an assistant message without tool_calls or function_call."]}
+                )
         value["extra"] = {k: data[k] for k in data.keys() & PASSTHROUGH_MESSAGE_FIELDS}
         return value
 

@@ -88,6 +88,35 @@ def test_null_content_is_allowed_only_for_assistant_tool_calls():
     assert not validate(messages=[{"role": "user"}])[1]
 
 
+CALL = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+
+
+@pytest.mark.parametrize("message", [
+    {"role": "assistant", "content": None, "tool_calls": CALL},
+    {"role": "assistant", "tool_calls": CALL},
+    {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
+    {"role": "assistant", "content": ""},
+], ids=["null-with-tool-calls", "missing-with-tool-calls", "null-with-function-call", "empty-string"])
+def test_an_assistant_message_has_content_or_a_call(message):
+    serializer, ok = validate(messages=[USER, message])
+    assert ok, serializer.errors
+
+
+@pytest.mark.parametrize("message", [
+    {"role": "assistant"},
+    {"role": "assistant", "content": None},
+    {"role": "assistant", "content": None, "tool_calls": []},
+    {"role": "assistant", "content": None, "tool_calls": None, "refusal": "No."},
+], ids=["missing", "null", "empty-tool-calls", "refusal-only"])
+def test_an_assistant_message_without_content_or_a_call_is_refused(message):
+    # OpenAI: content is "required unless tool_calls or function_call is specified"
+    serializer, ok = validate(messages=[USER, message])
+    assert not ok
+    assert serializer.errors["messages"][1] == {
+        "content": ["Required (a string) for an assistant message without tool_calls or function_call."]
+    }
+
+
 @pytest.mark.parametrize("messages", [[], None, "hi", [None], ["hi"]], ids=["empty", "null", "string", "null-item", "string-item"])
 def test_missing_empty_or_malformed_messages_are_refused(messages):
     serializer, ok = validate(messages=messages)

@@ -88,6 +88,7 @@ BAD_BODIES = {
     "content-number": {"messages": [{"role": "user", "content": 42}]},
     "content-object": {"messages": [{"role": "user", "content": {"text": "Hi"}}]},
     "content-missing": {"messages": [{"role": "user"}]},
+    "assistant-without-content-or-tool-calls": {"messages": [*HI, {"role": "assistant", "content": None}, *HI]},
     "temperature-string": {"messages": HI, "temperature": "hot"},
     "temperature-numeric-string": {"messages": HI, "temperature": "0.5"},
     "temperature-above-2": {"messages": HI, "temperature": 2.5},
@@ -124,6 +125,16 @@ def test_too_many_messages_are_refused(live_gateway, fake_upstream, settings):
     result = post_chat(live_gateway.url, {"messages": HI * 5})
     assert (result.status, result.body["error"]["code"]) == (400, "VALIDATION_ERROR")
     assert "messages" in result.body["error"]["details"]["fields"]
+    assert fake_upstream.records == []
+
+
+def test_an_assistant_message_without_content_or_tool_calls_is_refused_naming_the_field(live_gateway, fake_upstream):
+    # as OpenAI refuses it ("Invalid value for 'content': expected a string, got null")
+    result = post_chat(live_gateway.url, {"messages": [*HI, {"role": "assistant"}, *HI]})
+    assert (result.status, result.body["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert result.body["error"]["details"]["fields"]["messages"][1] == {
+        "content": ["Required (a string) for an assistant message without tool_calls or function_call."]
+    }
     assert fake_upstream.records == []
 
 
