@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from json.encoder import encode_basestring
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
 from llm.types import Chunk, Completion, ModelInfo, Usage
@@ -79,6 +79,15 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
+def _string(value: str) -> bytes:
+    """A JSON string, UTF-8. A lone surrogate (json.loads accepts "\\ud83d" from an upstream) cannot be
+    UTF-8 encoded; such a string goes out ASCII-escaped instead, as the upstream sent it."""
+    try:
+        return encode_basestring(value).encode()
+    except UnicodeEncodeError:
+        return encode_basestring_ascii(value).encode()
+
+
 class StreamEncoder:
     """Encodes one stream's chunks as `chat.completion.chunk` SSE events.
 
@@ -93,9 +102,9 @@ class StreamEncoder:
     def __init__(self, *, completion_id: str, model: str, include_usage: bool, created: int | None = None) -> None:
         created = int(time.time()) if created is None else created
         envelope = (
-            '{"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,"system_fingerprint":null,'
-            % (encode_basestring(completion_id), created, encode_basestring(model))
-        ).encode()
+            b'{"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,"system_fingerprint":null,'
+            % (_string(completion_id), created, _string(model))
+        )
         self._head = b"data: " + envelope + b'"choices":[{"index":0,"delta":{'
         self._first_head = self._head + b'"role":"assistant",'
         self._usage_head = b"data: " + envelope + b'"choices":[],"usage":'
@@ -114,10 +123,10 @@ class StreamEncoder:
         self._first = False
         fields = []
         if chunk.delta or first:
-            fields.append(b'"content":' + encode_basestring(chunk.delta).encode())
+            fields.append(b'"content":' + _string(chunk.delta))
         if chunk.reasoning:
-            fields.append(b'"reasoning_content":' + encode_basestring(chunk.reasoning).encode())
-        finish = b"null" if chunk.finish_reason is None else encode_basestring(chunk.finish_reason).encode()
+            fields.append(b'"reasoning_content":' + _string(chunk.reasoning))
+        finish = b"null" if chunk.finish_reason is None else _string(chunk.finish_reason)
         head = self._first_head if first else self._head
         if not chunk.has_parts:
             return head + b",".join(fields) + self._tail_open + finish + b"}]}\n\n"

@@ -25,6 +25,17 @@ def test_stream_events_are_valid_openai_chunks_with_the_role_first():
     assert encoder.finish() == DONE_EVENT
 
 
+def test_a_lone_surrogate_from_the_upstream_is_relayed_escaped_not_a_crash():
+    # json.loads accepts "\ud83d" (half an emoji, as a tokenizer may cut it); UTF-8 cannot encode it
+    lone = json.loads('"a\\ud83d"')
+    encoder = StreamEncoder(completion_id="c", model="m", include_usage=False)
+    events = [encoder.encode(Chunk(delta=lone, reasoning=lone)), encoder.encode(Chunk(delta="b", finish_reason="stop"))]
+    assert b"\\ud83d" in events[0]
+    assert payload(events[0])["choices"][0]["delta"]["content"] == lone
+    assert payload(events[1])["choices"][0]["delta"]["content"] == "b"
+    assert "é".encode() in encoder.encode(Chunk(delta="é"))  # other text stays UTF-8
+
+
 def test_empty_chunks_after_the_first_are_not_sent():
     encoder = StreamEncoder(completion_id="c", model="m", include_usage=False)
     encoder.encode(Chunk(delta="a"))
