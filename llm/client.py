@@ -285,6 +285,17 @@ class OpenAICompatibleClient:
             raise _timeout_error(self.provider, phase, self._phase_seconds(phase)) from exc
         return response
 
+    async def _read_body(self, response: httpx.Response, deadline: float, seconds: float) -> bytes:
+        """A whole (non-streamed) body, bounded in size and by `deadline`; the response is closed after."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                with translate_transport_errors(provider=self.provider, phase="body"):
+                    return await _read_limited(response, MAX_COMPLETION_BODY_BYTES, provider=self.provider, strict=True)
+        except TimeoutError as exc:
+            raise _timeout_error(self.provider, "total", seconds) from exc
+        finally:
+            await response.aclose()
+
     def _phase_seconds(self, phase: str) -> float:
         return float(getattr(self.config.timeouts, phase, 0.0))
 
@@ -305,14 +316,7 @@ class OpenAICompatibleClient:
                                     accept="application/json", model=model)
 
         response = await self._retrying("completion", attempt, total)
-        try:
-            async with asyncio.timeout_at(total):
-                with translate_transport_errors(provider=self.provider, phase="body"):
-                    raw = await _read_limited(response, MAX_COMPLETION_BODY_BYTES, provider=self.provider, strict=True)
-        except TimeoutError as exc:
-            raise _timeout_error(self.provider, "total", self.config.timeouts.total) from exc
-        finally:
-            await response.aclose()
+        raw = await self._read_body(response, total, self.config.timeouts.total)
         data = self._json(raw)
         return self._completion(data, model=model)
 
@@ -479,14 +483,7 @@ class OpenAICompatibleClient:
     async def _non_stream_answer(
         self, response: httpx.Response, content_type: str, total: float, model: str
     ) -> AsyncIterator[Chunk]:
-        try:
-            async with asyncio.timeout_at(total):
-                with translate_transport_errors(provider=self.provider, phase="body"):
-                    raw = await _read_limited(response, MAX_COMPLETION_BODY_BYTES, provider=self.provider, strict=True)
-        except TimeoutError as exc:
-            raise _timeout_error(self.provider, "total", self.config.timeouts.total) from exc
-        finally:
-            await response.aclose()
+        raw = await self._read_body(response, total, self.config.timeouts.total)
         if content_type.startswith("text/html"):
             raise ProviderResponseError(
                 f"Provider '{self.provider}' answered with an HTML page instead of a stream.",
@@ -564,14 +561,7 @@ class OpenAICompatibleClient:
 
         async def attempt() -> Any:
             response = await self._open("GET", url, body=None, deadlines={"total": total}, accept="application/json")
-            try:
-                async with asyncio.timeout_at(total):
-                    with translate_transport_errors(provider=self.provider, phase="body"):
-                        raw = await _read_limited(response, MAX_COMPLETION_BODY_BYTES, provider=self.provider, strict=True)
-            except TimeoutError as exc:
-                raise _timeout_error(self.provider, "total", timeout or self.config.timeouts.total) from exc
-            finally:
-                await response.aclose()
+            raw = await self._read_body(response, total, timeout or self.config.timeouts.total)
             return self._json(raw)
 
         if not retries:
