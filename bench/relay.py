@@ -221,6 +221,24 @@ def report(rows: dict[str, dict[str, Row]], cases: tuple[Case, ...]) -> None:
           f"{TOKENS} tokens per answer, 0 ms between tokens.")
 
 
+def migrated_gateway_env(base_url: str, database: Path) -> dict[str, str]:
+    """The environment of a benchmarked gateway (production settings, the fake upstream as LM Studio, a
+    fresh SQLite database), with that database migrated."""
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "bench-" + os.urandom(24).hex(),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "LLM_PROVIDER": "lm_studio",
+        "LM_STUDIO_BASE_URL": base_url,
+        "LM_STUDIO_DEFAULT_MODEL": "fake-model",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    return env
+
+
 def profile(target: Target, process: Process, log_dir: str, requests: int = 2000) -> None:
     """Sample the gateway with py-spy while it relays streams; print self and inclusive time by function."""
     asyncio.run(run_batch(target, target.request(STREAM_BODY), total=200, concurrency=10, stream=True))
@@ -256,18 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             processes.append(upstream)
             base_url = upstream.first_line.strip().rsplit(" ", 1)[-1]  # "... listening on http://127.0.0.1:N/v1"
             upstream_port = int(base_url.split(":")[2].split("/")[0])
-            env = {
-                **os.environ,
-                "DJANGO_DEBUG": "false",
-                "DJANGO_SECRET_KEY": "bench-" + os.urandom(24).hex(),
-                "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
-                "LLM_PROVIDER": "lm_studio",
-                "LM_STUDIO_BASE_URL": base_url,
-                "LM_STUDIO_DEFAULT_MODEL": "fake-model",
-                "LOG_LEVEL": "WARNING",
-                "PYTHONPATH": str(ROOT),
-            }
-            subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+            env = migrated_gateway_env(base_url, Path(tmp) / "bench.sqlite3")
             targets: dict[str, tuple[Target, Process | None]] = {
                 "direct": (Target("direct", "127.0.0.1", upstream_port, "/v1/chat/completions"), None)
             }

@@ -24,7 +24,6 @@ import collections
 import gc
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,9 +33,15 @@ from pathlib import Path
 
 from bench.loadgen import percentile
 from bench.profiling import PySpySampler
-from bench.relay import SERVER_COMMANDS, Process, _free_port, _wait_until_serving, available_servers
+from bench.relay import (
+    SERVER_COMMANDS,
+    Process,
+    _free_port,
+    _wait_until_serving,
+    available_servers,
+    migrated_gateway_env,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 ROLES = ("buyer", "seller", "observer")
 PRODUCTION_SERVER = "uvicorn"  # README "Benchmarks"
 TARGET_P99_MS = 100.0
@@ -340,18 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             base_url = upstream.first_line.strip().rsplit(" ", 1)[-1]
             for server in servers:
-                env = {
-                    **os.environ,
-                    "DJANGO_DEBUG": "false",
-                    "DJANGO_SECRET_KEY": "bench-" + os.urandom(24).hex(),
-                    "DATABASE_URL": f"sqlite:///{tmp}/{server}.sqlite3",
-                    "LLM_PROVIDER": "lm_studio",
-                    "LM_STUDIO_BASE_URL": base_url,
-                    "LM_STUDIO_DEFAULT_MODEL": "fake-model",
-                    "LOG_LEVEL": "WARNING",
-                    "PYTHONPATH": str(ROOT),
-                }
-                subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+                env = migrated_gateway_env(base_url, Path(tmp) / f"{server}.sqlite3")
                 port = _free_port()
                 process = Process(server, SERVER_COMMANDS[server](port), env, tmp)
                 try:
