@@ -66,7 +66,7 @@ class ModelListApi(AsyncApiView):
         tags=["llm"],
         operation_id="llm_models_list",
         parameters=[OpenApiParameter("provider", str, description="Provider name (default: LLM_PROVIDER).")],
-        responses={200: OutputSerializer, **error_responses(400, 401, 429, 502, 503)},
+        responses={200: OutputSerializer, **error_responses(400, 401, 404, 429, 502, 503)},
     )
     async def get(self, request: HttpRequest) -> HttpResponse:
         provider = await aget_provider(request.GET.get("provider") or None)

@@ -24,7 +24,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
-from llm.gateway_auth import INVALID_KEY, MISSING_KEY, gateway_keys, key_matches
+from llm.gateway_auth import INVALID_KEY, MISSING_KEY, GatewayKeyAuthentication, gateway_keys, key_matches
 
 from marketplace.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
 from negotiations.models import Negotiation
@@ -33,6 +33,8 @@ from negotiations.validation import MAX_ID
 from negotiations.visibility import Viewer
 
 __all__ = [
+    "CREATE_AUTHENTICATION",
+    "AccessCheckedByTheView",
     "CreateNeedsGatewayKeyOrStaff",
     "NegotiationAccess",
     "NegotiationToken",
@@ -83,6 +85,9 @@ class NegotiationTokenAuthentication(BaseAuthentication):
 
 # What negotiation endpoints accept, in order: a negotiation token wins over a staff identity.
 NEGOTIATION_AUTHENTICATION = [NegotiationTokenAuthentication, SessionAuthentication, TokenAuthentication]
+# Creating: staff by session or DRF token, or a gateway key (required only when keys are set; the
+# permission below decides, this list is what the schema documents).
+CREATE_AUTHENTICATION = [SessionAuthentication, TokenAuthentication, GatewayKeyAuthentication]
 
 
 def staff_user_from_request(request: Any) -> bool:
@@ -96,6 +101,14 @@ def staff_user_from_request(request: Any) -> bool:
     except AuthenticationFailed as exc:
         raise NotAuthenticatedError(str(exc.detail)) from exc
     return authenticated is not None and authenticated[0].is_staff
+
+
+class AccessCheckedByTheView(BasePermission):
+    """Lets every request through to the view, which decides with `negotiation_access_get` (it needs the
+    negotiation id). Unlike AllowAny, it does not make the OpenAPI schema offer anonymous access."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return True
 
 
 class CreateNeedsGatewayKeyOrStaff(BasePermission):

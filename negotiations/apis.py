@@ -34,7 +34,9 @@ from marketplace.errors import NotFoundError, RequestValidationError
 from marketplace.schema import error_responses
 from negotiations import schema as _schema  # noqa: F401 - registers the token security scheme
 from negotiations.access import (
+    CREATE_AUTHENTICATION,
     NEGOTIATION_AUTHENTICATION,
+    AccessCheckedByTheView,
     CreateNeedsGatewayKeyOrStaff,
     NegotiationAccess,
     NegotiationToken,
@@ -151,6 +153,7 @@ class _NegotiationApi(APIView):
     """Base of the endpoints about one negotiation: who is asking, as negotiations/access.py says."""
 
     authentication_classes = NEGOTIATION_AUTHENTICATION
+    permission_classes = [AccessCheckedByTheView]
 
     def access(self, request: Request, negotiation_id: int) -> NegotiationAccess:
         orphans_resume_once()
@@ -187,6 +190,7 @@ class NegotiationCreateApi(APIView):
     """Create a negotiation (and by default start it). The three tokens are returned here only. With
     gateway keys set (LLM_GATEWAY_API_KEYS), only their holders and staff may: a negotiation spends the model."""
 
+    authentication_classes = CREATE_AUTHENTICATION
     permission_classes = [CreateNeedsGatewayKeyOrStaff]
 
     @extend_schema_serializer(component_name="NegotiationCreateRequest")

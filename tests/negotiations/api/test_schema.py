@@ -37,6 +37,14 @@ def test_every_negotiations_endpoint_is_documented_with_its_errors_in_the_envelo
         assert operation["responses"][status]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
     if "{negotiation_id}" in path:
         assert operation["security"][:2] == TOKEN_SECURITY and "401" in operation["responses"]
+        assert {} not in operation["security"]  # no anonymous access to a negotiation
+
+
+def test_creating_a_negotiation_documents_the_gateway_key_staff_and_open_access(schema):
+    # open ({}) while no gateway keys are set; a gateway key or staff once they are
+    operation = schema["paths"]["/api/v1/negotiations"]["post"]
+    assert operation["security"] == [{"cookieAuth": []}, {"tokenAuth": []}, {"gatewayKey": []}, {}]
+    assert "401" in operation["responses"]
 
 
 def test_the_stream_is_documented_as_server_sent_events_with_its_resume_parameters(schema):
