@@ -22,6 +22,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -36,10 +37,21 @@ __all__ = ["HealthCheckApi", "HealthLiveApi", "LlmStatusApi", "RootApi"]
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 
 
+class JsonWhateverTheAcceptHeader(BaseContentNegotiation):
+    """Always JSON: a monitor that sends `Accept: text/plain` must get the health answer, not a 406."""
+
+    def select_parser(self, request: Any, parsers: list[Any]) -> Any:
+        return parsers[0]
+
+    def select_renderer(self, request: Any, renderers: list[Any], format_suffix: str | None = None) -> tuple[Any, str]:
+        return renderers[0], renderers[0].media_type
+
+
 class _PublicApi(APIView):
     # Probes are public, and must not read a session (a database query) just because a cookie came.
     authentication_classes: list = []
     permission_classes: list = []
+    content_negotiation_class = JsonWhateverTheAcceptHeader
 
 
 class _DatabaseComponentSerializer(serializers.Serializer):

@@ -82,6 +82,15 @@ def test_liveness_touches_no_dependency(client, fake_openai):
     assert fake_openai.records == []
 
 
+@pytest.mark.parametrize("accept", ["text/plain", "application/xml", "text/html;q=0.9"])
+def test_liveness_answers_json_whatever_the_accept_header(client, accept):
+    # a monitor that asks for text/plain must get the answer, not 406
+    response = client.get("/api/v1/health/live", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"status": "alive"}
+
+
 def test_a_burst_of_50_health_checks_makes_at_most_a_handful_of_probes(live_gateway, fake_upstream):
     fake_upstream.behaviour_override = "slow:300"  # the probe is in flight while the burst arrives
 
