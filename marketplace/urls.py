@@ -6,6 +6,7 @@ HOW: each app owns its routes (`<app>/urls.py`); errors outside views still answ
 """
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from health.apis import RootApi
@@ -19,7 +20,9 @@ urlpatterns = [
     path("api/v1/", include("health.urls")),
     path("api/v1/llm/", include("llm.urls")),
     path("api/v1/", include("negotiations.urls")),
-    re_path(r"^api/v1/", json_404_handler, name="api-not-found"),  # last: only what nothing else matched
+    # Last: only what nothing else matched. CSRF-exempt, as an unmatched path was before it had a route:
+    # a POST to a wrong API path must get this JSON 404, not the CSRF check's HTML 403.
+    re_path(r"^api/v1/", csrf_exempt(json_404_handler), name="api-not-found"),
 ]
 
 handler400 = "marketplace.api_errors.json_400_handler"
