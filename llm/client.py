@@ -403,6 +403,7 @@ class OpenAICompatibleClient:
         decoder = SSEDecoder(max_line_bytes=self.max_line_bytes)
         parts: list[str] = []  # the text so far, joined only when an error needs it
         got_event = finished = done = False
+        finish_deadline = 0.0  # set once at the finish_reason: keep-alive bytes after it do not extend it
         read_deadline = _ReadDeadline()
         try:
             reader = _body_chunks(response)
@@ -412,7 +413,7 @@ class OpenAICompatibleClient:
                 else:
                     phase, deadline = "first_token", first_token
                 if finished:
-                    deadline = min(deadline, time.monotonic() + AFTER_FINISH_GRACE_SECONDS)
+                    deadline = min(deadline, finish_deadline)
                 if total <= deadline:
                     phase, deadline = "total", total
                 eof = False
@@ -448,8 +449,9 @@ class OpenAICompatibleClient:
                         continue
                     if chunk.delta:
                         parts.append(chunk.delta)
-                    if chunk.finish_reason:
+                    if chunk.finish_reason and not finished:
                         finished = True
+                        finish_deadline = time.monotonic() + AFTER_FINISH_GRACE_SECONDS
                     yield chunk
                 if eof:
                     break

@@ -136,6 +136,19 @@ async def test_silence_after_the_finish_reason_ends_the_stream_before_the_idle_t
     assert await fake_openai.await_close(fake_openai.last, timeout=2)  # the upstream connection is let go
 
 
+async def test_keepalive_comments_after_the_finish_reason_do_not_extend_the_grace(make_fake_provider, monkeypatch):
+    from dataclasses import replace
+
+    import llm.client
+    from tests.support.llm import TEST_TIMEOUTS
+
+    monkeypatch.setattr(llm.client, "AFTER_FINISH_GRACE_SECONDS", 0.2)
+    provider = make_fake_provider(timeouts=replace(TEST_TIMEOUTS, idle=60.0, total=120.0))
+    async with asyncio.timeout(5):  # the pings go on for 10 s; each one used to restart the grace
+        chunks = await collect(provider, "pings-after-finish")
+    assert text_of(chunks) == expected_text(8) and chunks[-1].finish_reason == "stop"
+
+
 async def test_done_without_any_finish_reason_is_complete_and_ends_with_stop(fake_openai_provider):
     chunks = await collect(fake_openai_provider, "no-finish")
     assert text_of(chunks) == expected_text(8)

@@ -51,6 +51,7 @@ Behaviours (streaming and non-streaming unless noted):
     huge-line:BYTES         one data line of BYTES bytes
     drop-after-finish       tokens and the finish chunk, then the connection is cut before [DONE]
     stall-after-finish      tokens and the finish chunk, then silence (no usage, no [DONE]) until the client leaves
+    pings-after-finish      tokens and the finish chunk, then a `: keepalive` comment every 50 ms for 10 s, no [DONE]
     no-finish               (stream requests) tokens and [DONE], but no chunk with a finish_reason
     ignore-stream           (stream requests) a whole non-streamed completion, as if stream=false
     json-error-200          (stream requests) HTTP 200 with a JSON error body, as LM Studio answers unknown paths
@@ -143,6 +144,7 @@ BEHAVIOURS = frozenset(
         "error-mid-stream", "openrouter-error", "finish-error", "stall-after-first", "no-headers",
         "empty-stream", "comments", "crlf", "cr", "split", "no-space", "multiline", "done-no-blank",
         "usage", "content-and-finish", "reasoning", "finish", "huge-line", "drop-after-finish", "stall-after-finish",
+        "pings-after-finish",
         "ignore-stream", "json-error-200", "html-200", "redirect", "tool-calls", "function-call", "refusal",
         "logprobs",
     }
@@ -752,6 +754,10 @@ class FakeOpenAIServer:
         if name == "drop-after-finish":
             pieces.append(None)
         if name == "stall-after-finish":
+            pieces.append(_STALL_SECONDS)
+        if name == "pings-after-finish":
+            for _ in range(200):
+                pieces += [0.05, b": keepalive" + plan.eol + plan.eol]
             pieces.append(_STALL_SECONDS)
         include_usage = isinstance(record.body, dict) and bool(
             (record.body.get("stream_options") or {}).get("include_usage")
