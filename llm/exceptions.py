@@ -15,7 +15,7 @@
 WHY: callers (HTTP views, SSE streams, negotiation agents) handle upstream failure by kind, never by
      parsing messages; code and status sit on the class so DESIGN's table lives in exactly one place.
      5xx responses carry `x-should-retry: false` (the gateway has retried already; OpenAI's SDKs obey
-     the header); 429 carries the upstream's Retry-After.
+     the header); an upstream's Retry-After (429, or a 503 that sent one) is passed on.
 HOW: the shared OpenAI-compatible client translates httpx errors and upstream bodies into these at
      one boundary (`raise ... from exc`). Messages are safe to show to clients: no keys, no tracebacks.
 """
@@ -64,9 +64,17 @@ class LLMError(ApplicationError):
 
     @property
     def response_headers(self) -> dict[str, str]:
+        headers = {}
         # By the time a 5xx leaves the gateway it has retried what its policy allows; OpenAI's SDKs
         # retry 5xx twice more on their own unless told not to, which would triple the upstream load.
-        return {"x-should-retry": "false"} if self.http_status >= 500 else {}
+        if self.http_status >= 500:
+            headers["x-should-retry"] = "false"
+        # An upstream's Retry-After (e.g. on a 503, passed on at once when beyond our retry cap) is the
+        # client's to honour.
+        retry_after = self.details.get("retry_after")
+        if isinstance(retry_after, (int, float)):
+            headers["Retry-After"] = str(max(1, round(retry_after)))
+        return headers
 
 
 class ProviderDisabledError(LLMError):
@@ -127,12 +135,6 @@ class ProviderRateLimitedError(LLMError):
         self.retry_after = retry_after
         if retry_after is not None:
             self.details.setdefault("retry_after", retry_after)
-
-    @property
-    def response_headers(self) -> dict[str, str]:
-        if self.retry_after is None:
-            return {}
-        return {"Retry-After": str(max(1, round(self.retry_after)))}
 
 
 class ContextOverflowError(LLMError):

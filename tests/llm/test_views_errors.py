@@ -65,6 +65,17 @@ def test_rate_limit_passes_retry_after_on(live_gateway, fake_upstream):
     assert result.headers["retry-after"] == "1"
 
 
+def test_a_503_asking_for_longer_than_the_retry_cap_is_passed_on_at_once_with_its_retry_after(
+    live_gateway, fake_upstream
+):
+    # 60 s is beyond LLM_RETRY_MAX_DELAY (30): no retry, and the client learns when to come back
+    result = chat(live_gateway, "fail:1:503:60")
+    assert (result.status, result.body["error"]["code"]) == (503, "LLM_UNAVAILABLE")
+    assert result.headers["retry-after"] == "60"
+    assert result.headers["x-should-retry"] == "false"
+    assert fake_upstream.attempts("fail:1:503:60") == 1
+
+
 def test_unreachable_upstream_is_503_llm_unavailable(live_gateway, fake_upstream):
     point_default_provider_at("http://127.0.0.1:9/v1")  # the discard port: nothing listens
     for stream in (True, False):
