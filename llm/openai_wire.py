@@ -122,8 +122,11 @@ class StreamEncoder:
             return b""
         self._first = False
         fields = []
-        if chunk.delta or first:
+        if chunk.delta:
             fields.append(b'"content":' + _string(chunk.delta))
+        elif first:  # OpenAI opens with content "" for text, null for a call or refusal without text
+            calls = chunk.has_parts and (chunk.tool_calls or chunk.function_call or chunk.refusal is not None)
+            fields.append(b'"content":null' if calls else b'"content":""')
         if chunk.reasoning:
             fields.append(b'"reasoning_content":' + _string(chunk.reasoning))
         finish = b"null" if chunk.finish_reason is None else _string(chunk.finish_reason)

@@ -258,10 +258,18 @@ def test_tool_call_chunks_are_sdk_chunks_whose_delta_is_what_the_upstream_sent()
                                     "finish_reason": "tool_calls"}
 
 
+def test_a_stream_that_opens_with_a_tool_call_has_null_content_as_openai_sends_it():
+    encoder = StreamEncoder(completion_id="c", model="m", include_usage=False, created=1)
+    body = payload(encoder.encode(CALL_START))
+    assert body["choices"][0]["delta"] == {"role": "assistant", "content": None, "tool_calls": CALL_START.tool_calls}
+    text = StreamEncoder(completion_id="c", model="m", include_usage=False, created=1)
+    assert payload(text.encode(Chunk(role="assistant")))["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+
+
 def test_refusal_function_call_and_logprobs_go_where_openai_puts_them():
     encoder = StreamEncoder(completion_id="c", model="m", include_usage=False, created=1)
     first = payload(encoder.encode(Chunk(role="assistant", refusal="I can\u2019t \ud83d")))  # a lone surrogate too
-    assert first["choices"][0]["delta"] == {"role": "assistant", "content": "", "refusal": "I can\u2019t \ud83d"}
+    assert first["choices"][0]["delta"] == {"role": "assistant", "content": None, "refusal": "I can\u2019t \ud83d"}
     call = payload(encoder.encode(Chunk(function_call={"arguments": '{"a": 1}'})))
     assert call["choices"][0]["delta"] == {"function_call": {"arguments": '{"a": 1}'}}
     scored = payload(encoder.encode(Chunk(delta="x", logprobs=token_logprobs(0))))
