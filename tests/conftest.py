@@ -85,3 +85,16 @@ def fake_default_provider(fake_openai, db):
     registry.invalidate()
     yield fake_openai
     registry.invalidate()
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker):
+    """The OpenAPI schema as served at /api/schema/, parsed (tests/test_schema.py and the negotiations'
+    schema tests read it)."""
+    import yaml
+    from django.test import Client
+
+    with django_db_blocker.unblock():
+        response = Client().get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)

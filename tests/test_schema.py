@@ -1,7 +1,6 @@
 """The OpenAPI schema at /api/schema/ documents every endpoint of the HTTP API, including the chat
 endpoint's request body and both of its 200 media types; Swagger UI is served at /api/docs/."""
 import pytest
-import yaml
 from django.core.management import call_command
 
 ENDPOINTS = {
@@ -12,16 +11,6 @@ ENDPOINTS = {
     "/api/v1/llm/models": "get",
     "/api/v1/llm/chat/completions": "post",
 }
-
-
-@pytest.fixture(scope="module")
-def schema(django_db_blocker):
-    from django.test import Client
-
-    with django_db_blocker.unblock():
-        response = Client().get("/api/schema/")
-    assert response.status_code == 200
-    return yaml.safe_load(response.content)
 
 
 @pytest.mark.parametrize("path,method", ENDPOINTS.items())
