@@ -5,6 +5,8 @@ import hashlib
 import json
 import sqlite3
 
+import pytest
+
 from llm.services import ENV_FIELDS
 from tests.support.manage import run_manage
 
@@ -25,25 +27,15 @@ def test_migrating_another_app_first_on_a_fresh_database_seeds_nothing_and_does_
     assert provider_rows(database) == ["lm_studio", "openrouter"]
 
 
-def test_unmigrating_llm_and_migrating_it_again(tmp_path):
+# "zero": the table is dropped and made again; "0001": the current model's columns are not there, so
+# the seeding must not run against them.
+@pytest.mark.parametrize("target", ["zero", "0001"])
+def test_migrating_llm_back_and_forward_again_reseeds_the_providers(tmp_path, target):
     database = tmp_path / "db.sqlite3"
     assert run_manage("migrate", "--noinput", database=database).returncode == 0
 
-    result = run_manage("migrate", "llm", "zero", "--noinput", database=database)
+    result = run_manage("migrate", "llm", target, "--noinput", database=database)
     assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-
-    result = run_manage("migrate", "--noinput", database=database)
-    assert result.returncode == 0, result.stderr
-    assert provider_rows(database) == ["lm_studio", "openrouter"]
-
-
-def test_migrating_llm_back_to_an_older_state_and_forward_again(tmp_path):
-    database = tmp_path / "db.sqlite3"
-    assert run_manage("migrate", "--noinput", database=database).returncode == 0
-
-    result = run_manage("migrate", "llm", "0001", "--noinput", database=database)
-    assert result.returncode == 0, result.stderr  # the current model's columns are not there: no sync
     assert "Traceback" not in result.stderr
 
     result = run_manage("migrate", "--noinput", database=database)
