@@ -23,7 +23,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from marketplace.errors import NotAuthenticatedError
 
-__all__ = ["GatewayKeyAuthentication", "gateway_keys"]
+__all__ = ["GatewayKeyAuthentication", "gateway_keys", "require_gateway_key"]
 
 MISSING_KEY = "This endpoint needs one of the gateway's API keys: send `Authorization: Bearer <key>`."
 INVALID_KEY = "The API key is not valid for this gateway."
@@ -47,6 +47,16 @@ def key_matches(candidate: str, keys: list[str]) -> bool:
     return matched
 
 
+def require_gateway_key(request: Any, keys: list[str]) -> None:
+    """Raise 401 NOT_AUTHENTICATED unless the request sends `Authorization: Bearer <one of keys>`."""
+    scheme, _, credentials = str(request.META.get("HTTP_AUTHORIZATION", "")).strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials:
+        raise NotAuthenticatedError(MISSING_KEY)
+    if not key_matches(credentials, keys):
+        raise NotAuthenticatedError(INVALID_KEY)
+
+
 class GatewayKeyAuthentication(BaseAuthentication):
     """Requires a gateway API key when settings.LLM_GATEWAY_API_KEYS is set; identifies no user."""
 
@@ -54,13 +64,7 @@ class GatewayKeyAuthentication(BaseAuthentication):
         keys = gateway_keys()
         if not keys:
             return None  # open gateway (the development default)
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        scheme, _, credentials = str(header).strip().partition(" ")
-        credentials = credentials.strip()
-        if scheme.lower() != "bearer" or not credentials:
-            raise NotAuthenticatedError(MISSING_KEY)
-        if not key_matches(credentials, keys):
-            raise NotAuthenticatedError(INVALID_KEY)
+        require_gateway_key(request, keys)
         return None, "gateway-key"
 
     def authenticate_header(self, request: Any) -> str:

@@ -24,8 +24,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
-from llm.gateway_auth import INVALID_KEY, MISSING_KEY, GatewayKeyAuthentication, gateway_keys, key_matches
-
+from llm.gateway_auth import GatewayKeyAuthentication, gateway_keys, require_gateway_key
 from marketplace.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
 from negotiations.models import Negotiation
 from negotiations.selectors import negotiation_get, negotiation_id_for_token, viewer_for_token
@@ -122,11 +121,9 @@ class CreateNeedsGatewayKeyOrStaff(BasePermission):
         user = request.user
         if user is not None and user.is_authenticated and user.is_active and user.is_staff:
             return True
-        scheme, _, credentials = str(request.META.get("HTTP_AUTHORIZATION", "")).strip().partition(" ")
-        if scheme.lower() != "bearer" or not credentials.strip():
-            raise NotAuthenticatedError(MISSING_KEY)
-        if not key_matches(credentials.strip(), keys):
-            raise NotAuthenticatedError(INVALID_KEY)
+        # Checked here too, not only by GatewayKeyAuthentication: a logged-in non-staff user stops the
+        # authenticators at the session, before the key's.
+        require_gateway_key(request, keys)
         return True
 
 
