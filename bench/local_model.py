@@ -4,7 +4,7 @@ model (SmolLM2-135M-Instruct on llama-cpp-python's server), called directly and 
 WHY: the relay benchmark measures the gateway against a fake that answers instantly; this one says what a
      user of `make run` gets from a real CPU model, and whether the gateway costs anything noticeable
      next to real generation (it should not: the ratios should be about 1).
-HOW: the model server (llm.local_server) on a free loopback port; the gateway as its own daphne process
+HOW: the model server (llm.local.server) on a free loopback port; the gateway as its own daphne process
      (the server `runserver` uses; `--server uvicorn` for the production candidate) on a temporary SQLite
      database, with its default provider pointed at the model. Each round streams the same greedy
      (temperature 0) request once per path, the order alternating; TTFT is the time to the first
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from llm.local_server import DEFAULT_MODEL_ALIAS, LocalModelServer, free_port, stop_process_group
+from llm.local.server import DEFAULT_MODEL_ALIAS, LocalModelServer, free_port, stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "Write a short story about a lighthouse keeper and a lost ship."

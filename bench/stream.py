@@ -43,7 +43,7 @@ from bench.relay import (
 )
 
 ROLES = ("buyer", "seller", "observer")
-PRODUCTION_SERVER = "uvicorn"  # README "Benchmarks"
+PRODUCTION_SERVER = "uvicorn"  # docs/benchmarks.md
 TARGET_P99_MS = 100.0
 TARGET_KB_PER_VIEWER = 100.0
 CONNECT_TIMEOUT = 60.0

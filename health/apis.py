@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 
 from health.probes import DatabaseHealth, allm_probe, database_probe
 from llm.exceptions import LLMError
-from llm.gateway_auth import GatewayKeyAuthentication
+from llm.gateway.auth import GatewayKeyAuthentication
 from llm.registry import aget_provider, alist_providers, default_provider_name
 from marketplace.schema import error_responses
 

@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from llm.base import Provider
+from llm.protocol import Provider
 from llm.types import ProviderHealth
 
 __all__ = ["DatabaseHealth", "allm_probe", "database_probe", "llm_probe_cache_clear"]

@@ -18,6 +18,8 @@ from django.core import checks
 from django.db import DatabaseError
 
 from llm.config import ProviderSettings, provider_settings_from_mapping
+from llm.gateway.auth import gateway_keys
+from llm.models import ProviderConfig
 from llm.providers import PROVIDER_CLASSES, OpenAICompatibleProvider
 from llm.services import provider_config_env_errors
 
@@ -35,8 +37,6 @@ def _provider_rows(databases: Any) -> list[Any] | None:
     """The `ProviderConfig` rows of the given databases; None when no database is given or readable."""
     if not databases:
         return None
-    from llm.models import ProviderConfig
-
     rows: list[Any] = []
     readable = False
     for alias in databases:
@@ -146,8 +146,6 @@ def check_provider_rows(app_configs: Any = None, databases: Any = None, **kwargs
 @checks.register(checks.Tags.security)
 def check_gateway_keys(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W001: DEBUG off, no LLM_GATEWAY_API_KEYS, and an enabled provider whose key is set."""
-    from llm.gateway_auth import gateway_keys
-
     if settings.DEBUG or gateway_keys():
         return []
     configs: dict[str, ProviderSettings] = {}

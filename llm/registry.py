@@ -26,8 +26,9 @@ from django.db import DatabaseError
 
 from llm.config import ProviderSettings
 from llm.exceptions import UnknownProviderError
-from llm.logging import remember_key_variables
+from marketplace.logging import remember_key_variables
 from llm.providers import PROVIDER_CLASSES, OpenAICompatibleProvider
+from llm import selectors
 
 __all__ = [
     "aget_provider",
@@ -99,11 +100,9 @@ def _install(configs: dict[str, ProviderSettings], generation: int | None) -> No
 def _unreadable(exc: DatabaseError) -> None:
     """The rows could not be read: keep the last configuration read, else use the environment's."""
     global _failures_unlogged, _failure_logged_at
-    from llm.selectors import env_provider_settings
-
     keep = _has_read
     if not keep:
-        _install(env_provider_settings(), None)
+        _install(selectors.env_provider_settings(), None)
     with _lock:
         _failures_unlogged += 1
         now = time.monotonic()
@@ -119,11 +118,9 @@ def _unreadable(exc: DatabaseError) -> None:
 def _ensure_loaded() -> None:
     if _is_fresh():
         return
-    from llm.selectors import provider_settings_all
-
     generation = _generation
     try:
-        configs = provider_settings_all()
+        configs = selectors.provider_settings_all()
     except DatabaseError as exc:
         _unreadable(exc)
         return
@@ -134,8 +131,6 @@ async def _aensure_loaded() -> None:
     global _async_read_of
     if _is_fresh():
         return
-    from llm.selectors import aprovider_settings_all
-
     generation = _generation
     if _has_read and _async_read_of == generation:
         # Another request is already reading this generation: until it is done, the configuration read
@@ -144,7 +139,7 @@ async def _aensure_loaded() -> None:
         return
     _async_read_of = generation
     try:
-        configs = await aprovider_settings_all()
+        configs = await selectors.aprovider_settings_all()
     except DatabaseError as exc:
         _unreadable(exc)
         return

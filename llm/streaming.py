@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from django.conf import settings
 
-from llm.relay import aclose_quietly
+from llm.gateway.relay import aclose_quietly
 from llm.types import Chunk
 
 __all__ = ["apply_stream_settings", "bound", "coalesce", "merge_chunks", "shape_stream"]

@@ -4,7 +4,7 @@ WHY: clients branch on `code`; it must not depend on which kind of view failed, 
      secret may ever leak into a response.
 HOW: `error_info(exc)` classifies any exception; the three adapters below shape it for their caller.
      Unknown exceptions are logged (server-side only) and reported as 500 INTERNAL_ERROR. Known secrets
-     (llm/logging.py's list) are masked in messages and details, which may quote an upstream.
+     (marketplace/logging.py's list) are masked in messages and details, which may quote an upstream.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
-from llm.logging import redact, redact_structure
+from marketplace.logging import redact, redact_structure
 from marketplace.errors import ApplicationError
 
 logger = logging.getLogger(__name__)

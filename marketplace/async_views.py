@@ -6,7 +6,7 @@ HOW: subclass it and write `async def get/post(self, request)` returning Django 
      them with `extend_schema` as usual. `dispatch` is async and skips DRF's request wrapping,
      permissions and throttling. It does run the view's `authentication_classes` (none by default) on
      the plain Django request, inline on the event loop, so they must do no I/O: e.g. the LLM gateway's
-     optional key check (llm/gateway_auth.py), which a URLconf sets with `as_view(authentication_classes=...)`.
+     optional key check (llm/gateway/auth.py), which a URLconf sets with `as_view(authentication_classes=...)`.
      An authenticator refuses by raising; errors go through the one mapping,
      `marketplace.api_errors.error_response`.
 """

@@ -13,7 +13,7 @@ __all__ = ["ErrorResponseSerializer", "error_responses"]
 
 
 class _ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Machine-readable, e.g. VALIDATION_ERROR, LLM_TIMEOUT (README: Error codes).")
+    code = serializers.CharField(help_text="Machine-readable, e.g. VALIDATION_ERROR, LLM_TIMEOUT (docs/gateway.md, Error codes).")
     message = serializers.CharField(help_text="Human-readable; safe to show.")
     details = serializers.DictField(required=False, help_text="Optional structured detail, e.g. `fields`.")
 

@@ -137,7 +137,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Choice sets whose field names ("status", "role") other components use too.
     "ENUM_NAME_OVERRIDES": {
-        "NegotiationStatusEnum": "negotiations.serializers.NEGOTIATION_STATUS_CHOICES",
+        "NegotiationStatusEnum": "negotiations.api.serializers.NEGOTIATION_STATUS_CHOICES",
         "NegotiationRoleEnum": "negotiations.models.Role",
     },
 }
@@ -175,7 +175,7 @@ LLM_PROVIDERS = {
     },
 }
 # API keys of the gateway itself (comma-separated). Empty: /api/v1/llm/* is open (development). Set: it
-# needs `Authorization: Bearer <one of them>` (llm/gateway_auth.py); health and liveness stay open.
+# needs `Authorization: Bearer <one of them>` (llm/gateway/auth.py); health and liveness stay open.
 LLM_GATEWAY_API_KEYS = env.list("LLM_GATEWAY_API_KEYS", default=[])
 OPENROUTER_APP_URL = env.str("OPENROUTER_APP_URL", default="")  # sent as HTTP-Referer
 OPENROUTER_APP_TITLE = env.str("OPENROUTER_APP_TITLE", default=APP_NAME)  # sent as X-Title
@@ -195,7 +195,7 @@ LLM_SSE_MAX_LINE_BYTES = env.int("LLM_SSE_MAX_LINE_BYTES", default=1_048_576)
 LLM_MAX_MESSAGES = env.int("LLM_MAX_MESSAGES", default=256)
 LLM_MAX_TOKENS_LIMIT = env.int("LLM_MAX_TOKENS_LIMIT", default=32_768)
 
-# The bundled local model (SmolLM2 on llama-cpp-python's server, see llm/local_server.py): "auto" lets
+# The bundled local model (SmolLM2 on llama-cpp-python's server, see llm/local/server.py): "auto" lets
 # `make run` start it at LM_STUDIO_BASE_URL when nothing answers there and the URL is local; "off" never.
 LOCAL_LLM = env.str("LOCAL_LLM", default="auto")
 
@@ -221,7 +221,7 @@ _DJANGO_LOG_LEVEL = "INFO" if LOG_LEVEL.upper() == "DEBUG" else LOG_LEVEL  # DEB
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "llm.logging.RedactSecretsFilter"}},
+    "filters": {"redact_secrets": {"()": "marketplace.logging.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},

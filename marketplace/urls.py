@@ -19,7 +19,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("health.urls")),
     path("api/v1/llm/", include("llm.urls")),
-    path("api/v1/", include("negotiations.urls")),
+    path("api/v1/", include("negotiations.api.urls")),
     # Last: only what nothing else matched. CSRF-exempt, as an unmatched path was before it had a route:
     # a POST to a wrong API path must get this JSON 404, not the CSRF check's HTML 403.
     re_path(r"^api/v1/", csrf_exempt(json_404_handler), name="api-not-found"),

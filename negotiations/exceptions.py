@@ -7,7 +7,7 @@
 
     Bad values (ValueError; the services turn them into RequestValidationError details):
         PriceError                    a value is not a valid price (negotiations/prices.py)
-        ScenarioError                 a scenario file or scenario is unusable (negotiations/scenarios.py)
+        ScenarioError                 a scenario file or scenario is unusable (negotiations/evaluation/scenarios.py)
 
     The engine's own signals (caught inside the app; never reach a client):
         TurnConflictError             the log moved past the turn being committed: reload and go on
@@ -55,7 +55,7 @@ class PriceError(ValueError):
 
 
 class ScenarioError(ValueError):
-    """Raised by negotiations/scenarios.py: the scenario file or the requested scenario is unusable."""
+    """Raised by negotiations/evaluation/scenarios.py: the scenario file or the requested scenario is unusable."""
 
 
 class TurnConflictError(Exception):

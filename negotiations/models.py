@@ -22,7 +22,7 @@ class Role(models.TextChoices):
 
 
 class Strategy(models.TextChoices):
-    """Faratin-style time-dependent concession tactics (negotiations/strategy.py)."""
+    """Faratin-style time-dependent concession tactics (negotiations/agents/strategy.py)."""
 
     BOULWARE = "boulware", "Boulware (concede late)"
     LINEAR = "linear", "Linear"

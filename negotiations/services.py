@@ -1,39 +1,27 @@
-"""WHAT: every write of the negotiations app: listing_create, negotiation_create, negotiation_start
-     (and, after its commit, the hand-over to the runner), negotiation_cancel, negotiation_resume,
-     negotiation_fail, event_append and negotiation_turn_commit.
-WHY: the event log is the source of truth, so all appends go through one place that allocates `seq`
-     safely, keeps the Negotiation row (status/outcome projection) in step with the log in the same
-     transaction, and publishes the new events to live subscribers only after the commit.
-HOW: sync functions with keyword-only arguments (call them with `sync_to_async` from async code).
-     Appends lock the negotiation row (`select_for_update`; on SQLite the IMMEDIATE transaction holds the
-     write lock) and take `seq = max(seq) + 1` (one allocation path, `_events_write`); the unique
-     (negotiation, seq) constraint is the backstop (a clash, possible only for a writer that bypassed
-     the lock, rolls the whole transaction back: a turn then counts as a conflict, an append is a
-     ConflictError).
-     A turn is committed only if the negotiation is still running and the log holds exactly the turns
-     before it — so a cancelled negotiation gets no further turn, and two runners can never both write
-     the same turn. Bad input raises RequestValidationError (nothing written); an impossible state
-     change raises ConflictError; a start beyond the runner's capacity NegotiationCapacityError.
+"""WHAT: the writes that make and steer negotiations: listing_create, negotiation_create,
+     negotiation_start (then, after its commit, the hand-over to the runner), negotiation_cancel and
+     negotiation_resume. The event log's own writes (turns, appends) are negotiations/log.py.
+WHY: views, commands and the evaluation all start negotiations; one place validates their input and
+     changes their status, so nothing else can leave a row out of step with its log.
+HOW: sync functions with keyword-only arguments (call them with `sync_to_async` from async code). Bad
+     input raises RequestValidationError (nothing written); an impossible status change ConflictError;
+     a start beyond the runner's capacity NegotiationCapacityError.
 """
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q
-from django.utils import timezone
+from django.db import transaction
 
-from marketplace.errors import ConflictError, RequestValidationError
-from negotiations.broadcast import get_broadcaster
-from negotiations.events import EventDraft, outcome_draft, status_draft
-from negotiations.exceptions import NegotiationCapacityError, NegotiationNotRunningError, TurnConflictError
-from negotiations.models import Event, Listing, Negotiation, Participant, Role
+from marketplace.errors import ConflictError
+from negotiations.engine.runners import NegotiationRunner, get_runner
+from negotiations.events import outcome_draft, status_draft
+from negotiations.exceptions import NegotiationCapacityError
+from negotiations.log import events_write, negotiation_finish, negotiation_lock, rounds_used
+from negotiations.models import Listing, Negotiation, Participant, Role
 from negotiations.tokens import token_generate, token_hash
 from negotiations.validation import (
     MAX_CATEGORY_CHARS,
@@ -48,9 +36,6 @@ from negotiations.validation import (
     text_clean,
 )
 
-if TYPE_CHECKING:
-    from negotiations.runner import NegotiationRunner
-
 logger = logging.getLogger(__name__)
 
 
@@ -59,16 +44,6 @@ class NegotiationCreated(NamedTuple):
 
     negotiation: Negotiation
     tokens: dict[str, str]  # {"buyer", "seller", "observer"}
-
-
-@dataclass(frozen=True)
-class TurnOutcome:
-    """How a turn ended the negotiation, if it did."""
-
-    status: str
-    end_reason: str
-    agreed_price: Decimal | None
-    rounds_used: int
 
 
 # --- listings --------------------------------------------------------------------------------------
@@ -157,13 +132,13 @@ def negotiation_start(
         raise NegotiationCapacityError(details={"max_active": settings.NEGOTIATION_MAX_ACTIVE})
     try:
         with transaction.atomic():
-            locked = _lock(negotiation.pk)
+            locked = negotiation_lock(negotiation.pk)
             if locked.status != Negotiation.Status.PENDING:
                 raise ConflictError(f"Only a pending negotiation can be started; this one is {locked.status}.",
                                     details={"status": locked.status})
             locked.status = Negotiation.Status.RUNNING
             locked.save(update_fields=["status", "updated_at"])
-            _events_write(locked, [status_draft(Negotiation.Status.RUNNING)])
+            events_write(locked, [status_draft(Negotiation.Status.RUNNING)])
             if target is not None:
                 transaction.on_commit(lambda: _launch(target, locked.pk))
     except BaseException:
@@ -177,12 +152,12 @@ def negotiation_start(
 def negotiation_cancel(*, negotiation: Negotiation, runner: NegotiationRunner | None = None) -> Negotiation:
     """Cancel a pending or running negotiation: logs `status` + `outcome`, then stops its task."""
     with transaction.atomic():
-        locked = _lock(negotiation.pk)
+        locked = negotiation_lock(negotiation.pk)
         if locked.is_finished:
             raise ConflictError(f"The negotiation is already {locked.status}.", details={"status": locked.status})
-        rounds = _rounds_used(locked)
-        _finish(locked, Negotiation.Status.CANCELLED, Negotiation.EndReason.CANCELLED, None, rounds)
-        _events_write(locked, [
+        rounds = rounds_used(locked)
+        negotiation_finish(locked, Negotiation.Status.CANCELLED, Negotiation.EndReason.CANCELLED, None, rounds)
+        events_write(locked, [
             status_draft(Negotiation.Status.CANCELLED),
             outcome_draft(result="cancelled", end_reason=Negotiation.EndReason.CANCELLED, agreed_price=None, rounds_used=rounds),
         ])
@@ -203,108 +178,7 @@ def negotiation_resume(*, negotiation: Negotiation, runner: NegotiationRunner | 
     return negotiation
 
 
-def negotiation_fail(*, negotiation_id: int, error_code: str = "INTERNAL_ERROR") -> bool:
-    """Mark a running negotiation failed (an engine bug or lost database); False if it was not running."""
-    with transaction.atomic():
-        locked = _lock(negotiation_id)
-        if locked.status != Negotiation.Status.RUNNING:
-            return False
-        rounds = _rounds_used(locked)
-        _finish(locked, Negotiation.Status.FAILED, Negotiation.EndReason.ERROR, None, rounds)
-        _events_write(locked, [
-            status_draft(Negotiation.Status.FAILED, reason=error_code),
-            outcome_draft(result="failed", end_reason=Negotiation.EndReason.ERROR, agreed_price=None, rounds_used=rounds),
-        ])
-    return True
-
-
-# --- the event log ---------------------------------------------------------------------------------
-def event_append(
-    *, negotiation: Negotiation | int, type: str, actor: str, visibility: str, data: dict[str, Any]
-) -> Event:
-    """Append one event (a system or staff note) under the negotiation's lock, through the same seq
-    allocation as every other write, and publish it after the commit."""
-    if type not in Event.Type.values or actor not in Event.Actor.values or visibility not in Event.Visibility.values:
-        raise RequestValidationError("Unknown event type, actor or visibility.")
-    negotiation_id = negotiation if isinstance(negotiation, int) else negotiation.pk
-    try:
-        with transaction.atomic():
-            locked = _lock(negotiation_id)
-            return _events_write(locked, [EventDraft(type=type, actor=actor, visibility=visibility, data=data)])[0]
-    except IntegrityError as exc:  # only if a writer bypassed the row lock; the constraint kept the log intact
-        raise ConflictError("Could not append to the negotiation log; please retry.") from exc
-
-
-def negotiation_turn_commit(
-    *, negotiation_id: int, turn: int, drafts: Sequence[EventDraft], outcome: TurnOutcome | None
-) -> list[Event]:
-    """Write one turn's events (and the outcome, if the turn ended it) in one transaction.
-
-    Raises NegotiationNotRunningError if it was cancelled/finished meanwhile, and TurnConflictError if
-    the log does not hold exactly `turn - 1` turns (someone else already wrote this turn)."""
-    try:
-        with transaction.atomic():
-            locked = _lock(negotiation_id)
-            if locked.status != Negotiation.Status.RUNNING:
-                raise NegotiationNotRunningError(locked.status)
-            position = _log_position(negotiation_id)
-            if position.turns != turn - 1:
-                raise TurnConflictError(f"turn {turn} after {position.turns} turns")
-            if outcome is None:
-                locked.rounds_used = (turn + 1) // 2
-                locked.save(update_fields=["rounds_used", "updated_at"])
-            else:
-                _finish(locked, outcome.status, outcome.end_reason, outcome.agreed_price, outcome.rounds_used)
-            return _events_write(locked, drafts, last_seq=position.last_seq)
-    except IntegrityError as exc:  # a writer that bypassed the lock took these seqs: same as a conflict
-        raise TurnConflictError(f"seq clash at turn {turn}") from exc
-
-
 # --- internals -------------------------------------------------------------------------------------
-class _LogPosition(NamedTuple):
-    last_seq: int
-    turns: int
-
-
-def _lock(negotiation_id: int) -> Negotiation:
-    return Negotiation.objects.select_for_update().get(pk=negotiation_id)
-
-
-def _log_position(negotiation_id: int) -> _LogPosition:
-    """The last seq and the number of turns (message events) in the log, in one query."""
-    row = Event.objects.filter(negotiation_id=negotiation_id).aggregate(
-        last=Max("seq"), turns=Count("pk", filter=Q(type=Event.Type.MESSAGE))
-    )
-    return _LogPosition(row["last"] or 0, row["turns"])
-
-
-def _events_write(negotiation: Negotiation, drafts: Sequence[EventDraft], *, last_seq: int | None = None) -> list[Event]:
-    """Insert drafts with the next seqs. Must run inside the transaction that locked `negotiation`."""
-    if last_seq is None:
-        last_seq = _log_position(negotiation.pk).last_seq
-    rows = [
-        Event(negotiation_id=negotiation.pk, seq=last_seq + i, type=d.type, actor=d.actor, visibility=d.visibility, data=d.data)
-        for i, d in enumerate(drafts, start=1)
-    ]
-    created = Event.objects.bulk_create(rows)
-    negotiation_id = negotiation.pk
-    transaction.on_commit(lambda: get_broadcaster().publish_events(negotiation_id, created))
-    return created
-
-
-def _finish(negotiation: Negotiation, status: str, end_reason: str, agreed_price: Decimal | None, rounds: int) -> None:
-    negotiation.status = status
-    negotiation.end_reason = end_reason
-    negotiation.agreed_price = agreed_price
-    negotiation.rounds_used = rounds
-    negotiation.finished_at = timezone.now()
-    negotiation.save(update_fields=["status", "end_reason", "agreed_price", "rounds_used", "finished_at", "updated_at"])
-
-
-def _rounds_used(negotiation: Negotiation) -> int:
-    return (_log_position(negotiation.pk).turns + 1) // 2
-
-
 def _refresh(target: Negotiation, source: Negotiation) -> None:
     for name in ("status", "end_reason", "agreed_price", "rounds_used", "finished_at", "updated_at"):
         setattr(target, name, getattr(source, name))
@@ -332,6 +206,4 @@ def _release(runner: NegotiationRunner, negotiation_id: int) -> None:
 def _runner(runner: NegotiationRunner | None) -> NegotiationRunner:
     if runner is not None:
         return runner
-    from negotiations.runner import get_runner
-
     return get_runner()

@@ -14,12 +14,14 @@ from typing import Any
 
 from django.conf import settings
 
+from llm.exceptions import LLMError, ProviderDisabledError, UnknownProviderError
+from llm.registry import get_provider
 from marketplace.errors import RequestValidationError
 from negotiations.models import AgentMode, Role, Strategy
 from negotiations.exceptions import PriceError
 from negotiations.prices import parse_price
 
-# Messages shared with the API's serializers (negotiations/apis.py): a bad value reads the same whichever
+# Messages shared with the API's serializers (negotiations/api/views.py): a bad value reads the same whichever
 # layer catches it (the API checks JSON types and bounds first; the services check every caller).
 MSG_TOO_LONG = "Must be at most {max_length} characters."
 MSG_NUMBER_REQUIRED = "A number is required."
@@ -184,16 +186,7 @@ def participant_clean(role: str, raw: Any, errors: Errors) -> ParticipantInput |
 
 
 def provider_problem(name: str) -> str | None:
-    """Why `name` cannot be used as a provider, or None. Asks the provider registry when it is installed."""
-    from llm.exceptions import LLMError, ProviderDisabledError, UnknownProviderError
-
-    try:
-        from llm.registry import get_provider
-    except ImportError:  # registry not available: fall back to the configured names
-        config = settings.LLM_PROVIDERS.get(name)
-        if config is None:
-            return f"Unknown provider {name!r}."
-        return None if config.get("enabled", True) else f"Provider {name!r} is disabled."
+    """Why `name` cannot be used as a provider, or None, as the provider registry answers."""
     try:
         get_provider(name)
     except UnknownProviderError:

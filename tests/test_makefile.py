@@ -23,7 +23,7 @@ case "$1 $2" in
   "manage.py runserver_with_local_llm") echo "RAN runserver LOCAL_LLM=${LOCAL_LLM-unset}"; exit 0 ;;
   "-m pip") echo "RAN pip install"; exit "${FAKE_PIP_FAILS:-0}" ;;
   "-m pytest") echo "RAN pytest"; exit 0 ;;
-  "-m llm.local_server") exit 0 ;;
+  "-m llm.local.server") exit 0 ;;
 esac
 exec "%(python)s" "$@"
 """

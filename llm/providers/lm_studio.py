@@ -1,7 +1,7 @@
 """WHAT: `LMStudioProvider`: LM Studio's local server (OpenAI-compatible, default http://localhost:1234/v1).
 WHY: LM Studio can say which models are loaded (its native REST API, /api/v0/models), which the status
      endpoint and health check show; its error texts ("No models loaded", context overflow) are
-     classified in llm/upstream_errors.py like every other server's.
+     classified in llm/upstream/errors.py like every other server's.
 HOW: the generic provider, plus a model list that asks the native API first and falls back to /v1/models.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """WHAT: `OpenAICompatibleProvider`, the generic provider: any server that speaks the OpenAI Chat
 Completions API (llama.cpp's server, Ollama, vLLM, ...), and the base of LM Studio and OpenRouter.
 
-WHY: the `Provider` protocol (llm/base.py) is what agents, views and health checks use; this class maps
+WHY: the `Provider` protocol (llm/protocol.py) is what agents, views and health checks use; this class maps
      it onto the shared HTTP client and adds what is provider policy rather than HTTP: enabled or not,
      whether a key is needed, the default model, and a health probe that never raises.
 HOW: one instance per configuration (the registry caches it); `config` is a frozen `ProviderSettings`.
@@ -18,7 +18,7 @@ from typing import ClassVar
 import httpx
 from django.conf import settings
 
-from llm.client import OpenAICompatibleClient
+from llm.upstream.client import OpenAICompatibleClient
 from llm.config import ProviderSettings
 from llm.exceptions import LLMError, ModelNotFoundError, ProviderDisabledError
 from llm.types import ChatRequest, Chunk, Completion, ModelInfo, ProviderHealth

@@ -2,7 +2,7 @@
 WHY: OpenRouter is OpenAI-compatible with quirks: a Bearer key, attribution headers (HTTP-Referer,
      X-Title), `: OPENROUTER PROCESSING` keep-alive comments, and errors reported at HTTP 200 as an
      `error` object with finish_reason "error". Comments and in-band errors are handled by the shared
-     client (llm/sse.py, llm/client.py) for every provider, so only the headers and probe live here.
+     client (llm/upstream/sse.py, llm/upstream/client.py) for every provider, so only the headers and probe live here.
 HOW: the key comes from the env var named in the configuration (default OPENROUTER_API_KEY), read per
      request; the health probe is GET /key, which checks reachability and the key in one small call.
 """

@@ -3,5 +3,5 @@
      provides the throwaway SQLite database, `runner` plays one configuration ("arm") over the
      scenarios, and `report` shapes the JSON report and the summary table.
 WHY: one module per idea, so the metric definitions can be read and tested without a database or LLM.
-HOW: the `evaluate` command wires them together; see its docstring and README "Evaluation".
+HOW: the `evaluate` command wires them together; see its docstring and docs/evaluation.md.
 """

@@ -14,9 +14,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from llm.base import Provider
+from llm.protocol import Provider
 from llm.types import ChatRequest, Chunk
-from negotiations.agents import ProviderResolver
+from negotiations.agents.agent import ProviderResolver
 from negotiations.evaluation.metrics import LLMUsage
 
 

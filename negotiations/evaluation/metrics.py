@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from negotiations.prices import price_mentions
-from negotiations.scenarios import Scenario, ScenarioLimits
+from negotiations.evaluation.scenarios import Scenario, ScenarioLimits
 
 HUMAN_REFERENCE = {
     "source": "CraigslistBargain dev split, 591 human-human dialogues (He et al., EMNLP 2018)",

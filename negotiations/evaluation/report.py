@@ -1,5 +1,5 @@
 """WHAT: the evaluation report: the JSON document (`report_build`) and the summary table printed beside
-     the human reference figures (`summary_table`, Markdown, so it pastes into the README as is).
+     the human reference figures (`summary_table`, Markdown, so it pastes into docs/evaluation.md as is).
 WHY: the JSON keeps every per-negotiation fact, so a number in the table can be traced back to the
      negotiations behind it; the table is what a person reads first.
 HOW: pure functions over the arms' configurations, per-negotiation results and summaries (see
@@ -14,13 +14,13 @@ from typing import Any
 
 from negotiations.evaluation.metrics import HUMAN_REFERENCE, NegotiationResult
 from negotiations.evaluation.runner import ArmConfig
-from negotiations.scenarios import BUYER_STRETCH, SELLER_FLOOR_FRACTION
+from negotiations.evaluation.scenarios import BUYER_STRETCH, SELLER_FLOOR_FRACTION
 
 REPORT_VERSION = 1
 LIMITS_RULE = (
     f"seller floor = {SELLER_FLOOR_FRACTION} x listing price; buyer ceiling = min(listing price, "
     f"{BUYER_STRETCH} x buyer target); targets: buyer = the scenario's buyer target, seller = the listing "
-    "price (negotiations/scenarios.py, scenario_limits)"
+    "price (negotiations/evaluation/scenarios.py, scenario_limits)"
 )
 
 

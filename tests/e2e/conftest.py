@@ -2,7 +2,7 @@
 llama-cpp-python's OpenAI-compatible server) for the whole session, and the default provider pointed at it.
 WHY: the unit and integration tests prove the gateway against our own fake; these prove it against a real
      model server, the same llama.cpp engine LM Studio runs (see DESIGN "Tests").
-HOW: `local_model` starts `llm.local_server.LocalModelServer` on a free loopback port and stops it (its
+HOW: `local_model` starts `llm.local.server.LocalModelServer` on a free loopback port and stops it (its
      whole process group) at the end of the session; its output goes to a temporary log that a failure
      message names. `local_provider` rewrites settings.LLM_PROVIDERS["lm_studio"] to call it, with
      timeouts for a real CPU model, and syncs the `ProviderConfig` rows as `migrate` does. Nothing is
@@ -14,7 +14,7 @@ import pytest
 
 from health.probes import llm_probe_cache_clear
 from llm import registry
-from llm.local_server import LocalModelServer, LocalModelServerError, free_port
+from llm.local.server import LocalModelServer, LocalModelServerError, free_port
 from llm.services import provider_config_sync_from_settings
 from tests.support.llm_fixtures import live_gateway_server  # noqa: F401 - session fixture used here
 

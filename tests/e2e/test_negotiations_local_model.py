@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import sync_to_async
 
-from negotiations.engine import NegotiationEngine
+from negotiations.engine.engine import NegotiationEngine
 from negotiations.models import Event
 from negotiations.prices import price_mentions
 from tests.negotiations.conftest import guardrails, make_listing, make_negotiation, messages, price, reload

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from llm.local_server import DEFAULT_MODEL_ALIAS, free_port
+from llm.local.server import DEFAULT_MODEL_ALIAS, free_port
 from tests.support.processes import descendant_pids, port_accepts, wait_until_gone
 
 pytestmark = [

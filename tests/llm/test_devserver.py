@@ -1,12 +1,12 @@
-"""Tests for llm/devserver.py's decision: when `make run` starts the bundled local model. Running it
+"""Tests for llm/local/devserver.py's decision: when `make run` starts the bundled local model. Running it
 for real (model server + Django, then Ctrl-C) is in tests/e2e/test_devserver.py."""
 from __future__ import annotations
 
 import pytest
 
-from llm import local_server
-from llm.devserver import devserver_plan
-from llm.local_server import free_port
+from llm.local import server as local_server
+from llm.local.devserver import devserver_plan
+from llm.local.server import free_port
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def test_the_public_health_check_shows_no_base_url(live_gateway, fake_upstream, 
 
 
 def test_keys_are_masked_in_logs(settings, gateway_keys, caplog):
-    from llm.logging import RedactSecretsFilter
+    from marketplace.logging import RedactSecretsFilter
 
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "configured key %s", (KEYS[1],), None)
     RedactSecretsFilter().filter(record)

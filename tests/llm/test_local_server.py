@@ -1,4 +1,4 @@
-"""Tests for llm/local_server.py: finding the model, the command line, the child's environment and
+"""Tests for llm/local/server.py: finding the model, the command line, the child's environment and
 process-group shutdown. Starting the real model server is covered by tests/e2e/."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from llm import local_server
-from llm.local_server import (
+from llm.local import server as local_server
+from llm.local.server import (
     LocalModelNotInstalledError,
     LocalModelServer,
     LocalModelServerError,
@@ -146,7 +146,7 @@ def test_stopping_kills_the_whole_group_even_when_sigterm_is_ignored():
 _PARENT_THAT_STARTS_A_CHILD = textwrap.dedent(
     """
     import subprocess, sys, time
-    from llm.local_server import own_process_group_kwargs
+    from llm.local.server import own_process_group_kwargs
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], **own_process_group_kwargs())
     print(child.pid, flush=True)
     time.sleep(120)

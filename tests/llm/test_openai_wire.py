@@ -4,7 +4,7 @@ import json
 
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from llm.openai_wire import DONE_EVENT, StreamEncoder, completion_body, model_list_body
+from llm.gateway.wire import DONE_EVENT, StreamEncoder, completion_body, model_list_body
 from llm.types import Chunk, Completion, ModelInfo, Usage
 
 

@@ -1,4 +1,4 @@
-"""The provider client's connection pool (llm/pool.py) against real sockets: idle connections are kept
+"""The provider client's connection pool (llm/upstream/transport.py) against real sockets: idle connections are kept
 up to the keep-alive limit counted over idle connections only (stock httpcore 1.0.9 counts all of them),
 the connection limit holds, expired and server-closed idle connections are never handed out, and every
 request start and end costs one bookkeeping pass."""
@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import pytest
 
-from llm.client import OpenAICompatibleClient
-from llm.pool import ConnectionPool, http_transport
+from llm.upstream.client import OpenAICompatibleClient
+from llm.upstream.transport import ConnectionPool, http_transport
 from tests.support.llm import fake_provider_settings
 
 

@@ -1,4 +1,4 @@
-"""The relayed SSE body (llm/relay.py): a burst of ready chunks goes out as one write, a slow upstream's
+"""The relayed SSE body (llm/gateway/relay.py): a burst of ready chunks goes out as one write, a slow upstream's
 tokens go out one by one without waiting, a failure becomes one final error event, chunks that stop
 without a finish_reason end in an error event (never [DONE]), and ending the body early (a client that
 left) closes the upstream and lets CancelledError through."""
@@ -8,8 +8,8 @@ import json
 import pytest
 
 from llm.exceptions import ProviderTimeoutError
-from llm.openai_wire import DONE_EVENT, StreamEncoder
-from llm.relay import QUEUE_CHUNKS, sse_body
+from llm.gateway.wire import DONE_EVENT, StreamEncoder
+from llm.gateway.relay import QUEUE_CHUNKS, sse_body
 from llm.types import Chunk
 
 

@@ -12,7 +12,7 @@ from llm.exceptions import (
     ProviderUnavailableError,
     StreamInterruptedError,
 )
-from llm.retry import RetryPolicy, call_with_retries, retry_delay, should_retry
+from llm.upstream.retry import RetryPolicy, call_with_retries, retry_delay, should_retry
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
@@ -87,7 +87,7 @@ FAST = RetryPolicy(max_retries=3, base_delay=0.001, max_delay=0.01)
 async def test_loop_retries_transient_failures_then_succeeds(caplog):
     attempt = Script(ProviderUnavailableError(details={"upstream_status": 503}),
                      ProviderUnavailableError(details={"reason": "connect_error"}))
-    with caplog.at_level(logging.WARNING, logger="llm.retry"):
+    with caplog.at_level(logging.WARNING, logger="llm.upstream.retry"):
         assert await call_with_retries(attempt, policy=FAST, provider="p", operation="op") == "ok"
     assert attempt.calls == 3
     reasons = [r.getMessage() for r in caplog.records]
@@ -126,7 +126,7 @@ async def test_loop_does_not_retry_when_the_upstream_asks_for_more_than_the_cap(
     error = ProviderRateLimitedError(retry_after=3600.0, details={"upstream_status": 429})
     attempt = Script(error)
     policy = RetryPolicy(max_retries=3, base_delay=0.001, max_delay=30.0)
-    with caplog.at_level(logging.WARNING, logger="llm.retry"), pytest.raises(ProviderRateLimitedError) as info:
+    with caplog.at_level(logging.WARNING, logger="llm.upstream.retry"), pytest.raises(ProviderRateLimitedError) as info:
         await call_with_retries(attempt, policy=policy, provider="p", operation="op")
     assert info.value is error and info.value.retry_after == 3600.0
     assert attempt.calls == 1

@@ -15,7 +15,7 @@ from health.probes import llm_probe_cache_clear
 from llm import registry
 from llm.config import public_url
 from llm.exceptions import LLMError
-from llm.logging import redact
+from marketplace.logging import redact
 from llm.models import ProviderConfig
 from llm.types import ChatMessage, ChatRequest
 from tests.support.llm import fake_provider_row_values
@@ -177,7 +177,7 @@ def test_credentials_in_a_base_url_reach_no_message_status_log_or_repr(provider_
 
 def test_a_key_in_a_variable_of_any_name_is_masked_once_its_provider_is_configured(monkeypatch, fake_openai):
     """The admin accepts any variable name for a key (VLLM_AUTH does not look secret by its name)."""
-    from llm.logging import RedactSecretsFilter
+    from marketplace.logging import RedactSecretsFilter
 
     key = "vllm-auth-value-0123456789abcdef"
     monkeypatch.setenv("VLLM_AUTH", key)

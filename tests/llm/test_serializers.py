@@ -3,7 +3,8 @@ and what is refused, with the field named in the error."""
 import pytest
 from django.test import override_settings
 
-from llm.serializers import ChatCompletionInputSerializer, read_json_object
+from llm.gateway.inputs import ChatCompletionInputSerializer
+from marketplace.fields import read_json_object
 from llm.types import ChatMessage
 from marketplace.errors import RequestValidationError
 

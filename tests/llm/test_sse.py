@@ -3,7 +3,7 @@ byte position (the network may cut anywhere, including inside CRLF and inside a 
 import pytest
 
 from llm.exceptions import ProviderResponseError
-from llm.sse import SSEDecoder, SSEEvent
+from llm.upstream.sse import SSEDecoder, SSEEvent
 
 
 def decode_all(chunks, **kwargs) -> list[SSEEvent]:

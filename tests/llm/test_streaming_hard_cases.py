@@ -125,10 +125,10 @@ async def test_silence_after_the_finish_reason_ends_the_stream_before_the_idle_t
 ):
     from dataclasses import replace
 
-    import llm.client
+    import llm.upstream.client
     from tests.support.llm import TEST_TIMEOUTS
 
-    monkeypatch.setattr(llm.client, "AFTER_FINISH_GRACE_SECONDS", 0.05)
+    monkeypatch.setattr(llm.upstream.client, "AFTER_FINISH_GRACE_SECONDS", 0.05)
     provider = make_fake_provider(timeouts=replace(TEST_TIMEOUTS, idle=60.0, total=120.0))
     async with asyncio.timeout(10):  # without the grace, this waits for the 60 s idle timeout
         chunks = await collect(provider, "stall-after-finish")
@@ -139,10 +139,10 @@ async def test_silence_after_the_finish_reason_ends_the_stream_before_the_idle_t
 async def test_keepalive_comments_after_the_finish_reason_do_not_extend_the_grace(make_fake_provider, monkeypatch):
     from dataclasses import replace
 
-    import llm.client
+    import llm.upstream.client
     from tests.support.llm import TEST_TIMEOUTS
 
-    monkeypatch.setattr(llm.client, "AFTER_FINISH_GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(llm.upstream.client, "AFTER_FINISH_GRACE_SECONDS", 0.2)
     provider = make_fake_provider(timeouts=replace(TEST_TIMEOUTS, idle=60.0, total=120.0))
     async with asyncio.timeout(5):  # the pings go on for 10 s; each one used to restart the grace
         chunks = await collect(provider, "pings-after-finish")

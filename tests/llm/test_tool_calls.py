@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from llm.exceptions import ProviderResponseError
-from llm.openai_wire import DONE_EVENT, StreamEncoder, completion_body
+from llm.gateway.wire import DONE_EVENT, StreamEncoder, completion_body
 from llm.registry import build_provider
 from llm.streaming import bound, coalesce
 from llm.types import ChatMessage, ChatRequest, Chunk, Completion, Usage

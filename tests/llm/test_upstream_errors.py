@@ -11,7 +11,7 @@ from llm.exceptions import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
-from llm.upstream_errors import error_from_payload, error_from_response, parse_retry_after
+from llm.upstream.errors import error_from_payload, error_from_response, parse_retry_after
 from tests.support.fake_openai import (
     LLAMA_CPP_CONTEXT_OVERFLOW,
     LM_STUDIO_CONTEXT_OVERFLOW,

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from llm import apis
+from llm.gateway import views as apis
 from llm.exceptions import (
     ContextOverflowError,
     ModelNotFoundError,

@@ -22,7 +22,7 @@ for name in sys.argv[1:]:
 """
 
 LOGGERS = ["django.request", "django.channels.server", "django.server", "uvicorn.access", "uvicorn.error",
-           "negotiations.views"]
+           "negotiations.live.views"]
 
 
 @pytest.mark.parametrize("debug", ["true", "false"])

@@ -14,10 +14,10 @@ import pytest
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.db import connections
 
-from negotiations.engine import NegotiationEngine
+from negotiations.engine.engine import NegotiationEngine
 from negotiations.models import Event, Negotiation
 from negotiations.services import listing_create, negotiation_create, negotiation_start
-from negotiations.stream_reads import reader_pool_close
+from negotiations.live.reads import reader_pool_close
 from tests.support.fake_provider import FakeProvider
 
 

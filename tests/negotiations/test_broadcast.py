@@ -2,7 +2,7 @@
 import asyncio
 import threading
 
-from negotiations.broadcast import Broadcaster, Gap, TokenDelta
+from negotiations.live.broadcast import Broadcaster, Gap, TokenDelta
 
 
 def delta(text: str, negotiation_id: int = 1) -> TokenDelta:

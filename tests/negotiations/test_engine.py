@@ -12,12 +12,12 @@ from asgiref.sync import sync_to_async
 from django.db import connection, connections
 
 from llm.exceptions import ProviderUnavailableError
-from negotiations.broadcast import TokenDelta, get_broadcaster
-from negotiations.engine import NegotiationEngine
+from negotiations.live.broadcast import TokenDelta, get_broadcaster
+from negotiations.engine.engine import NegotiationEngine
 from negotiations.models import Event, Negotiation, Participant
 from negotiations.prices import format_price
-from negotiations.prompts import TEMPLATES
-from negotiations.runner import AsyncioRunner
+from negotiations.agents.prompts import TEMPLATES
+from negotiations.engine.asyncio_runner import AsyncioRunner
 from negotiations.services import negotiation_cancel
 from tests.negotiations.conftest import guardrails, make_negotiation, messages, play, price, reload
 from tests.support.fake_provider import Crash, FakeProvider, Stall, prompt_of
@@ -241,7 +241,7 @@ async def test_resume_after_a_crash_inside_the_turn_transaction(crash_at_turn):
 
 
 async def test_two_engines_on_one_negotiation_never_write_a_turn_twice(caplog):
-    caplog.set_level("INFO", logger="negotiations.engine")
+    caplog.set_level("INFO", logger="negotiations.engine.engine")
     expected, expected_events = await play(FakeProvider(respond=llm_or_polite), **SIDES, seed=11)
     negotiation, _ = await sync_to_async(make_negotiation)(**SIDES, seed=11)
     engines = [NegotiationEngine(provider_resolver=FakeProvider(respond=llm_or_polite).resolve) for _ in range(2)]

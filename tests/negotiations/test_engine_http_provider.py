@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-from negotiations.engine import NegotiationEngine
-from negotiations.prompts import TEMPLATES
+from negotiations.engine.engine import NegotiationEngine
+from negotiations.agents.prompts import TEMPLATES
 from tests.negotiations.conftest import guardrails, make_negotiation, messages, reload
 from tests.negotiations.test_engine_guardrails import assert_invariants
 from tests.support.llm_fixtures import fake_upstream  # noqa: F401 - fixture: the default provider on the fake server

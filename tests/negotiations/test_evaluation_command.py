@@ -16,8 +16,8 @@ from negotiations.evaluation.runner import scenario_seed
 from negotiations.management.commands.evaluate import Command as EvaluateCommand
 from negotiations.models import Negotiation
 from negotiations.prices import format_price
-from negotiations.scenarios import Scenario, scenario_limits
-from negotiations.strategy import ConcessionStrategy
+from negotiations.evaluation.scenarios import Scenario, scenario_limits
+from negotiations.agents.strategy import ConcessionStrategy
 from tests.support.fake_provider import DEFAULT_REPLY, Crash, FakeProvider, prompt_of
 
 pytestmark = pytest.mark.django_db(transaction=True)

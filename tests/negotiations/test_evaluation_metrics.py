@@ -19,7 +19,7 @@ from negotiations.evaluation.metrics import (
 )
 from negotiations.evaluation.report import ArmReport, summary_table, without_timing
 from negotiations.evaluation.runner import ArmConfig
-from negotiations.scenarios import Scenario, scenario_limits
+from negotiations.evaluation.scenarios import Scenario, scenario_limits
 from tests.support.fake_provider import FakeProvider
 
 LISTING = Decimal("1000")

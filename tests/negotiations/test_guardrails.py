@@ -4,14 +4,14 @@ from decimal import Decimal
 import pytest
 
 from negotiations.exceptions import GuardrailBreachError
-from negotiations.guardrails import (
+from negotiations.agents.guardrails import (
     PublicDraftGate,
     TextPolicy,
     assert_move_allowed,
     check_proposal,
     check_text,
 )
-from negotiations.strategy import Decision
+from negotiations.agents.strategy import Decision
 
 D = Decimal
 FLOOR, TARGET = D("350.00"), D("520.00")

@@ -2,7 +2,7 @@
 import asyncio
 import threading
 
-from negotiations.loops import running_loop
+from negotiations.engine.loops import running_loop
 
 
 def test_outside_any_loop_it_is_none():

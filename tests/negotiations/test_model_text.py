@@ -1,7 +1,7 @@
 """The clean-up of what a small model writes: the agent's first sentences, nothing else."""
 import pytest
 
-from negotiations.model_text import clean_text, strip_control_chars
+from negotiations.agents.text import clean_text, strip_control_chars
 
 
 @pytest.mark.parametrize(

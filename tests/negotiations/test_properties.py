@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from negotiations.engine import NegotiationEngine
+from negotiations.engine.engine import NegotiationEngine
 from negotiations.models import Event
 from negotiations.prices import format_price, price_mentions
 from negotiations.visibility import Viewer, event_list_visible_to

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from negotiations.proposals import parse_proposal
+from negotiations.agents.proposals import parse_proposal
 
 
 @pytest.mark.parametrize(

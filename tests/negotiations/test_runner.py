@@ -5,9 +5,10 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from marketplace.errors import ConflictError
-from negotiations.engine import NegotiationEngine
+from negotiations.engine.engine import NegotiationEngine
 from negotiations.exceptions import NegotiationCapacityError
-from negotiations.runner import AsyncioRunner, NegotiationRunner, get_runner, set_runner
+from negotiations.engine.asyncio_runner import AsyncioRunner
+from negotiations.engine.runners import NegotiationRunner, get_runner, set_runner
 from negotiations.services import negotiation_resume, negotiation_start
 from tests.negotiations.conftest import make_negotiation, reload
 from tests.support.fake_provider import FakeProvider, Stall
@@ -115,7 +116,7 @@ def test_a_reservation_counts_until_its_task_takes_it_or_it_is_released(monkeypa
     assert not runner.reserve(2)
     runner.release(1)
     assert runner.reserve(2)
-    monkeypatch.setattr("negotiations.runner.RESERVATION_SECONDS", 0.0)  # a start whose commit never came
+    monkeypatch.setattr("negotiations.engine.asyncio_runner.RESERVATION_SECONDS", 0.0)  # a start whose commit never came
     assert runner.reserve(3)
 
 

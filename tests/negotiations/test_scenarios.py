@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from negotiations.scenarios import Scenario, ScenarioError, scenario_limits, scenario_load, scenario_select
+from negotiations.evaluation.scenarios import Scenario, ScenarioError, scenario_limits, scenario_load, scenario_select
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "craigslist_scenarios.json"
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from negotiations.strategy import ConcessionStrategy
+from negotiations.agents.strategy import ConcessionStrategy
 
 
 def make(role="seller", limit="350.00", target=None, tactic="linear", list_price="500.00", max_rounds=10, seed=1):

@@ -10,7 +10,7 @@ import pytest
 from django.db import connections
 
 from negotiations.models import Listing
-from negotiations.stream_reads import ReaderPool, db_read, reader_pool_close
+from negotiations.live.reads import ReaderPool, db_read, reader_pool_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

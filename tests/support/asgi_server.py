@@ -3,7 +3,7 @@ in a thread of the test process.
 WHY: pytest-django's `live_server` is a threaded WSGI server: it buffers async streaming responses and
      never delivers `http.disconnect`, so SSE, time-to-first-byte and client disconnects can only be
      tested against a real ASGI server, as clients (the openai SDK, browsers) will meet it.
-HOW: uvicorn (the production server we recommend, see README "Benchmarks") with its own event loop in a
+HOW: uvicorn (the production server we recommend, see docs/deployment.md) with its own event loop in a
      daemon thread, on a socket bound before start so the port is known; `stop()` asks it to exit and
      joins. It shares the process's Django settings, so it uses the test database.
 """

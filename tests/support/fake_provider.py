@@ -1,4 +1,4 @@
-"""WHAT: `FakeProvider`, a scripted stand-in for an LLM provider (implements llm.base.Provider).
+"""WHAT: `FakeProvider`, a scripted stand-in for an LLM provider (implements llm.protocol.Provider).
 WHY: negotiation tests need an LLM whose every word is chosen by the test — including misbehaviour
      (leaking a floor, accepting a price never offered) — and a record of every prompt it was sent, to
      prove an agent's prompt holds only what its side may see.

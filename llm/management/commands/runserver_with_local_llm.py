@@ -2,7 +2,7 @@
       model when no LLM server answers at LM_STUDIO_BASE_URL, then `runserver`; Ctrl-C stops both.
 WHY: `make run` on a machine without LM Studio should end with a working LLM, and with LM Studio running
      it must start nothing; LOCAL_LLM=off turns the local model off.
-HOW: a thin wrapper over `llm.devserver`; the model server's output goes to local-llm.log.
+HOW: a thin wrapper over `llm.local.devserver`; the model server's output goes to local-llm.log.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from llm.devserver import devserver_plan, devserver_run
+from llm.local.devserver import devserver_plan, devserver_run
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 """WHAT: `python manage.py serve_local_llm`: serve the bundled SmolLM2 model in the foreground until Ctrl-C.
 WHY: to run the local model on its own (e.g. beside a plain `manage.py runserver`, or for other tools) at
      the URL the project is configured to call, without LM Studio.
-HOW: `llm.local_server.LocalModelServer` at LM_STUDIO_BASE_URL's host and port (or --host/--port); stops
+HOW: `llm.local.server.LocalModelServer` at LM_STUDIO_BASE_URL's host and port (or --host/--port); stops
      the server's whole process group on exit. Installs nothing: a missing install names its make target.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from llm.local_server import (
+from llm.local.server import (
     DEFAULT_CONTEXT_TOKENS,
     DEFAULT_MODEL_ALIAS,
     LocalModelServer,

@@ -3,7 +3,7 @@
      reference figures, and write a JSON report.
 WHY: choosing a model, mode or strategy, or judging a change to the agents, needs numbers on real
      scenarios (CraigslistBargain), not anecdotes.
-HOW: scenarios from --scenarios (negotiations.scenarios: the documented scenario -> limits rule); each
+HOW: scenarios from --scenarios (negotiations.evaluation.scenarios: the documented scenario -> limits rule); each
      arm is played by negotiations.evaluation.runner (real services, engine and agents, in the
      foreground) and measured by negotiations.evaluation.metrics from the event logs. By default the
      negotiations live in a throwaway SQLite database (created, migrated, deleted; --db configured or
@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from marketplace.errors import RequestValidationError
-from negotiations.agents import ProviderResolver
+from negotiations.agents.agent import ProviderResolver
 from negotiations.evaluation.database import TEMPORARY, evaluation_database
 from negotiations.evaluation.metrics import negotiation_result, summarize
 from negotiations.evaluation.report import ArmReport, report_build, summary_table
@@ -41,7 +41,7 @@ from negotiations.evaluation.runner import (
     provider_check,
 )
 from negotiations.models import AgentMode, Role, Strategy
-from negotiations.scenarios import Scenario, ScenarioError, scenario_limits, scenario_load
+from negotiations.evaluation.scenarios import Scenario, ScenarioError, scenario_limits, scenario_load
 from negotiations.validation import MAX_SEED
 
 DEFAULT_OUT = "evaluation-report.json"
@@ -211,7 +211,7 @@ class Command(BaseCommand):
             name = arm.provider or settings.LLM_PROVIDER
             raise CommandError(
                 f"The LLM provider {name!r} is not usable for the {arm.name!r} configuration: {check.problem} "
-                "Start a model (README: Getting a model) or evaluate with --mode rule."
+                "Start a model (docs/configuration.md, Getting a model) or evaluate with --mode rule."
             )
         self.stderr.write(f"{arm.name}: provider {check.provider!r}, model {check.model!r}")
         return check

@@ -2,9 +2,9 @@
 WHY: the quickest way to watch the engine (and a model) negotiate, without the HTTP API; `--as`
      shows exactly what one side (or an observer, or staff) is allowed to see.
 HOW: creates the listing and negotiation through the services (from options, or from a CraigslistBargain
-     scenario via negotiations.scenarios), subscribes to the broadcaster, runs the engine in this
+     scenario via negotiations.evaluation.scenarios), subscribes to the broadcaster, runs the engine in this
      process's event loop, and prints what the chosen viewer may see as it commits, followed exactly
-     as the SSE stream follows it (negotiations/follower.py).
+     as the SSE stream follows it (negotiations/live/follower.py).
 
 Examples:
     manage.py negotiate --title "Road bike" --list-price 400 --buyer-limit 330 --seller-limit 300 --mode rule
@@ -19,12 +19,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from marketplace.errors import RequestValidationError
-from negotiations.broadcast import TokenDelta, get_broadcaster
-from negotiations.engine import NegotiationEngine
-from negotiations.follower import LogFollower
+from negotiations.live.broadcast import TokenDelta, get_broadcaster
+from negotiations.engine.engine import NegotiationEngine
+from negotiations.live.follower import LogFollower
 from negotiations.models import AgentMode, Event, Negotiation, Strategy
 from negotiations.prices import format_price
-from negotiations.scenarios import ScenarioError, scenario_limits, scenario_load, scenario_select
+from negotiations.evaluation.scenarios import ScenarioError, scenario_limits, scenario_load, scenario_select
 from negotiations.services import listing_create, negotiation_create, negotiation_start
 from negotiations.visibility import Viewer, can_view_visibility
 

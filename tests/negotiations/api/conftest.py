@@ -23,10 +23,11 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
-from negotiations.engine import NegotiationEngine
-from negotiations.recovery import orphans_sweep_reset
-from negotiations.runner import AsyncioRunner, set_runner
-from negotiations.serializers import EventSerializer
+from negotiations.engine.engine import NegotiationEngine
+from negotiations.engine.recovery import orphans_sweep_reset
+from negotiations.engine.asyncio_runner import AsyncioRunner
+from negotiations.engine.runners import set_runner
+from negotiations.api.serializers import EventSerializer
 from negotiations.visibility import Viewer, event_list_visible_to
 from tests.support.fake_provider import FakeProvider, prompt_of
 from tests.support.llm_fixtures import live_gateway_server  # noqa: F401 - the session's uvicorn server

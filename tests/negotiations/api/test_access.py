@@ -13,7 +13,7 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 
 from negotiations.models import Event, Listing, Negotiation, Participant
-from negotiations.services import event_append
+from negotiations.log import event_append
 from tests.negotiations.api.conftest import api_client, bearer, logged, staff_headers, visible_log, watch
 
 pytestmark = pytest.mark.django_db(transaction=True)

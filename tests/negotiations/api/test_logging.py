@@ -2,7 +2,7 @@
 cannot send headers), so the log filter masks it, as it masks `Bearer` headers."""
 import logging
 
-from llm.logging import RedactSecretsFilter, redact
+from marketplace.logging import RedactSecretsFilter, redact
 
 
 def test_query_string_tokens_and_bearer_tokens_are_masked():

@@ -1,13 +1,14 @@
 """The stream's frame encoders: text from an LLM cannot forge SSE fields or events (CR/LF/NUL are dropped
 from `event`/`id`; any line break in data becomes a new `data:` line), and what we write is what a
-spec-following client (our own decoder, llm/sse.py) reads back."""
+spec-following client (our own decoder, llm/upstream/sse.py) reads back."""
 import json
 
 import pytest
 
-from llm.sse import SSEDecoder
+from llm.upstream.sse import SSEDecoder
 from marketplace.errors import NotFoundError
-from negotiations.sse import PING_FRAME, delta_frame, end_frame, error_frame, json_frame, retry_frame, sse_frame
+from marketplace.sse import PING_FRAME, json_frame, retry_frame, sse_frame
+from negotiations.live.frames import delta_frame, end_frame, error_frame
 
 
 def decode(frame: bytes):

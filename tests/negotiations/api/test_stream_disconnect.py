@@ -13,7 +13,7 @@ from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from marketplace.asgi import application
 
-from negotiations.broadcast import get_broadcaster
+from negotiations.live.broadcast import get_broadcaster
 from negotiations.models import Event, Negotiation
 from negotiations.services import negotiation_start
 from tests.negotiations.api.conftest import parse_block, visible_log, wait_for

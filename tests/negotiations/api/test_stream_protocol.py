@@ -15,11 +15,12 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.utils import timezone
 
-from negotiations import recovery
-from negotiations.broadcast import Broadcaster
+from negotiations.engine import recovery
+from negotiations.live.broadcast import Broadcaster
 from negotiations.models import Event, Negotiation
-from negotiations.services import event_append, negotiation_cancel
-from negotiations.streams import StreamSettings, viewer_stream
+from negotiations.log import event_append
+from negotiations.services import negotiation_cancel
+from negotiations.live.stream import StreamSettings, viewer_stream
 from negotiations.visibility import Viewer
 from tests.negotiations.api.conftest import api_client, bearer, deltas, logged, visible_log, wait_for, watch
 from tests.negotiations.conftest import make_negotiation
@@ -112,7 +113,7 @@ async def test_a_negotiation_played_by_another_process_reaches_the_viewer_throug
             engine = await asyncio.create_subprocess_exec(
                 sys.executable, "-c",
                 "import asyncio, sys, django; django.setup();"
-                "from negotiations.engine import NegotiationEngine;"
+                "from negotiations.engine.engine import NegotiationEngine;"
                 "asyncio.run(NegotiationEngine().run(int(sys.argv[1])))", str(negotiation.pk),
                 cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings",
                                "DATABASE_URL": subprocess_database_url(), "PYTHONPATH": str(ROOT)},

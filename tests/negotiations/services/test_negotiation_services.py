@@ -5,8 +5,8 @@ import pytest
 
 from marketplace.errors import ConflictError, RequestValidationError
 from negotiations.models import Event, Listing, Negotiation, Participant
+from negotiations.log import event_append
 from negotiations.services import (
-    event_append,
     listing_create,
     negotiation_cancel,
     negotiation_create,

@@ -1,0 +1,1 @@
+"""The gateway's HTTP side: the OpenAI-compatible endpoints, their input validation, wire format and keys."""

@@ -1,0 +1,299 @@
+"""WHAT: an agent plays one turn for one side: it asks its strategy for a move, lets the LLM propose
+     (mode `llm`) or voice (mode `narrate`) it, or uses templated words (mode `rule`), and runs every
+     guardrail on the result. It returns a `TurnPlan`; it never writes to the database.
+WHY: keeping the turn a pure-ish async function of (settings, state, visible events, provider) is what
+     makes turns replayable: an interrupted turn is simply played again from the log.
+HOW: LLM text is streamed through `provider.stream()`; each delta goes to `on_delta` (the engine
+     publishes it live, never logs it). Every LLM call is bounded by `llm_timeout`; any provider failure
+     or timeout falls back to templated words and is recorded as an `llm_unavailable` finding. A text
+     that fails `check_text` is regenerated once, then replaced by the template.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from llm.protocol import Provider
+from llm.types import ChatMessage, ChatRequest
+from negotiations.events import NegotiationState, other_role, price_str
+from negotiations.exceptions import LLMUnavailableError
+from negotiations.agents.guardrails import Finding, PublicDraftGate, TextPolicy, check_proposal, check_text
+from negotiations.models import AgentMode, Event
+from negotiations.agents.text import clean_text, strip_control_chars
+from negotiations.agents.prompts import PromptContext, llm_messages, narrate_messages, template_text
+from negotiations.agents.proposals import parse_proposal
+from negotiations.agents.strategy import PRICED_ACTIONS, ConcessionStrategy, Decision
+
+logger = logging.getLogger(__name__)
+
+ProviderResolver = Callable[[str | None], Awaitable[Provider]]
+# (turn, attempt, text, visibility) for each piece of a message being written; `attempt` numbers the
+# drafts of one turn with that visibility (1, 2 after a regeneration).
+DeltaSink = Callable[[int, int, str, str], None]
+
+NARRATE_MAX_TOKENS = 60
+LLM_MAX_TOKENS = 100
+RAW_PROPOSAL_CHARS = 400
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """One side's configuration, copied from its Participant row (its own private data included)."""
+
+    role: str
+    limit: Decimal
+    target: Decimal | None
+    strategy: str
+    mode: str
+    persona: str = ""
+    provider: str = ""
+    model: str = ""
+    temperature: float | None = None
+
+
+@dataclass(frozen=True)
+class ListingFacts:
+    title: str
+    list_price: Decimal
+    currency: str
+
+
+@dataclass
+class TurnPlan:
+    """Everything one turn will log: the move, its public words, the private thought and the findings."""
+
+    turn: int
+    actor: str
+    decision: Decision
+    text: str
+    thought: dict[str, Any]
+    findings: list[Finding] = field(default_factory=list)
+
+
+class Agent:
+    def __init__(
+        self,
+        *,
+        settings: AgentSettings,
+        listing: ListingFacts,
+        max_rounds: int,
+        seed: int,
+        provider_resolver: ProviderResolver,
+        llm_timeout: float,
+        on_delta: DeltaSink | None = None,
+    ) -> None:
+        self.settings = settings
+        self.listing = listing
+        self.seed = seed
+        self.strategy = ConcessionStrategy(
+            role=settings.role,  # type: ignore[arg-type]
+            limit=settings.limit,
+            target=settings.target,
+            tactic=settings.strategy,
+            list_price=listing.list_price,
+            max_rounds=max_rounds,
+            seed=seed,
+        )
+        self._resolve = provider_resolver
+        self._llm_timeout = llm_timeout
+        self._on_delta = on_delta
+        self._attempt = 0  # LLM calls in the current turn (seeds each call)
+        # Drafts of live deltas, numbered per visibility: a public draft numbered 2 must not tell the
+        # other side that a private proposal came first.
+        self._drafts = {"public": 0, "private": 0}
+
+    # --- the turn -----------------------------------------------------------------------------------
+    async def play(self, *, state: NegotiationState, visible_events: Sequence[Any]) -> TurnPlan:
+        """Play the next turn. `visible_events` must already be filtered for this side."""
+        role = self.settings.role
+        turn = state.next_turn
+        standing = state.standing_offer(other_role(role))
+        plan = self.strategy.decide(
+            own_turn=state.round_of(turn), final_turn=turn == state.final_turn, standing_offer=standing
+        )
+        thought: dict[str, Any] = {
+            "reasoning": plan.reasoning,
+            "strategy": self.settings.strategy,
+            "planned_price": price_str(plan.planned_price),
+            "limit_price": price_str(self.settings.limit),
+            "target_price": price_str(self.settings.target),
+            "standing_offer": price_str(standing),
+        }
+        result = TurnPlan(turn=turn, actor=role, decision=plan.decision, text="", thought=thought)
+        context = self._prompt_context(visible_events)
+        self._attempt = 0
+        self._drafts = {"public": 0, "private": 0}
+
+        if self.settings.mode == AgentMode.RULE:
+            result.text = self._template(result.decision, turn)
+            return result
+
+        candidate: str | None = None
+        if self.settings.mode == AgentMode.LLM:
+            candidate = await self._propose(result, state, context, standing, plan.planned_price)
+            if candidate is None and result.findings and result.findings[-1].kind == "llm_unavailable":
+                result.text = self._template(result.decision, turn)
+                return result
+        result.text = await self._final_text(result, state, context, candidate)
+        return result
+
+    async def _propose(
+        self, result: TurnPlan, state: NegotiationState, context: PromptContext, standing: Decimal | None,
+        suggestion: Decimal,
+    ) -> str | None:
+        """Mode `llm`: adopt the model's move if it passes the checks; return its message, if usable."""
+        messages = llm_messages(context, limit=self.settings.limit, standing_offer=standing, suggestion=suggestion)
+        try:
+            raw = await self._generate(messages, turn=result.turn, gate=None, max_tokens=LLM_MAX_TOKENS)
+        except LLMUnavailableError as exc:
+            result.findings.append(self._llm_failure(exc))
+            return None
+        proposal = parse_proposal(raw)
+        result.thought["proposal"] = {
+            "action": proposal.action, "price": price_str(proposal.price), "raw": raw[:RAW_PROPOSAL_CHARS],
+        }
+        if proposal.action is None or (proposal.action == "offer" and proposal.price is None):
+            result.findings.append(Finding(
+                "invalid_proposal", "The model's move could not be read; the strategy's move was used.",
+                {"raw_action": proposal.raw_action, "raw_price": proposal.raw_price},
+            ))
+            return None
+        price = proposal.price if proposal.action in PRICED_ACTIONS else None
+        if proposal.action == "accept" and price is None:
+            price = standing  # "accept" without a price means the standing offer
+        proposed = Decision(proposal.action, price)  # type: ignore[arg-type]
+        problems = check_proposal(proposed, role=self.settings.role, limit=self.settings.limit, standing_offer=standing,
+                                  private_prices=self._private_prices())
+        if problems:
+            first = problems[0]
+            result.findings.append(Finding(first.kind, first.detail + " The strategy's move was used.",
+                                           {**first.data, "proposed_action": proposal.action}))
+            return None
+        result.decision = proposed
+        return proposal.message
+
+    async def _final_text(
+        self, result: TurnPlan, state: NegotiationState, context: PromptContext, candidate: str | None
+    ) -> str:
+        """Check the text (writing it first in narrate mode); regenerate once, then use the template."""
+        decision = result.decision
+        policy = TextPolicy.build(
+            public_prices=state.public_prices() | {self.listing.list_price},
+            current_price=decision.price,
+            private_prices={p for p in (self.settings.limit, self.settings.target) if p is not None},
+        )
+        retry_reason = ""
+        for remaining in (1, 0):
+            if candidate is None:
+                try:
+                    candidate = await self._write(context, decision, policy, result.turn, retry_reason)
+                except LLMUnavailableError as exc:
+                    result.findings.append(self._llm_failure(exc))
+                    return self._template(decision, result.turn)
+            problems = check_text(candidate, action=decision.action, price=decision.price, policy=policy)
+            if not problems:
+                return candidate
+            remedy = "regenerated" if remaining else "template"
+            result.findings.append(Finding(
+                problems[0].kind,
+                f"{problems[0].detail} The text was {'regenerated' if remaining else 'replaced by the template'}.",
+                {"rejected_text": candidate, "problems": [p.kind for p in problems], "remedy": remedy},
+            ))
+            retry_reason = _retry_reason(problems[0].kind)
+            candidate = None
+        return self._template(decision, result.turn)
+
+    # --- LLM plumbing -------------------------------------------------------------------------------
+    async def _write(
+        self, context: PromptContext, decision: Decision, policy: TextPolicy, turn: int, retry_reason: str
+    ) -> str:
+        messages = narrate_messages(context, decision, retry_reason=retry_reason)
+        raw = await self._generate(messages, turn=turn, gate=PublicDraftGate(policy=policy), max_tokens=NARRATE_MAX_TOKENS)
+        return clean_text(raw)
+
+    async def _generate(
+        self, messages: tuple[ChatMessage, ...], *, turn: int, gate: PublicDraftGate | None, max_tokens: int
+    ) -> str:
+        self._attempt += 1
+        attempt = self._attempt
+        kind = "private" if gate is None else "public"
+        self._drafts[kind] += 1
+        draft = self._drafts[kind]
+        request = ChatRequest(
+            messages=messages,
+            model=self.settings.model or None,
+            temperature=self.settings.temperature,
+            max_tokens=max_tokens,
+            extra={"seed": random.Random(f"{self.seed}:{turn}:{attempt}").getrandbits(31)},
+        )
+        parts: list[str] = []
+        try:
+            async with asyncio.timeout(self._llm_timeout):
+                provider = await self._resolve(self.settings.provider or None)
+                stream = provider.stream(request)
+                try:
+                    async for chunk in stream:
+                        delta = strip_control_chars(chunk.delta or "")
+                        if delta:
+                            parts.append(delta)
+                            self._emit(turn, draft, delta, gate)
+                finally:
+                    aclose = getattr(stream, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+        except TimeoutError:
+            raise LLMUnavailableError("LLM_TIMEOUT") from None
+        except Exception as exc:  # any provider failure (typed or not) must not fail the negotiation
+            logger.warning("LLM call failed for %s turn %s: %s", self.settings.role, turn, exc.__class__.__name__)
+            raise LLMUnavailableError(getattr(exc, "code", "LLM_ERROR")) from exc
+        return "".join(parts)
+
+    def _emit(self, turn: int, draft: int, delta: str, gate: PublicDraftGate | None) -> None:
+        if self._on_delta is None:
+            return
+        if gate is None:
+            # A raw tagged proposal is a private draft: only this side may watch it being written.
+            self._on_delta(turn, draft, delta, self.settings.role)
+            return
+        piece = gate.feed(delta)
+        if piece:
+            self._on_delta(turn, draft, piece, Event.Visibility.PUBLIC)
+
+    # --- helpers ------------------------------------------------------------------------------------
+    def _private_prices(self) -> frozenset[Decimal]:
+        """This side's limit and target, except a value that is public anyway (the list price)."""
+        own = {p for p in (self.settings.limit, self.settings.target) if p is not None}
+        return frozenset(own - {self.listing.list_price})
+
+    def _template(self, decision: Decision, turn: int) -> str:
+        return template_text(role=self.settings.role, decision=decision, currency=self.listing.currency, seed=self.seed, turn=turn)
+
+    @staticmethod
+    def _llm_failure(exc: LLMUnavailableError) -> Finding:
+        return Finding("llm_unavailable", "The language model failed or timed out; templated words were used.",
+                       {"error_code": exc.code})
+
+    def _prompt_context(self, visible_events: Sequence[Any]) -> PromptContext:
+        transcript = [(e.actor, e.data.get("text", "")) for e in visible_events if e.type == Event.Type.MESSAGE]
+        return PromptContext(
+            role=self.settings.role,
+            title=self.listing.title,
+            list_price=self.listing.list_price,
+            currency=self.listing.currency,
+            persona=self.settings.persona,
+            transcript=transcript,
+        )
+
+
+def _retry_reason(kind: str) -> str:
+    # Deliberately generic: the reason goes back into a prompt and must not repeat the rejected price.
+    if kind == "contradicting_text":
+        return "it did not match the move"
+    if kind == "empty_text":
+        return "it was empty"
+    return "it named a price you may not mention"

@@ -1,0 +1,158 @@
+"""WHAT: who is asking about a negotiation — a participant's or observer's bearer token, or staff — and
+     what that makes them (`NegotiationAccess`: the negotiation and a `Viewer`).
+WHY: every negotiation endpoint (detail, start, cancel, history, stream; DRF and async alike) must
+     answer the same way: no credentials 401, a token that matches nothing 401, a token of another
+     negotiation 404 (it proves the caller is a participant somewhere, not here), staff everything.
+HOW: `request_token(request)` reads `Authorization: Bearer <token>`, else `?token=` (browsers'
+     EventSource cannot set headers). `negotiation_access_get(...)` authenticates first and only then
+     looks the negotiation up, so an anonymous caller cannot probe which ids exist. Staff are Django
+     users with `is_staff`, by session or DRF token (`Authorization: Token <key>`); DRF views get them
+     from DRF's authenticators, the async stream view from `staff_user_from_request`. Sync functions.
+     Every endpoint asks here before it reads anything else of the request (query parameters,
+     Last-Event-ID), so a caller without credentials always gets 401, never a 400 about its input.
+     (An id that is not a number never reaches a view: no URL matches it, 404.)
+     Creating a negotiation spends the model, so when the operator has set gateway keys
+     (LLM_GATEWAY_API_KEYS) it needs one of them or staff (`CreateNeedsGatewayKeyOrStaff`); with no
+     keys set (the development default) anyone may create, as anyone may call the open gateway.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import BasePermission
+
+from llm.gateway.auth import GatewayKeyAuthentication, gateway_keys, require_gateway_key
+from marketplace.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
+from negotiations.models import Negotiation
+from negotiations.selectors import negotiation_get, negotiation_id_for_token, viewer_for_token
+from negotiations.validation import MAX_ID
+from negotiations.visibility import Viewer
+
+__all__ = [
+    "CREATE_AUTHENTICATION",
+    "AccessCheckedByTheView",
+    "CreateNeedsGatewayKeyOrStaff",
+    "NegotiationAccess",
+    "NegotiationToken",
+    "NegotiationTokenAuthentication",
+    "negotiation_access_get",
+    "request_token",
+    "require_participant",
+    "staff_user_from_request",
+]
+
+MAX_TOKEN_CHARS = 256  # ours are 43; anything far longer is not worth hashing
+
+
+@dataclass(frozen=True)
+class NegotiationToken:
+    """A presented negotiation token (not yet checked against any negotiation)."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class NegotiationAccess:
+    negotiation: Negotiation
+    viewer: Viewer
+
+
+def request_token(request: Any) -> str | None:
+    """The bearer token of a Django or DRF request: the Authorization header first, then `?token=`."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    token = request.GET.get("token", "").strip()
+    return token or None
+
+
+class NegotiationTokenAuthentication(BaseAuthentication):
+    """DRF authenticator that picks up a negotiation token (header or query). It identifies no user:
+    `request.auth` becomes a `NegotiationToken` and the view checks it against the negotiation."""
+
+    def authenticate(self, request: Any) -> tuple[None, NegotiationToken] | None:
+        token = request_token(request)
+        return None if token is None else (None, NegotiationToken(token))
+
+    def authenticate_header(self, request: Any) -> str:
+        return "Bearer"
+
+
+# What negotiation endpoints accept, in order: a negotiation token wins over a staff identity.
+NEGOTIATION_AUTHENTICATION = [NegotiationTokenAuthentication, SessionAuthentication, TokenAuthentication]
+# Creating: staff by session or DRF token, or a gateway key (required only when keys are set; the
+# permission below decides, this list is what the schema documents).
+CREATE_AUTHENTICATION = [SessionAuthentication, TokenAuthentication, GatewayKeyAuthentication]
+
+
+def staff_user_from_request(request: Any) -> bool:
+    """For plain Django views: is the caller staff, by session (AuthenticationMiddleware) or by
+    `Authorization: Token <key>`? A wrong DRF token raises AuthenticationFailed (401)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_active and user.is_staff:
+        return True
+    try:
+        authenticated = TokenAuthentication().authenticate(request)
+    except AuthenticationFailed as exc:
+        raise NotAuthenticatedError(str(exc.detail)) from exc
+    return authenticated is not None and authenticated[0].is_staff
+
+
+class AccessCheckedByTheView(BasePermission):
+    """Lets every request through to the view, which decides with `negotiation_access_get` (it needs the
+    negotiation id). Unlike AllowAny, it does not make the OpenAPI schema offer anonymous access."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return True
+
+
+class CreateNeedsGatewayKeyOrStaff(BasePermission):
+    """With gateway keys set, a request needs `Authorization: Bearer <gateway key>` or a staff user;
+    otherwise 401 NOT_AUTHENTICATED (before the body is read, so nothing is written)."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        keys = gateway_keys()
+        if not keys:
+            return True
+        user = request.user
+        if user is not None and user.is_authenticated and user.is_active and user.is_staff:
+            return True
+        # Checked here too, not only by GatewayKeyAuthentication: a logged-in non-staff user stops the
+        # authenticators at the session, before the key's.
+        require_gateway_key(request, keys)
+        return True
+
+
+def negotiation_access_get(*, negotiation_id: int, token: str | None, staff: bool) -> NegotiationAccess:
+    """The negotiation and the viewer the credentials make; raises 401 / 404 as the module says."""
+    if token is not None:
+        return _token_access(negotiation_id, token)
+    if not staff:
+        raise NotAuthenticatedError("A negotiation token is required (Authorization: Bearer <token>, or ?token=).")
+    negotiation = negotiation_get(negotiation_id=negotiation_id) if 0 < negotiation_id <= MAX_ID else None
+    if negotiation is None:
+        raise NotFoundError("No such negotiation.")
+    return NegotiationAccess(negotiation, Viewer.staff())
+
+
+def _token_access(negotiation_id: int, token: str) -> NegotiationAccess:
+    owner = negotiation_id_for_token(token=token) if len(token) <= MAX_TOKEN_CHARS else None
+    if owner is None:
+        raise NotAuthenticatedError("The token is not valid.")
+    if owner != negotiation_id:
+        raise NotFoundError("No such negotiation.")
+    negotiation = negotiation_get(negotiation_id=negotiation_id)
+    viewer = viewer_for_token(negotiation=negotiation, token=token) if negotiation is not None else None
+    if viewer is None:  # deleted meanwhile
+        raise NotFoundError("No such negotiation.")
+    return NegotiationAccess(negotiation, viewer)
+
+
+def require_participant(access: NegotiationAccess, *, action: str) -> None:
+    """Starting and cancelling are for the buyer, the seller and staff; an observer only watches."""
+    if access.viewer.role == "observer":
+        raise PermissionDeniedError(f"An observer token cannot {action} a negotiation.")

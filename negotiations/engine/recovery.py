@@ -1,0 +1,85 @@
+"""WHAT: `negotiation_resume_orphans()`: hand every `running` negotiation that no task plays in this
+     process back to the runner, once per process, at its first negotiations API request.
+WHY: the in-process runner's tasks die with the process. After a restart, negotiations left `running`
+     would stay so forever; the engine resumes any of them from its log with nothing lost or repeated,
+     it just has to be asked. The first negotiations request after a start is the natural moment:
+     it runs on the server's event loop (where the runner needs to be), and watching clients make it
+     happen by themselves — EventSource reconnects within NEGOTIATION_STREAM_RETRY_MS of a restart.
+HOW: `orphans_resume_once()` is called by every negotiations endpoint; the first call that can reach
+     the runner's loop resumes the orphans (NEGOTIATION_RESUME_ORPHANS=false turns this off): running
+     negotiations whose row and log were last written before this process started (the engine writes
+     both every turn), so a negotiation another live worker is playing is left alone. Under WSGI or the
+     sync test client there is no loop: it does nothing and tries again on the next request. When
+     several workers restart together, each resumes the same orphans: the engine keeps the log right
+     (a turn is written once) but LLM calls are duplicated until they end, so multi-process
+     deployments are better served by a task-queue runner (NEGOTIATION_RUNNER) with this turned off.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from negotiations.models import Negotiation
+from negotiations.engine.runners import NegotiationRunner, get_runner
+from negotiations.services import negotiation_resume
+
+__all__ = ["negotiation_resume_orphans", "orphans_resume_once", "orphans_sweep_reset"]
+
+logger = logging.getLogger(__name__)
+
+# A negotiation written to since this process started is being played by a live process (possibly
+# another worker); only those left behind by an earlier process are orphans. The module is imported
+# with the URLconf, at startup.
+PROCESS_STARTED_AT = timezone.now()
+
+_lock = threading.Lock()
+_done = False
+
+
+def negotiation_resume_orphans(*, runner: NegotiationRunner | None = None, before: datetime | None = None) -> list[int]:
+    """Resume every running negotiation whose last write predates `before` (default: this process's
+    start) and that this runner is not playing; returns their ids."""
+    runner = runner or get_runner()
+    resumed = []
+    before = before or PROCESS_STARTED_AT
+    orphans = (
+        Negotiation.objects.filter(status=Negotiation.Status.RUNNING, updated_at__lt=before)
+        .annotate(last_event_at=Max("events__created_at"))
+        .filter(Q(last_event_at__isnull=True) | Q(last_event_at__lt=before))
+    )
+    for negotiation in orphans.order_by("pk"):
+        if runner.is_active(negotiation.pk):
+            continue
+        negotiation_resume(negotiation=negotiation, runner=runner)
+        resumed.append(negotiation.pk)
+    if resumed:
+        logger.info("resumed %s negotiation(s) left running: %s", len(resumed), resumed)
+    return resumed
+
+
+def orphans_resume_once(*, runner: NegotiationRunner | None = None) -> None:
+    """The first call in this process that can reach the runner resumes the orphans (sync code)."""
+    global _done
+    if _done or not settings.NEGOTIATION_RESUME_ORPHANS:
+        return
+    with _lock:
+        if _done:
+            return
+        try:
+            negotiation_resume_orphans(runner=runner)
+        except RuntimeError as exc:  # no event loop here (WSGI, the sync test client): try next time
+            logger.debug("orphan sweep postponed: %s", exc)
+            return
+        _done = True
+
+
+def orphans_sweep_reset() -> None:
+    """Forget that the sweep ran (tests)."""
+    global _done
+    with _lock:
+        _done = False
