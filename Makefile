@@ -22,10 +22,10 @@ endif
 LOCAL_LLM_IS_OFF := import sys; from marketplace.settings import LOCAL_LLM; \
 	from llm.local.devserver import LOCAL_LLM_OFF_VALUES; sys.exit(LOCAL_LLM.strip().lower() not in LOCAL_LLM_OFF_VALUES)
 
-.PHONY: run test bench coverage migrate local-llm constraints clean help
+.PHONY: run test lint format bench coverage migrate local-llm constraints clean help
 
 help:
-	@echo "make run | test | bench | coverage | local-llm | constraints | clean"
+	@echo "make run | test | lint | format | bench | coverage | local-llm | constraints | clean"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
@@ -63,7 +63,16 @@ run: migrate
 	fi
 	$(PY) manage.py runserver_with_local_llm $(HOST):$(PORT)
 
-test: $(VENV)/.dev-installed $(VENV)/.local-llm-installed
+# ruff (config in pyproject.toml): lint and the formatter's check; `make format` applies both.
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+test: lint $(VENV)/.dev-installed $(VENV)/.local-llm-installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed $(VENV)/.local-llm-installed

@@ -66,7 +66,7 @@ def serve_upstream() -> None:
     from tests.support.fake_openai import FakeOpenAIServer, _main
 
     class BenchUpstream(FakeOpenAIServer):
-        def _options(self, record):  # noqa: ANN001, ANN202 - the fake's own hook
+        def _options(self, record):
             tokens, delay = super()._options(record)
             return (tokens if "x-fake-tokens" in record.headers else TOKENS), delay
 

@@ -105,7 +105,7 @@ class Viewer(asyncio.Protocol):
                                    f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {self.token}\r\n"
                                    "Accept: text/event-stream\r\n\r\n").encode())
             await self.done.wait()
-        except Exception as exc:  # noqa: BLE001 - a benchmark reports failures
+        except Exception as exc:
             self._fail(f"{type(exc).__name__}: {exc}")
         finally:
             if self._transport is not None:

@@ -21,8 +21,8 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 

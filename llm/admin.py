@@ -35,5 +35,5 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         # is named: lm_studio names LM_STUDIO_API_KEY for servers that want one, yet LM Studio needs none.
         return "no" if PROVIDER_CLASSES.get(obj.kind, OpenAICompatibleProvider).needs_key else "not needed"
 
-    def get_changeform_initial_data(self, request):  # noqa: ANN001, ANN201 - Django signature
+    def get_changeform_initial_data(self, request):
         return {"kind": ProviderKind.OPENAI_COMPATIBLE, **super().get_changeform_initial_data(request)}

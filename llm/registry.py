@@ -24,11 +24,11 @@ import time
 from django.conf import settings
 from django.db import DatabaseError
 
+from llm import selectors
 from llm.config import ProviderSettings
 from llm.exceptions import UnknownProviderError
-from marketplace.logging import remember_key_variables
 from llm.providers import PROVIDER_CLASSES, OpenAICompatibleProvider
-from llm import selectors
+from marketplace.logging import remember_key_variables
 
 __all__ = [
     "aget_provider",

@@ -27,7 +27,7 @@ def seed_provider_configs(sender: Any, *, using: str = DEFAULT_DB_ALIAS, apps: A
     except LookupError:
         return  # `llm` is not migrated in this database (yet, or any more)
     columns = {field.name for field in model._meta.get_fields()}
-    if not SYNCED_FIELDS <= columns:
+    if not columns >= SYNCED_FIELDS:
         logger.info("llm is migrated to an older state; provider rows are synced after a full migrate")
         return
     connection = connections[using]

@@ -86,7 +86,7 @@ class Chunk:
         usage: Usage | None = None,
         role: str | None = None,
         model: str | None = None,
-        id: str | None = None,  # noqa: A002 - OpenAI's name
+        id: str | None = None,
         tool_calls: list[Any] | None = None,
         function_call: dict[str, Any] | None = None,
         refusal: str | None = None,

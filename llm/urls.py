@@ -3,8 +3,8 @@ HOW: both gateway endpoints require a gateway API key when LLM_GATEWAY_API_KEYS 
 """
 from django.urls import path
 
-from llm.gateway.views import ChatCompletionCreateApi, ModelListApi
 from llm.gateway.auth import GatewayKeyAuthentication
+from llm.gateway.views import ChatCompletionCreateApi, ModelListApi
 
 GATEWAY_AUTHENTICATION = [GatewayKeyAuthentication]
 

@@ -18,8 +18,8 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
-from marketplace.logging import redact, redact_structure
 from marketplace.errors import ApplicationError
+from marketplace.logging import redact, redact_structure
 
 logger = logging.getLogger(__name__)
 
@@ -109,17 +109,17 @@ def sse_error_event(exc: BaseException) -> bytes:
     return b"data: " + json.dumps(error_info(exc).body()).encode() + b"\n\n"
 
 
-def json_404_handler(request, exception=None) -> JsonResponse:  # noqa: ANN001 - Django handler signature
+def json_404_handler(request, exception=None) -> JsonResponse:
     return error_response(Http404())
 
 
-def json_500_handler(request) -> JsonResponse:  # noqa: ANN001 - Django handler signature
+def json_500_handler(request) -> JsonResponse:
     return JsonResponse(ErrorInfo(500, "INTERNAL_ERROR", "Internal server error.").body(), status=500)
 
 
-def json_400_handler(request, exception=None) -> JsonResponse:  # noqa: ANN001
+def json_400_handler(request, exception=None) -> JsonResponse:
     return JsonResponse(ErrorInfo(400, "VALIDATION_ERROR", "The request is invalid.").body(), status=400)
 
 
-def json_403_handler(request, exception=None) -> JsonResponse:  # noqa: ANN001
+def json_403_handler(request, exception=None) -> JsonResponse:
     return error_response(PermissionDenied())

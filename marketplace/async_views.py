@@ -52,7 +52,7 @@ class AsyncApiView(APIView):
                 if authenticator.authenticate(request) is not None:
                     break
             return await handler(request, *args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - every failure answers in the envelope; CancelledError passes
+        except Exception as exc:
             response = error_response(exc)
             if isinstance(exc, drf_exceptions.MethodNotAllowed):
                 response["Allow"] = ", ".join(self._allowed_methods())

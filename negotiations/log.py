@@ -25,8 +25,8 @@ from negotiations.live.broadcast import get_broadcaster
 from negotiations.models import Event, Negotiation
 
 __all__ = [
-    "TurnOutcome",
     "LogPosition",
+    "TurnOutcome",
     "event_append",
     "events_write",
     "log_position",

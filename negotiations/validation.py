@@ -17,8 +17,8 @@ from django.conf import settings
 from llm.exceptions import LLMError, ProviderDisabledError, UnknownProviderError
 from llm.registry import get_provider
 from marketplace.errors import RequestValidationError
-from negotiations.models import AgentMode, Role, Strategy
 from negotiations.exceptions import PriceError
+from negotiations.models import AgentMode, Role, Strategy
 from negotiations.prices import parse_price
 
 # Messages shared with the API's serializers (negotiations/api/views.py): a bad value reads the same whichever

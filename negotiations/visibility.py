@@ -20,8 +20,8 @@ from django.db.models import QuerySet
 from negotiations.models import Event, Negotiation
 
 __all__ = [
-    "ViewerRole",
     "Viewer",
+    "ViewerRole",
     "can_view",
     "can_view_visibility",
     "event_list_visible_to",

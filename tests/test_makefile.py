@@ -24,6 +24,7 @@ case "$1 $2" in
   "-m pip") echo "RAN pip install"; exit "${FAKE_PIP_FAILS:-0}" ;;
   "-m pytest") echo "RAN pytest"; exit 0 ;;
   "-m llm.local.server") exit 0 ;;
+  "-m ruff") echo "RAN ruff $3"; exit 0 ;;
 esac
 exec "%(python)s" "$@"
 """
@@ -88,3 +89,10 @@ def test_test_stops_when_the_model_cannot_be_installed(project):
     result = make(project, "test", FAKE_PIP_FAILS="1")
     assert result.returncode != 0
     assert "RAN pip install" in result.stdout and "RAN pytest" not in result.stdout
+
+
+def test_test_lints_before_pytest(project):
+    result = make(project, "test")
+    assert result.returncode == 0, result.stderr
+    assert "RAN ruff check" in result.stdout and "RAN ruff format" in result.stdout
+    assert result.stdout.index("RAN ruff format") < result.stdout.index("RAN pytest")

@@ -19,7 +19,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from llm.types import ROLES, ChatMessage, ChatRequest
-from marketplace.errors import RequestValidationError
 from marketplace.fields import StrictBooleanField, StrictCharField, StrictNumberField
 
 __all__ = [

@@ -43,7 +43,7 @@ async def _pump(chunks: AsyncIterator[Chunk], queue: asyncio.Queue) -> None:
     try:
         async for chunk in chunks:
             await queue.put(chunk)
-    except Exception as exc:  # noqa: BLE001 - handed to the body generator, which reports it in-band
+    except Exception as exc:
         await aclose_quietly(chunks)
         await queue.put(exc)
         return

@@ -25,13 +25,13 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from llm.exceptions import StreamInterruptedError
-from llm.gateway.wire import StreamEncoder, completion_body, model_list_body, new_completion_id
-from llm.gateway.relay import aclose_quietly, sse_body
-from llm.registry import aget_provider
 from llm.gateway.inputs import ChatCompletionInputSerializer
-from marketplace.fields import read_json_object
+from llm.gateway.relay import aclose_quietly, sse_body
+from llm.gateway.wire import StreamEncoder, completion_body, model_list_body, new_completion_id
+from llm.registry import aget_provider
 from llm.streaming import apply_stream_settings
 from marketplace.async_views import AsyncApiView
+from marketplace.fields import read_json_object
 from marketplace.schema import error_responses
 from marketplace.sse import SSE_HEADERS
 

@@ -97,7 +97,7 @@ class StreamEncoder:
     `null`; each such chunk is its own event (llm/streaming.py never merges them).
     """
 
-    __slots__ = ("_head", "_tail_open", "_first", "_first_head", "include_usage", "usage", "_usage_head")
+    __slots__ = ("_first", "_first_head", "_head", "_tail_open", "_usage_head", "include_usage", "usage")
 
     def __init__(self, *, completion_id: str, model: str, include_usage: bool, created: int | None = None) -> None:
         created = int(time.time()) if created is None else created

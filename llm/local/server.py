@@ -22,9 +22,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
 from typing import IO
 from urllib.parse import urlsplit
 
@@ -35,9 +35,9 @@ from llm.config import public_url
 __all__ = [
     "DEFAULT_MODEL_ALIAS",
     "INSTALL_COMMAND",
+    "LocalModelNotInstalledError",
     "LocalModelServer",
     "LocalModelServerError",
-    "LocalModelNotInstalledError",
     "build_command",
     "find_gguf",
     "free_port",
@@ -194,7 +194,7 @@ class LocalModelServer:
     _log_file: IO[bytes] | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def for_base_url(cls, base_url: str, **kwargs) -> "LocalModelServer":
+    def for_base_url(cls, base_url: str, **kwargs) -> LocalModelServer:
         """A server that will answer at `base_url` (e.g. http://localhost:1234/v1), which must be local."""
         host, port = local_address(base_url)
         return cls(host=host, port=port, **kwargs)
@@ -220,13 +220,13 @@ class LocalModelServer:
             context_tokens=self.context_tokens, threads=self.threads,
         )
 
-    def start(self) -> "LocalModelServer":
+    def start(self) -> LocalModelServer:
         if self.running:
             return self
         command = self.command()
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log_file = open(self.log_path, "ab")
+            self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child; closed in stop()
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=self._log_file,
             stderr=subprocess.STDOUT if self._log_file is not None else None,
@@ -234,7 +234,7 @@ class LocalModelServer:
         )
         return self
 
-    def wait_ready(self, timeout: float = 60.0) -> "LocalModelServer":
+    def wait_ready(self, timeout: float = 60.0) -> LocalModelServer:
         """Block until GET /v1/models answers 200; raise if the process exits or `timeout` passes."""
         deadline = time.monotonic() + timeout
         while True:
@@ -264,7 +264,7 @@ class LocalModelServer:
             self._log_file.close()
             self._log_file = None
 
-    def __enter__(self) -> "LocalModelServer":
+    def __enter__(self) -> LocalModelServer:
         return self.start().wait_ready()
 
     def __exit__(self, *exc_info) -> None:

@@ -18,10 +18,10 @@ from typing import ClassVar
 import httpx
 from django.conf import settings
 
-from llm.upstream.client import OpenAICompatibleClient
 from llm.config import ProviderSettings
 from llm.exceptions import LLMError, ModelNotFoundError, ProviderDisabledError
 from llm.types import ChatRequest, Chunk, Completion, ModelInfo, ProviderHealth
+from llm.upstream.client import OpenAICompatibleClient
 
 __all__ = ["OpenAICompatibleProvider"]
 

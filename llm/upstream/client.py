@@ -44,13 +44,13 @@ from llm.exceptions import (
     ProviderUnavailableError,
     StreamInterruptedError,
 )
-from llm.upstream.transport import http_transport
-from llm.upstream.retry import RetryPolicy, call_with_retries
-from llm.upstream.sse import DEFAULT_MAX_LINE_BYTES, SSEDecoder
 from llm.types import ChatRequest, Chunk, Completion, ModelInfo, Usage
 from llm.upstream.errors import error_from_payload, error_from_response
+from llm.upstream.retry import RetryPolicy, call_with_retries
+from llm.upstream.sse import DEFAULT_MAX_LINE_BYTES, SSEDecoder
+from llm.upstream.transport import http_transport
 
-__all__ = ["OpenAICompatibleClient", "chat_payload", "transport_error", "translate_transport_errors"]
+__all__ = ["OpenAICompatibleClient", "chat_payload", "translate_transport_errors", "transport_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -595,7 +595,7 @@ class _ReadDeadline:
     always propagates.
     """
 
-    __slots__ = ("_loop", "_handle", "_when", "_deadline", "_task", "_cancelling", "_fired")
+    __slots__ = ("_cancelling", "_deadline", "_fired", "_handle", "_loop", "_task", "_when")
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()

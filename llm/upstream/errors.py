@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from llm.config import public_url
 from llm.exceptions import (
     ContextOverflowError,
     LLMError,
@@ -26,7 +27,6 @@ from llm.exceptions import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
-from llm.config import public_url
 from marketplace.logging import redact
 
 __all__ = ["error_from_payload", "error_from_response", "parse_retry_after", "upstream_message"]
@@ -190,5 +190,5 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

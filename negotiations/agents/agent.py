@@ -20,14 +20,14 @@ from typing import Any
 
 from llm.protocol import Provider
 from llm.types import ChatMessage, ChatRequest
-from negotiations.events import NegotiationState, other_role, price_str
-from negotiations.exceptions import LLMUnavailableError
 from negotiations.agents.guardrails import Finding, PublicDraftGate, TextPolicy, check_proposal, check_text
-from negotiations.models import AgentMode, Event
-from negotiations.agents.text import clean_text, strip_control_chars
 from negotiations.agents.prompts import PromptContext, llm_messages, narrate_messages, template_text
 from negotiations.agents.proposals import parse_proposal
 from negotiations.agents.strategy import PRICED_ACTIONS, ConcessionStrategy, Decision
+from negotiations.agents.text import clean_text, strip_control_chars
+from negotiations.events import NegotiationState, other_role, price_str
+from negotiations.exceptions import LLMUnavailableError
+from negotiations.models import AgentMode, Event
 
 logger = logging.getLogger(__name__)
 

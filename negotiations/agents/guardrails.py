@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from negotiations.agents.strategy import ACTIONS, Decision, within_limit
 from negotiations.exceptions import GuardrailBreachError
 from negotiations.prices import PriceMention, price_mentions
-from negotiations.agents.strategy import ACTIONS, Decision, within_limit
 
 SMALL_NUMBER_CAP = Decimal(10)
 MAX_TEXT_CHARS = 300

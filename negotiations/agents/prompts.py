@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from llm.types import ChatMessage
-from negotiations.prices import format_price
 from negotiations.agents.strategy import Decision
+from negotiations.prices import format_price
 
 TRANSCRIPT_MESSAGES = 6
 PERSONA_CHARS = 200

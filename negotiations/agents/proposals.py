@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from negotiations.prices import price_mentions
 from negotiations.agents.text import clean_text
+from negotiations.prices import price_mentions
 
 _ACTION_SYNONYMS = {
     "offer": "offer", "counter": "offer", "counteroffer": "offer", "counter_offer": "offer", "propose": "offer",

@@ -29,8 +29,8 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from marketplace.fields import StrictBooleanField, StrictCharField, StrictNumberField, read_json_object
 from marketplace.errors import NotFoundError, RequestValidationError
+from marketplace.fields import StrictBooleanField, StrictCharField, StrictNumberField, read_json_object
 from marketplace.schema import error_responses
 from negotiations.api import schema as _schema  # noqa: F401 - registers the token security scheme
 from negotiations.api.access import (
@@ -52,20 +52,20 @@ from negotiations.api.inputs import (
     query_params,
     validated,
 )
-from negotiations.models import AgentMode, Role, Strategy
+from negotiations.api.serializers import (
+    EventSerializer,
+    ListingSerializer,
+    NegotiationCreatedSerializer,
+    NegotiationSerializer,
+)
 from negotiations.engine.recovery import orphans_resume_once
+from negotiations.models import AgentMode, Role, Strategy
 from negotiations.selectors import (
     event_last_seq,
     event_list_visible_to,
     listing_get,
     listing_list,
     negotiation_view_get,
-)
-from negotiations.api.serializers import (
-    EventSerializer,
-    ListingSerializer,
-    NegotiationCreatedSerializer,
-    NegotiationSerializer,
 )
 from negotiations.services import listing_create, negotiation_cancel, negotiation_create, negotiation_start
 from negotiations.validation import (

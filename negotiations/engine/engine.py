@@ -25,7 +25,7 @@ from llm.protocol import Provider
 from llm.registry import aget_provider
 from negotiations import log
 from negotiations.agents.agent import Agent, AgentSettings, ListingFacts, ProviderResolver, TurnPlan
-from negotiations.live.broadcast import Broadcaster, TokenDelta, get_broadcaster
+from negotiations.agents.guardrails import assert_move_allowed
 from negotiations.events import (
     EventDraft,
     NegotiationState,
@@ -36,11 +36,11 @@ from negotiations.events import (
     state_from_events,
     status_draft,
 )
-from negotiations.agents.guardrails import assert_move_allowed
+from negotiations.exceptions import NegotiationNotRunningError, TurnConflictError
+from negotiations.live.broadcast import Broadcaster, TokenDelta, get_broadcaster
+from negotiations.log import TurnOutcome
 from negotiations.models import Event, Negotiation
 from negotiations.selectors import NegotiationSetup, negotiation_setup_get
-from negotiations.exceptions import NegotiationNotRunningError, TurnConflictError
-from negotiations.log import TurnOutcome
 from negotiations.visibility import Viewer, filter_visible
 
 logger = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from negotiations.models import Negotiation
 from negotiations.engine.runners import NegotiationRunner, get_runner
+from negotiations.models import Negotiation
 from negotiations.services import negotiation_resume
 
 __all__ = ["negotiation_resume_orphans", "orphans_resume_once", "orphans_sweep_reset"]

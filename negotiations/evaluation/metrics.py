@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from negotiations.prices import price_mentions
 from negotiations.evaluation.scenarios import Scenario, ScenarioLimits
+from negotiations.prices import price_mentions
 
 HUMAN_REFERENCE = {
     "source": "CraigslistBargain dev split, 591 human-human dialogues (He et al., EMNLP 2018)",

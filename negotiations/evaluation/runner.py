@@ -19,16 +19,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
-from negotiations.engine import engine as engine_module
 from negotiations.agents.agent import ProviderResolver
+from negotiations.engine import engine as engine_module
 from negotiations.engine.engine import NegotiationEngine
 from negotiations.evaluation.database import close_thread_connections
 from negotiations.evaluation.metering import UsageMeter
 from negotiations.evaluation.metrics import LLMUsage, NegotiationLog
-from negotiations.models import AgentMode, Event, Negotiation
 from negotiations.evaluation.scenarios import Scenario, ScenarioLimits, scenario_limits
+from negotiations.models import AgentMode, Event, Negotiation
 from negotiations.services import listing_create, negotiation_create, negotiation_start
 from negotiations.validation import MAX_CATEGORY_CHARS, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
 

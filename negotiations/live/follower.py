@@ -19,9 +19,9 @@ from typing import Any
 
 from marketplace.errors import NotFoundError
 from negotiations.live.broadcast import Gap, TokenDelta
+from negotiations.live.reads import db_read
 from negotiations.models import Event, Negotiation
 from negotiations.selectors import event_last_seq
-from negotiations.live.reads import db_read
 from negotiations.visibility import Viewer, can_view, event_list_visible_to
 
 __all__ = ["LogFollower"]

@@ -98,7 +98,7 @@ class ReaderPool(Executor):
                     continue
                 try:
                     result = fn(*args, **kwargs)
-                except BaseException as exc:  # noqa: BLE001 - handed to the waiting coroutine
+                except BaseException as exc:
                     future.set_exception(exc)
                 else:
                     future.set_result(result)

@@ -21,12 +21,11 @@ from typing import Any
 
 from django.conf import settings
 
+from marketplace.sse import PING_FRAME, retry_frame
 from negotiations.live.broadcast import Broadcaster, TokenDelta, get_broadcaster
 from negotiations.live.follower import LogFollower
-from negotiations.live.frames import delta_frame_of, event_frame
+from negotiations.live.frames import delta_frame_of, end_frame, error_frame, event_frame
 from negotiations.live.reads import log_heads
-from marketplace.sse import PING_FRAME, retry_frame
-from negotiations.live.frames import end_frame, error_frame
 from negotiations.visibility import Viewer
 
 __all__ = ["StreamSettings", "viewer_stream"]
@@ -113,7 +112,7 @@ async def viewer_stream(
                     alarm = loop.call_at(min(next_poll, next_ping), subscription.offer, _TICK)
             frames.append(end_frame(status=follower.ended_as, last_seq=follower.cursor))
             yield b"".join(frames)
-    except Exception as exc:  # noqa: BLE001 - reported in-band; CancelledError (a disconnect) propagates
+    except Exception as exc:
         logger.warning("negotiation %s stream failed: %s", negotiation_id, exc.__class__.__name__, exc_info=exc)
         yield error_frame(exc)
     finally:

@@ -16,10 +16,10 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
-from marketplace.sse import SSE_HEADERS
 from marketplace.async_views import AsyncApiView
 from marketplace.errors import RequestValidationError
 from marketplace.schema import error_responses
+from marketplace.sse import SSE_HEADERS
 from negotiations.api.access import (
     NEGOTIATION_AUTHENTICATION,
     NegotiationAccess,
@@ -28,9 +28,9 @@ from negotiations.api.access import (
     staff_user_from_request,
 )
 from negotiations.engine.recovery import orphans_resume_once
-from negotiations.selectors import event_last_seq
 from negotiations.live.reads import db_read
 from negotiations.live.stream import viewer_stream
+from negotiations.selectors import event_last_seq
 from negotiations.validation import DECIMAL_DIGITS, MAX_ID
 
 __all__ = ["NegotiationStreamApi", "last_event_id"]

@@ -39,7 +39,7 @@ def local_model(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
-def local_provider(local_model: LocalModelServer, settings, transactional_db) -> LocalModelServer:  # noqa: ANN001
+def local_provider(local_model: LocalModelServer, settings, transactional_db) -> LocalModelServer:
     """The default provider `lm_studio`, pointed at the real model server, as `make run` does."""
     providers = {name: dict(values) for name, values in settings.LLM_PROVIDERS.items()}
     providers["lm_studio"].update(
@@ -56,6 +56,6 @@ def local_provider(local_model: LocalModelServer, settings, transactional_db) ->
 
 
 @pytest.fixture
-def live_local_gateway(live_gateway_server, local_provider):  # noqa: ANN001
+def live_local_gateway(live_gateway_server, local_provider):
     """The app under a real ASGI server (uvicorn), its default provider the real model."""
     return live_gateway_server

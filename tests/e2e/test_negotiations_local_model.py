@@ -21,7 +21,7 @@ TARGETS = {"buyer": Decimal("120.00"), "seller": Decimal("240.00")}
 
 
 @pytest.mark.parametrize("mode", ["narrate", "llm"])
-async def test_a_negotiation_on_the_real_model_keeps_its_invariants(local_provider, mode):  # noqa: ANN001
+async def test_a_negotiation_on_the_real_model_keeps_its_invariants(local_provider, mode):
     listing = await sync_to_async(make_listing)(title="Blue mountain bike", list_price="220.00",
                                                 description="Aluminium frame, 21 gears, new tyres.")
     sides = {role: {"mode": mode, "limit_price": str(LIMITS[role]), "target_price": str(TARGETS[role]), "temperature": 0.7}

@@ -3,6 +3,7 @@ a row must both reach the provider, whose pooled HTTP client is per event loop. 
 loops are covered in test_client.py with async_to_sync: the sync client pulls a stream's first chunk on
 the view's loop and the rest on another one, which no pooled connection can survive.)"""
 import json
+
 import pytest
 
 from tests.support.fake_openai import expected_text

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from llm.exceptions import ProviderTimeoutError
-from llm.gateway.wire import DONE_EVENT, StreamEncoder
 from llm.gateway.relay import QUEUE_CHUNKS, sse_body
+from llm.gateway.wire import DONE_EVENT, StreamEncoder
 from llm.types import Chunk
 
 

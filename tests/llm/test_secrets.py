@@ -15,9 +15,9 @@ from health.probes import llm_probe_cache_clear
 from llm import registry
 from llm.config import public_url
 from llm.exceptions import LLMError
-from marketplace.logging import redact
 from llm.models import ProviderConfig
 from llm.types import ChatMessage, ChatRequest
+from marketplace.logging import redact
 from tests.support.llm import fake_provider_row_values
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_key_is_stored_in_no_database_row(openrouter_with_key, admin_client):
     scanned = 0
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names():
-            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - table names come from introspection
+            cursor.execute(f'SELECT * FROM "{table}"')
             for row in cursor.fetchall():
                 scanned += 1
                 assert SECRET not in repr(row), table

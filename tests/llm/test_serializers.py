@@ -4,9 +4,9 @@ import pytest
 from django.test import override_settings
 
 from llm.gateway.inputs import ChatCompletionInputSerializer
-from marketplace.fields import read_json_object
 from llm.types import ChatMessage
 from marketplace.errors import RequestValidationError
+from marketplace.fields import read_json_object
 
 USER = {"role": "user", "content": "Hi"}
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
+
 from marketplace.asgi import application
 
 HI = [{"role": "user", "content": "Hi"}]

@@ -5,7 +5,6 @@ import time
 
 import pytest
 
-from llm.gateway import views as apis
 from llm.exceptions import (
     ContextOverflowError,
     ModelNotFoundError,
@@ -17,6 +16,7 @@ from llm.exceptions import (
     StreamInterruptedError,
     UnknownProviderError,
 )
+from llm.gateway import views as apis
 from llm.types import Chunk, Completion
 from tests.support.fake_openai import expected_text
 from tests.support.llm_fixtures import point_default_provider_at
@@ -119,7 +119,7 @@ class ScriptedProvider:
 
     name = "scripted"
 
-    class config:  # noqa: N801 - stands in for ProviderSettings
+    class config:
         default_model = "scripted-model"
 
     def __init__(self, error, chunks_before):

@@ -15,14 +15,14 @@ from asgiref.sync import SyncToAsync, sync_to_async
 from django.db import connections
 
 from negotiations.engine.engine import NegotiationEngine
+from negotiations.live.reads import reader_pool_close
 from negotiations.models import Event, Negotiation
 from negotiations.services import listing_create, negotiation_create, negotiation_start
-from negotiations.live.reads import reader_pool_close
 from tests.support.fake_provider import FakeProvider
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _background_connections_closed(django_db_setup, django_db_blocker):  # noqa: ANN001
+def _background_connections_closed(django_db_setup, django_db_blocker):
     """Close the connections of the threads the negotiations code reads and writes from (the stream's
     reader threads, asgiref's shared sync thread) before the test database is dropped: PostgreSQL
     refuses to drop a database that still has sessions."""

@@ -12,12 +12,12 @@ from asgiref.sync import sync_to_async
 from django.db import connection, connections
 
 from llm.exceptions import ProviderUnavailableError
-from negotiations.live.broadcast import TokenDelta, get_broadcaster
-from negotiations.engine.engine import NegotiationEngine
-from negotiations.models import Event, Negotiation, Participant
-from negotiations.prices import format_price
 from negotiations.agents.prompts import TEMPLATES
 from negotiations.engine.asyncio_runner import AsyncioRunner
+from negotiations.engine.engine import NegotiationEngine
+from negotiations.live.broadcast import TokenDelta, get_broadcaster
+from negotiations.models import Event, Negotiation, Participant
+from negotiations.prices import format_price
 from negotiations.services import negotiation_cancel
 from tests.negotiations.conftest import guardrails, make_negotiation, messages, play, price, reload
 from tests.support.fake_provider import Crash, FakeProvider, Stall, prompt_of

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-from negotiations.engine.engine import NegotiationEngine
 from negotiations.agents.prompts import TEMPLATES
+from negotiations.engine.engine import NegotiationEngine
 from tests.negotiations.conftest import guardrails, make_negotiation, messages, reload
 from tests.negotiations.test_engine_guardrails import assert_invariants
 from tests.support.llm_fixtures import fake_upstream  # noqa: F401 - fixture: the default provider on the fake server
@@ -16,7 +16,7 @@ FAKE_SENTENCE = "Hello wörld 世界 🙂 from the fake server"  # its default 8
 
 
 @pytest.fixture
-def llm_server(fake_upstream):  # noqa: ANN001
+def llm_server(fake_upstream):
     """The default provider (`lm_studio`) served by the fake OpenAI-compatible server."""
     return fake_upstream
 

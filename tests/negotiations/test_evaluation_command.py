@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from negotiations.agents.strategy import ConcessionStrategy
 from negotiations.evaluation.report import without_timing
 from negotiations.evaluation.runner import scenario_seed
+from negotiations.evaluation.scenarios import Scenario, scenario_limits
 from negotiations.management.commands.evaluate import Command as EvaluateCommand
 from negotiations.models import Negotiation
 from negotiations.prices import format_price
-from negotiations.evaluation.scenarios import Scenario, scenario_limits
-from negotiations.agents.strategy import ConcessionStrategy
 from tests.support.fake_provider import DEFAULT_REPLY, Crash, FakeProvider, prompt_of
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,7 +3,6 @@ from decimal import Decimal
 
 import pytest
 
-from negotiations.exceptions import GuardrailBreachError
 from negotiations.agents.guardrails import (
     PublicDraftGate,
     TextPolicy,
@@ -12,6 +11,7 @@ from negotiations.agents.guardrails import (
     check_text,
 )
 from negotiations.agents.strategy import Decision
+from negotiations.exceptions import GuardrailBreachError
 
 D = Decimal
 FLOOR, TARGET = D("350.00"), D("520.00")
@@ -128,7 +128,7 @@ def test_a_spaced_limit_whose_last_group_is_the_current_offer_is_caught():
 def test_the_draft_gate_closes_on_a_spaced_limit():
     gate = PublicDraftGate(policy=TextPolicy.build(
         public_prices={D("1600.00"), D("1500.00")}, current_price=D("450.00"), private_prices={D("1450.00")}))
-    released = "".join(gate.feed(word + " ") for word in "I offer 450 though my max is 1 450 if pushed .".split())
+    released = "".join(gate.feed(word + " ") for word in ["I", "offer", "450", "though", "my", "max", "is", "1", "450", "if", "pushed", "."])
     assert gate.closed
     assert released == "I offer 450 though my max is"
 

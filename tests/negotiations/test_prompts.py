@@ -3,9 +3,9 @@ from decimal import Decimal
 
 import pytest
 
-from negotiations.prices import price_mentions
 from negotiations.agents.prompts import TEMPLATES, PromptContext, llm_messages, narrate_messages, template_text
 from negotiations.agents.strategy import Decision
+from negotiations.prices import price_mentions
 
 CONTEXT = PromptContext(role="seller", title="Desk", list_price=Decimal("60"), currency="USD", persona="",
                         transcript=[("seller", "I can do $60."), ("buyer", "Would you take $45?")])

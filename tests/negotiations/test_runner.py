@@ -5,10 +5,10 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from marketplace.errors import ConflictError
-from negotiations.engine.engine import NegotiationEngine
-from negotiations.exceptions import NegotiationCapacityError
 from negotiations.engine.asyncio_runner import AsyncioRunner
+from negotiations.engine.engine import NegotiationEngine
 from negotiations.engine.runners import NegotiationRunner, get_runner, set_runner
+from negotiations.exceptions import NegotiationCapacityError
 from negotiations.services import negotiation_resume, negotiation_start
 from tests.negotiations.conftest import make_negotiation, reload
 from tests.support.fake_provider import FakeProvider, Stall

@@ -1,4 +1,5 @@
 """The concession strategy: openings, curves, acceptance and the deadline, never past the limit."""
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -23,7 +24,7 @@ def test_planned_prices_move_monotonically_from_the_opening_to_an_endpoint_short
     # The endpoint is a hidden 1-4 % of the limit short of it, never the limit itself.
     gap = strategy.limit - strategy.endpoint if role == "buyer" else strategy.endpoint - strategy.limit
     assert Decimal("0.01") * strategy.limit - Decimal("0.01") <= gap <= Decimal("0.04") * strategy.limit + Decimal("0.01")
-    steps = list(zip(prices, prices[1:]))
+    steps = list(itertools.pairwise(prices))
     assert all(b >= a for a, b in steps) if role == "buyer" else all(b <= a for a, b in steps)
     assert all(p == p.quantize(Decimal("0.01")) for p in prices)
 

@@ -9,8 +9,8 @@ import time
 import pytest
 from django.db import connections
 
-from negotiations.models import Listing
 from negotiations.live.reads import ReaderPool, db_read, reader_pool_close
+from negotiations.models import Listing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +23,7 @@ def wrapper_after_a_read() -> object:
     return wrapper
 
 
-def wait_until(predicate, seconds: float = 5.0) -> bool:  # noqa: ANN001
+def wait_until(predicate, seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while not predicate():
         if time.monotonic() > deadline:

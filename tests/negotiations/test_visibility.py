@@ -1,9 +1,9 @@
 """One visibility rule, and the history selector and token checks built on it."""
 import pytest
 
+from negotiations.log import event_append
 from negotiations.models import Event
 from negotiations.selectors import negotiation_id_for_token, viewer_for_token
-from negotiations.log import event_append
 from negotiations.visibility import Viewer, can_view, event_list_visible_to, visibilities_for
 from tests.negotiations.conftest import make_negotiation
 

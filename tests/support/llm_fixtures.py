@@ -36,7 +36,7 @@ def point_default_provider_at(base_url: str, **overrides) -> None:
 
 
 @pytest.fixture
-def fake_upstream(fake_openai: FakeOpenAIServer, transactional_db) -> FakeOpenAIServer:  # noqa: ANN001
+def fake_upstream(fake_openai: FakeOpenAIServer, transactional_db) -> FakeOpenAIServer:
     """The (reset) fake server, serving the default provider; yields the server."""
     point_default_provider_at(fake_openai.base_url)
     yield fake_openai

@@ -33,18 +33,17 @@ def post_chat(base_url: str, body: Any, *, timeout: float = 10.0, raw: bytes | N
               headers: dict[str, str] | None = None) -> ChatResult:
     url = f"{base_url}/api/v1/llm/chat/completions"
     content = raw if raw is not None else json.dumps(body).encode()
-    with httpx.Client(timeout=timeout) as client:
-        with client.stream("POST", url, content=content,
-                           headers={"Content-Type": "application/json", **(headers or {})}) as response:
-            if response.headers.get("content-type", "").startswith("text/event-stream"):
-                data = response.read().decode()
-                events = []
-                for block in data.split("\n\n"):
-                    if block.startswith("data: "):
-                        payload = block[len("data: "):]
-                        events.append(payload if payload == "[DONE]" else json.loads(payload))
-                    elif block.strip():
-                        raise AssertionError(f"unexpected SSE block: {block!r}")
-                return ChatResult(response.status_code, response.headers, events=events)
-            response.read()
-            return ChatResult(response.status_code, response.headers, body=response.json())
+    with httpx.Client(timeout=timeout) as client, client.stream("POST", url, content=content,
+                       headers={"Content-Type": "application/json", **(headers or {})}) as response:
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            data = response.read().decode()
+            events = []
+            for block in data.split("\n\n"):
+                if block.startswith("data: "):
+                    payload = block[len("data: "):]
+                    events.append(payload if payload == "[DONE]" else json.loads(payload))
+                elif block.strip():
+                    raise AssertionError(f"unexpected SSE block: {block!r}")
+            return ChatResult(response.status_code, response.headers, events=events)
+        response.read()
+        return ChatResult(response.status_code, response.headers, body=response.json())

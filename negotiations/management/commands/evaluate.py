@@ -35,13 +35,13 @@ from negotiations.evaluation.report import ArmReport, report_build, summary_tabl
 from negotiations.evaluation.runner import (
     ArmConfig,
     NegotiationDone,
-    RunSettings,
     ProviderCheck,
+    RunSettings,
     arm_run,
     provider_check,
 )
-from negotiations.models import AgentMode, Role, Strategy
 from negotiations.evaluation.scenarios import Scenario, ScenarioError, scenario_limits, scenario_load
+from negotiations.models import AgentMode, Role, Strategy
 from negotiations.validation import MAX_SEED
 
 DEFAULT_OUT = "evaluation-report.json"

@@ -19,12 +19,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from marketplace.errors import RequestValidationError
-from negotiations.live.broadcast import TokenDelta, get_broadcaster
 from negotiations.engine.engine import NegotiationEngine
+from negotiations.evaluation.scenarios import ScenarioError, scenario_limits, scenario_load, scenario_select
+from negotiations.live.broadcast import TokenDelta, get_broadcaster
 from negotiations.live.follower import LogFollower
 from negotiations.models import AgentMode, Event, Negotiation, Strategy
 from negotiations.prices import format_price
-from negotiations.evaluation.scenarios import ScenarioError, scenario_limits, scenario_load, scenario_select
 from negotiations.services import listing_create, negotiation_create, negotiation_start
 from negotiations.visibility import Viewer, can_view_visibility
 

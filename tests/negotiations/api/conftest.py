@@ -23,11 +23,11 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
+from negotiations.api.serializers import EventSerializer
+from negotiations.engine.asyncio_runner import AsyncioRunner
 from negotiations.engine.engine import NegotiationEngine
 from negotiations.engine.recovery import orphans_sweep_reset
-from negotiations.engine.asyncio_runner import AsyncioRunner
 from negotiations.engine.runners import set_runner
-from negotiations.api.serializers import EventSerializer
 from negotiations.visibility import Viewer, event_list_visible_to
 from tests.support.fake_provider import FakeProvider, prompt_of
 from tests.support.llm_fixtures import live_gateway_server  # noqa: F401 - the session's uvicorn server
@@ -78,7 +78,7 @@ def runner(api_llm: FakeProvider):
 
 
 @pytest.fixture
-def server(live_gateway_server, transactional_db, runner):  # noqa: F811
+def server(live_gateway_server, transactional_db, runner):
     """The app under uvicorn (session-wide), with this test's runner."""
     return live_gateway_server
 
@@ -131,7 +131,7 @@ class Api:
 
 
 @asynccontextmanager
-async def api_client(server) -> AsyncIterator[Api]:  # noqa: ANN001
+async def api_client(server) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
         yield Api(client)
 
@@ -273,7 +273,7 @@ async def visible_log(negotiation_id: int, role: str) -> list[dict[str, Any]]:
     return await sync_to_async(read)()
 
 
-async def wait_for(predicate, timeout: float = 5.0, interval: float = 0.01) -> None:  # noqa: ANN001
+async def wait_for(predicate, timeout: float = 5.0, interval: float = 0.01) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(interval)

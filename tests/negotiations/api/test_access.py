@@ -12,8 +12,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from negotiations.models import Event, Listing, Negotiation, Participant
 from negotiations.log import event_append
+from negotiations.models import Event, Listing, Negotiation, Participant
 from tests.negotiations.api.conftest import api_client, bearer, logged, staff_headers, visible_log, watch
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,7 +35,7 @@ ROUTES = [
 ]
 
 
-async def finished(api, **overrides) -> dict:  # noqa: ANN001
+async def finished(api, **overrides) -> dict:
     created = await api.negotiation(start=True, **{**SIDES, **overrides})
     async with watch(api.client, created["id"], bearer(created["tokens"]["observer"])) as reader:
         await reader.read_to_end()

@@ -9,8 +9,8 @@ import json
 import pytest
 from django.test import Client
 
-from negotiations.models import Event, Listing, Negotiation, Participant
 from marketplace.errors import RequestValidationError
+from negotiations.models import Event, Listing, Negotiation, Participant
 from negotiations.services import negotiation_cancel, negotiation_create
 from tests.negotiations.conftest import make_listing, make_negotiation
 
@@ -28,7 +28,7 @@ def post(client: Client, path: str, body: object = None, *, raw: bytes | None = 
     return client.post(path, data=data, content_type="application/json", **headers)
 
 
-def assert_error(response, status: int, code: str) -> dict:  # noqa: ANN001
+def assert_error(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.content
     body = response.json()
     assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
-from marketplace.asgi import application
 
+from marketplace.asgi import application
 from negotiations.live.broadcast import get_broadcaster
 from negotiations.models import Event, Negotiation
 from negotiations.services import negotiation_start
@@ -44,7 +44,7 @@ def logged_events(frames: list) -> list[dict]:
     return [f.json() for f in frames if f.id is not None]
 
 
-async def open_stream(app, negotiation_id: int, token: str) -> tuple[ApplicationCommunicator, bytes]:  # noqa: ANN001
+async def open_stream(app, negotiation_id: int, token: str) -> tuple[ApplicationCommunicator, bytes]:
     communicator = ApplicationCommunicator(app, stream_scope(negotiation_id, token))
     await communicator.send_input({"type": "http.request"})
     start = await communicator.receive_output(timeout=5)

@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from negotiations.engine import recovery
 from negotiations.live.broadcast import Broadcaster
-from negotiations.models import Event, Negotiation
-from negotiations.log import event_append
-from negotiations.services import negotiation_cancel
 from negotiations.live.stream import StreamSettings, viewer_stream
+from negotiations.log import event_append
+from negotiations.models import Event, Negotiation
+from negotiations.services import negotiation_cancel
 from negotiations.visibility import Viewer
 from tests.negotiations.api.conftest import api_client, bearer, deltas, logged, visible_log, wait_for, watch
 from tests.negotiations.conftest import make_negotiation
@@ -46,11 +46,11 @@ def subprocess_database_url() -> str:
 class Collector:
     """Runs `viewer_stream` as a task and collects its frames."""
 
-    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+    def __init__(self, **kwargs) -> None:
         self.chunks: list[bytes] = []
         self.task = asyncio.create_task(self._run(viewer_stream(**kwargs)))
 
-    async def _run(self, stream) -> None:  # noqa: ANN001
+    async def _run(self, stream) -> None:
         async for chunk in stream:
             self.chunks.append(chunk)
 
@@ -108,20 +108,19 @@ async def test_private_events_arriving_live_are_not_sent_to_other_viewers():
 async def test_a_negotiation_played_by_another_process_reaches_the_viewer_through_the_log(server, settings):
     settings.NEGOTIATION_STREAM_POLL_SECONDS = 0.2
     negotiation, tokens = await sync_to_async(make_negotiation)(max_rounds=4)  # running; no task here
-    async with api_client(server) as api:
-        async with watch(api.client, negotiation.pk, bearer(tokens["observer"])) as reader:
-            engine = await asyncio.create_subprocess_exec(
-                sys.executable, "-c",
-                "import asyncio, sys, django; django.setup();"
-                "from negotiations.engine.engine import NegotiationEngine;"
-                "asyncio.run(NegotiationEngine().run(int(sys.argv[1])))", str(negotiation.pk),
-                cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings",
-                               "DATABASE_URL": subprocess_database_url(), "PYTHONPATH": str(ROOT)},
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            )
-            _, stderr = await asyncio.wait_for(engine.communicate(), 60)
-            assert engine.returncode == 0, stderr.decode()[-2000:]
-            frames = await reader.read_to_end(timeout=10)
+    async with api_client(server) as api, watch(api.client, negotiation.pk, bearer(tokens["observer"])) as reader:
+        engine = await asyncio.create_subprocess_exec(
+            sys.executable, "-c",
+            "import asyncio, sys, django; django.setup();"
+            "from negotiations.engine.engine import NegotiationEngine;"
+            "asyncio.run(NegotiationEngine().run(int(sys.argv[1])))", str(negotiation.pk),
+            cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+                           "DATABASE_URL": subprocess_database_url(), "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(engine.communicate(), 60)
+        assert engine.returncode == 0, stderr.decode()[-2000:]
+        frames = await reader.read_to_end(timeout=10)
     assert [f.json() for f in logged(frames)] == await visible_log(negotiation.pk, "observer")
     assert frames[-1].event == "end" and frames[-1].json()["status"] in {"agreed", "no_deal"}
     assert not deltas(frames)  # nothing came live: every event was read from the log

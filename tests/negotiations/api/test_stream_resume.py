@@ -13,12 +13,12 @@ from tests.support.fake_provider import Stall
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def events_of(frames) -> list[tuple[str, str, str]]:  # noqa: ANN001
+def events_of(frames) -> list[tuple[str, str, str]]:
     """What a client keeps: logged events (id, type, data) and the end frame."""
     return [(f.id, f.event, f.data) for f in frames if f.id is not None or f.event == "end"]
 
 
-async def finished_negotiation(api) -> tuple[int, dict[str, str]]:  # noqa: ANN001
+async def finished_negotiation(api) -> tuple[int, dict[str, str]]:
     created = await api.negotiation(start=True, buyer={"limit_price": "450.00", "mode": "narrate"},
                                     seller={"limit_price": "350.00", "mode": "narrate"})
     negotiation_id, tokens = created["id"], created["tokens"]

@@ -34,7 +34,7 @@ ALLOWED_VISIBILITIES = {
 }
 
 
-def event_frames(frames) -> list[tuple[int, str, dict]]:  # noqa: ANN001
+def event_frames(frames) -> list[tuple[int, str, dict]]:
     return [(int(f.id), f.event, f.json()) for f in logged(frames)]
 
 

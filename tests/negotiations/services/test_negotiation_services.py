@@ -4,8 +4,8 @@ from decimal import Decimal
 import pytest
 
 from marketplace.errors import ConflictError, RequestValidationError
-from negotiations.models import Event, Listing, Negotiation, Participant
 from negotiations.log import event_append
+from negotiations.models import Event, Listing, Negotiation, Participant
 from negotiations.services import (
     listing_create,
     negotiation_cancel,
