@@ -5,6 +5,7 @@ WHY: benchmarks land one by one from different issues; the runner must not fail 
 HOW: runs `python -m bench.<name>` for each known name whose module exists (`python -m bench relay`
      runs only the named ones; extra flags after `--` are passed on). Exit status: 1 if any failed.
 """
+
 from __future__ import annotations
 
 import importlib.util

@@ -12,6 +12,7 @@ HOW: a temporary SQLite database (WAL, IMMEDIATE transactions, as in settings), 
      then 50 split over worker processes; each must reproduce, event for event, the log of the same
      negotiation run alone (same seed). `python -m bench.engine [--quick]`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,17 +30,22 @@ ROOT = Path(__file__).resolve().parent.parent
 OVERHEAD_TARGET_MS = 5.0
 CONCURRENT = 50
 WORKER_PROCESSES = 5
-SIDES = {"buyer": {"limit_price": "450.00", "strategy": "linear"}, "seller": {"limit_price": "350.00", "strategy": "boulware"}}
+SIDES = {
+    "buyer": {"limit_price": "450.00", "strategy": "linear"},
+    "seller": {"limit_price": "350.00", "strategy": "boulware"},
+}
 
 
 def _setup_django(database: Path) -> None:
-    os.environ.update({
-        "DATABASE_URL": f"sqlite:///{database}",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": "bench-" + os.urandom(16).hex(),
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "marketplace.settings",
-    })
+    os.environ.update(
+        {
+            "DATABASE_URL": f"sqlite:///{database}",
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": "bench-" + os.urandom(16).hex(),
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+        }
+    )
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -67,7 +73,9 @@ def _create(mode: str, seed: int) -> int:
 
     listing = listing_create(title="Oak table", list_price="500.00")
     sides = {role: {**values, "mode": mode} for role, values in SIDES.items()}
-    negotiation, _ = negotiation_create(listing=listing, buyer=sides["buyer"], seller=sides["seller"], max_rounds=10, seed=seed)
+    negotiation, _ = negotiation_create(
+        listing=listing, buyer=sides["buyer"], seller=sides["seller"], max_rounds=10, seed=seed
+    )
     negotiation_start(negotiation=negotiation, launch=False)
     return negotiation.pk
 
@@ -75,7 +83,11 @@ def _create(mode: str, seed: int) -> int:
 def _log(negotiation_id: int) -> list[tuple]:
     from negotiations.models import Event
 
-    return list(Event.objects.filter(negotiation_id=negotiation_id).order_by("seq").values_list("seq", "type", "actor", "visibility", "data"))
+    return list(
+        Event.objects.filter(negotiation_id=negotiation_id)
+        .order_by("seq")
+        .values_list("seq", "type", "actor", "visibility", "data")
+    )
 
 
 def _baseline_turn(negotiation_id: int, turn: int) -> None:
@@ -86,11 +98,26 @@ def _baseline_turn(negotiation_id: int, turn: int) -> None:
 
     with transaction.atomic():
         negotiation = Negotiation.objects.select_for_update().get(pk=negotiation_id)
-        Event.objects.bulk_create([
-            Event(negotiation_id=negotiation_id, seq=2 * turn, type="thought", actor="seller", visibility="seller", data={"turn": turn, "reasoning": "x" * 80}),
-            Event(negotiation_id=negotiation_id, seq=2 * turn + 1, type="message", actor="seller", visibility="public",
-                  data={"turn": turn, "action": "offer", "price": "400.00", "text": "How about $400?"}),
-        ])
+        Event.objects.bulk_create(
+            [
+                Event(
+                    negotiation_id=negotiation_id,
+                    seq=2 * turn,
+                    type="thought",
+                    actor="seller",
+                    visibility="seller",
+                    data={"turn": turn, "reasoning": "x" * 80},
+                ),
+                Event(
+                    negotiation_id=negotiation_id,
+                    seq=2 * turn + 1,
+                    type="message",
+                    actor="seller",
+                    visibility="public",
+                    data={"turn": turn, "action": "offer", "price": "400.00", "text": "How about $400?"},
+                ),
+            ]
+        )
         negotiation.rounds_used = (turn + 1) // 2
         negotiation.save(update_fields=["rounds_used", "updated_at"])
 
@@ -188,8 +215,11 @@ async def _bench(database: Path, *, quick: bool) -> int:
     logging.getLogger("negotiations").setLevel(logging.ERROR)
     rounds, per_round = (3, 4) if quick else (7, 8)
     ok = True
-    print(f"engine benchmark: SQLite (WAL, IMMEDIATE), {os.cpu_count()} CPUs, instant fake LLM; "
-          f"medians of {rounds} interleaved rounds", flush=True)
+    print(
+        f"engine benchmark: SQLite (WAL, IMMEDIATE), {os.cpu_count()} CPUs, instant fake LLM; "
+        f"medians of {rounds} interleaved rounds",
+        flush=True,
+    )
 
     await run_engine("rule", [0, 1], concurrent=False)  # warm-up
     await measure_baseline(20)
@@ -198,7 +228,9 @@ async def _bench(database: Path, *, quick: bool) -> int:
     for round_ in range(rounds):
         samples["baseline"].append(await measure_baseline(150))
         for mode in ("rule", "narrate"):
-            elapsed, turns, _ = await run_engine(mode, list(range(round_ * 100, round_ * 100 + per_round)), concurrent=False)
+            elapsed, turns, _ = await run_engine(
+                mode, list(range(round_ * 100, round_ * 100 + per_round)), concurrent=False
+            )
             samples[mode].append(elapsed / turns)
     baseline = statistics.median(samples["baseline"])
     print(f"{'baseline: one turn of DB writes alone':<46} {baseline * 1000:7.2f} ms/turn")
@@ -207,8 +239,10 @@ async def _bench(database: Path, *, quick: bool) -> int:
         overhead = (per_turn - baseline) * 1000
         verdict = "OK" if overhead < OVERHEAD_TARGET_MS else "MISSED"
         ok &= verdict == "OK"
-        print(f"{f'engine, {mode} mode, 1 at a time':<46} {per_turn * 1000:7.2f} ms/turn   overhead {overhead:5.2f} ms "
-              f"(x{per_turn / baseline:.1f} baseline)  target < {OVERHEAD_TARGET_MS:.0f} ms: {verdict}")
+        print(
+            f"{f'engine, {mode} mode, 1 at a time':<46} {per_turn * 1000:7.2f} ms/turn   overhead {overhead:5.2f} ms "
+            f"(x{per_turn / baseline:.1f} baseline)  target < {OVERHEAD_TARGET_MS:.0f} ms: {verdict}"
+        )
 
     seeds = list(range(1000, 1000 + CONCURRENT))
     _, _, alone_ids = await run_engine("narrate", seeds, concurrent=False)
@@ -224,15 +258,23 @@ async def _bench(database: Path, *, quick: bool) -> int:
     matching, lost = await sync_to_async(check_logs)(ids, reference) if ids else (0, CONCURRENT)
     verdict = "OK" if (lock_errors, lost, matching) == (0, 0, CONCURRENT) else "MISSED"
     ok &= verdict == "OK"
-    print(f"{f'throughput, {CONCURRENT} concurrent, 1 process':<46} {turns / elapsed:7.0f} turns/s   "
-          f"{matching}/{CONCURRENT} logs identical to solo runs, {lost} events lost, {lock_errors} lock errors: {verdict}")
+    print(
+        f"{f'throughput, {CONCURRENT} concurrent, 1 process':<46} {turns / elapsed:7.0f} turns/s   "
+        f"{matching}/{CONCURRENT} logs identical to solo runs, {lost} events lost, {lock_errors} lock errors: {verdict}"
+    )
 
     ids = [await sync_to_async(_create)("narrate", seed) for seed in seeds]
     shares = [ids[i::WORKER_PROCESSES] for i in range(WORKER_PROCESSES)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     workers = [
-        subprocess.Popen([sys.executable, "-m", "bench.engine", "--worker", ",".join(map(str, share)), "--database", str(database)],
-                         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.engine", "--worker", ",".join(map(str, share)), "--database", str(database)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for share in shares
     ]
     results = [(w.communicate(), w.returncode) for w in workers]
@@ -245,14 +287,17 @@ async def _bench(database: Path, *, quick: bool) -> int:
     turns = sum(sum(1 for row in reference[seed] if row[1] == "message") for seed in seeds)
     verdict = "OK" if (lock_errors, lost, matching) == (0, 0, CONCURRENT) else "MISSED"
     ok &= verdict == "OK"
-    print(f"{f'throughput, {CONCURRENT} concurrent, {WORKER_PROCESSES} processes':<46} {turns / elapsed:7.0f} turns/s   "
-          f"{matching}/{CONCURRENT} logs identical to solo runs, {lost} events lost, {lock_errors} failed workers: {verdict}"
-          )
+    print(
+        f"{f'throughput, {CONCURRENT} concurrent, {WORKER_PROCESSES} processes':<46} {turns / elapsed:7.0f} turns/s   "
+        f"{matching}/{CONCURRENT} logs identical to solo runs, {lost} events lost, {lock_errors} failed workers: {verdict}"
+    )
     for code, err in outputs:
         if code != 0:
             print(f"  worker exit {code}: {err.strip()[-300:]}")
-    print("overhead = engine time per turn - baseline; a turn is one side's move (thought, message, and the outcome "
-          "when it ends). narrate mode streams 7 tokens per message through the guardrails.")
+    print(
+        "overhead = engine time per turn - baseline; a turn is one side's move (thought, message, and the outcome "
+        "when it ends). narrate mode streams 7 tokens per message through the guardrails."
+    )
     return 0 if ok else 1
 
 

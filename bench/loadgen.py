@@ -7,6 +7,7 @@ HOW: raw asyncio streams; one connection per concurrent worker; a response ends 
      the chunked terminator. A streamed response counts as ok only if it ends with `data: [DONE]` and
      has no in-band error event.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,11 @@ class Target:
     def request(self, body: dict, headers: dict[str, str] | None = None) -> bytes:
         payload = json.dumps(body).encode()
         lines = [
-            f"POST {self.path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Content-Type: application/json",
-            "Accept: text/event-stream, application/json", f"Content-Length: {len(payload)}",
+            f"POST {self.path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            "Content-Type: application/json",
+            "Accept: text/event-stream, application/json",
+            f"Content-Length: {len(payload)}",
         ]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
@@ -82,9 +86,7 @@ async def run_batch(target: Target, request: bytes, *, total: int, concurrency: 
             try:
                 if conn is None:
                     conn = await asyncio.open_connection(target.host, target.port)
-                ttft, latency, reusable = await asyncio.wait_for(
-                    _one(conn, request, stream), _REQUEST_TIMEOUT
-                )
+                ttft, latency, reusable = await asyncio.wait_for(_one(conn, request, stream), _REQUEST_TIMEOUT)
             except Exception as exc:
                 result.errors += 1
                 result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"[:300]
@@ -105,7 +107,9 @@ async def run_batch(target: Target, request: bytes, *, total: int, concurrency: 
     return result
 
 
-async def _one(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes, stream: bool) -> tuple[float | None, float, bool]:
+async def _one(
+    conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes, stream: bool
+) -> tuple[float | None, float, bool]:
     reader, writer = conn
     started = time.perf_counter()
     writer.write(request)

@@ -12,6 +12,7 @@ HOW: the model server (llm.local.server) on a free loopback port; the gateway as
      whole request. Medians over the rounds, ratios gateway / direct.
      `python -m bench.local_model [--rounds 5] [--max-tokens 128] [--server daphne|uvicorn]`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,18 @@ PROMPT = "Write a short story about a lighthouse keeper and a lost ship."
 SERVER_COMMANDS = {
     "daphne": lambda port: ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "marketplace.asgi:application"],
     "uvicorn": lambda port: [
-        "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-        "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+        "-m",
+        "uvicorn",
+        "marketplace.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--log-level",
+        "warning",
     ],
 }
 
@@ -67,8 +78,12 @@ class PathResult:
 
 async def stream_once(client: httpx.AsyncClient, url: str, max_tokens: int) -> Sample:
     body = {
-        "model": DEFAULT_MODEL_ALIAS, "messages": [{"role": "user", "content": PROMPT}],
-        "max_tokens": max_tokens, "temperature": 0, "seed": 1, "stream": True,
+        "model": DEFAULT_MODEL_ALIAS,
+        "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "seed": 1,
+        "stream": True,
     }
     started = time.perf_counter()
     ttft = None
@@ -168,11 +183,17 @@ def main(argv: list[str] | None = None) -> int:
                 "LLM_STREAM_COALESCE_MS": "0",
                 "LOG_LEVEL": "WARNING",
             }
-            subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+            )
             port = free_port()
             gateway = subprocess.Popen(
-                [sys.executable, *SERVER_COMMANDS[args.server](port)], cwd=ROOT, env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                [sys.executable, *SERVER_COMMANDS[args.server](port)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
             _wait_until_serving(f"http://127.0.0.1:{port}/api/v1/health/live", gateway)
             direct_name, gateway_name = "direct (llama-cpp server)", f"gateway ({args.server})"
@@ -183,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"local model benchmark: SmolLM2-135M-Instruct ({model.alias}), greedy, up to {args.max_tokens} "
                 f"tokens, {args.rounds} alternating rounds; {os.cpu_count()} CPUs, {platform.machine()}",
-                file=sys.stderr, flush=True,
+                file=sys.stderr,
+                flush=True,
             )
             results = asyncio.run(measure(paths, rounds=args.rounds, max_tokens=args.max_tokens))
             report(results, direct=direct_name, gateway=gateway_name)

@@ -6,6 +6,7 @@ HOW: `py-spy record -f raw` (pip install py-spy) on the server's pid while the l
      with SIGINT and prints the 30 heaviest functions both ways, in percent of the samples (wall time
      of busy threads). Line numbers are dropped so one function is one row.
 """
+
 from __future__ import annotations
 
 import collections
@@ -29,7 +30,8 @@ class PySpySampler:
         self.raw = raw
         self.process = subprocess.Popen(
             [py_spy, "record", "-p", str(pid), "-o", str(raw), "-f", "raw", "-r", "500", "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def stop(self, title: str = "profile") -> None:

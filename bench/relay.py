@@ -13,6 +13,7 @@ HOW: the fake OpenAI server runs on loopback in its own process (64 tokens per a
      `--profile SERVER` instead samples that gateway with py-spy (`pip install py-spy`) during 64-token
      streams at concurrency 10 and prints where its time goes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,12 @@ from bench.profiling import PySpySampler
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKENS = 64
-STREAM_BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "Say hello."}], "stream": True, "max_tokens": TOKENS}
+STREAM_BODY = {
+    "model": "fake-model",
+    "messages": [{"role": "user", "content": "Say hello."}],
+    "stream": True,
+    "max_tokens": TOKENS,
+}
 COMPLETE_BODY = {**STREAM_BODY, "stream": False}
 
 
@@ -88,12 +94,40 @@ SERVER_COMMANDS = {
     # autoreloader and the per-request access log line runserver prints.
     "daphne": lambda port: ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "marketplace.asgi:application"],
     "uvicorn": lambda port: [
-        "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-        "--http", "httptools", "--loop", "asyncio", "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+        "-m",
+        "uvicorn",
+        "marketplace.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http",
+        "httptools",
+        "--loop",
+        "asyncio",
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--log-level",
+        "warning",
     ],
     "granian": lambda port: [
-        "-m", "granian", "--interface", "asginl", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--loop", "asyncio", "--no-ws", "--log-level", "warning", "marketplace.asgi:application",
+        "-m",
+        "granian",
+        "--interface",
+        "asginl",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        "asyncio",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "marketplace.asgi:application",
     ],
 }
 
@@ -105,11 +139,15 @@ def available_servers() -> list[str]:
 class Process:
     """A child process whose output goes to a log file (a full pipe would block it: daphne logs every request)."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: str, ready_line: str | None = None) -> None:
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str], log_dir: str, ready_line: str | None = None
+    ) -> None:
         self.name = name
         self.log_path = Path(log_dir) / f"{name}.log"
         with open(self.log_path, "w") as log:
-            self.popen = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.popen = subprocess.Popen(
+                [sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         self.psutil = psutil.Process(self.popen.pid)
         self.first_line = self._wait_for_line(ready_line) if ready_line else ""
 
@@ -173,18 +211,26 @@ class Row:
     cpu: float = 0.0  # gateway CPU seconds over the measured batches
 
 
-def measure(targets: dict[str, tuple[Target, Process | None]], cases: tuple[Case, ...], rounds: int) -> dict[str, dict[str, Row]]:
+def measure(
+    targets: dict[str, tuple[Target, Process | None]], cases: tuple[Case, ...], rounds: int
+) -> dict[str, dict[str, Row]]:
     rows: dict[str, dict[str, Row]] = {case.name: {name: Row(BatchResult()) for name in targets} for case in cases}
     names = list(targets)
     for case in cases:
         body = STREAM_BODY if case.stream else COMPLETE_BODY
         for round_index in range(rounds):
-            order = names[round_index % len(names):] + names[: round_index % len(names)]
+            order = names[round_index % len(names) :] + names[: round_index % len(names)]
             for name in order:
                 target, process = targets[name]
                 cpu_before = process.cpu_seconds() if process else 0.0
                 batch = asyncio.run(
-                    run_batch(target, target.request(body), total=case.requests, concurrency=case.concurrency, stream=case.stream)
+                    run_batch(
+                        target,
+                        target.request(body),
+                        total=case.requests,
+                        concurrency=case.concurrency,
+                        stream=case.stream,
+                    )
                 )
                 if process:
                     rows[case.name][name].cpu += process.cpu_seconds() - cpu_before
@@ -195,8 +241,10 @@ def measure(targets: dict[str, tuple[Target, Process | None]], cases: tuple[Case
 
 def report(rows: dict[str, dict[str, Row]], cases: tuple[Case, ...]) -> None:
     ms = 1000.0
-    header = (f"{'case':<16} {'path':<9} {'TTFT p50':>9} {'p99':>8} {'lat p50':>8} {'p99':>8} {'req/s':>8} "
-              f"{'CPU ms/req':>10} {'+TTFT p50':>10} {'TTFT x':>7} {'lat x':>6} {'req/s x':>8} {'errors':>6}")
+    header = (
+        f"{'case':<16} {'path':<9} {'TTFT p50':>9} {'p99':>8} {'lat p50':>8} {'p99':>8} {'req/s':>8} "
+        f"{'CPU ms/req':>10} {'+TTFT p50':>10} {'TTFT x':>7} {'lat x':>6} {'req/s x':>8} {'errors':>6}"
+    )
     print(header)
     print("-" * len(header))
     for case in cases:
@@ -211,14 +259,20 @@ def report(rows: dict[str, dict[str, Row]], cases: tuple[Case, ...]) -> None:
             if name == "direct":
                 extra = f"{'':>10} {'':>7} {'':>6} {'':>8}"
             else:
-                extra = (f"{ttft50 - direct_ttft50:>+10.2f} {ttft50 / direct_ttft50:>7.2f} "
-                         f"{lat50 / (percentile(direct.latency, 50) * ms):>6.2f} {r.rate / direct.rate:>8.2f}")
-            print(f"{case.name:<16} {name:<9} {ttft50:>9.2f} {ttft99:>8.2f} {lat50:>8.2f} {lat99:>8.2f} {r.rate:>8.1f} "
-                  f"{cpu:>10} {extra} {r.errors:>6}")
+                extra = (
+                    f"{ttft50 - direct_ttft50:>+10.2f} {ttft50 / direct_ttft50:>7.2f} "
+                    f"{lat50 / (percentile(direct.latency, 50) * ms):>6.2f} {r.rate / direct.rate:>8.2f}"
+                )
+            print(
+                f"{case.name:<16} {name:<9} {ttft50:>9.2f} {ttft99:>8.2f} {lat50:>8.2f} {lat99:>8.2f} {r.rate:>8.1f} "
+                f"{cpu:>10} {extra} {r.errors:>6}"
+            )
             if r.first_error:
                 print(f"    first error: {r.first_error}")
-    print("\nTTFT: time to the first SSE event; lat: whole response; ms. x: gateway / direct ratio. "
-          f"{TOKENS} tokens per answer, 0 ms between tokens.")
+    print(
+        "\nTTFT: time to the first SSE event; lat: whole response; ms. x: gateway / direct ratio. "
+        f"{TOKENS} tokens per answer, 0 ms between tokens."
+    )
 
 
 def migrated_gateway_env(base_url: str, database: Path) -> dict[str, str]:
@@ -247,8 +301,10 @@ def profile(target: Target, process: Process, log_dir: str, requests: int = 2000
     cpu_before = process.cpu_seconds()
     result = asyncio.run(run_batch(target, target.request(STREAM_BODY), total=requests, concurrency=10, stream=True))
     cpu = process.cpu_seconds() - cpu_before
-    print(f"{process.name}: {result.count} streams, {cpu * 1000 / max(result.count, 1):.2f} ms CPU each, "
-          f"{result.rate:.1f}/s at concurrency 10")
+    print(
+        f"{process.name}: {result.count} streams, {cpu * 1000 / max(result.count, 1):.2f} ms CPU each, "
+        f"{result.rate:.1f}/s at concurrency 10"
+    )
     sampler.stop()
 
 
@@ -256,8 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--servers", default=",".join(available_servers()),
-                        help=f"comma-separated, from {', '.join(SERVER_COMMANDS)}")
+    parser.add_argument(
+        "--servers", default=",".join(available_servers()), help=f"comma-separated, from {', '.join(SERVER_COMMANDS)}"
+    )
     parser.add_argument("--profile", metavar="SERVER", help="profile one gateway with py-spy instead")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -270,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     processes: list[Process] = []
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as tmp:
         try:
-            upstream = Process("upstream", ["-m", "bench.relay", "--serve-upstream"], dict(os.environ), tmp, ready_line="listening")
+            upstream = Process(
+                "upstream", ["-m", "bench.relay", "--serve-upstream"], dict(os.environ), tmp, ready_line="listening"
+            )
             processes.append(upstream)
             base_url = upstream.first_line.strip().rsplit(" ", 1)[-1]  # "... listening on http://127.0.0.1:N/v1"
             upstream_port = int(base_url.split(":")[2].split("/")[0])
@@ -288,8 +347,12 @@ def main(argv: list[str] | None = None) -> int:
                 target, process = targets[args.profile]
                 profile(target, process, tmp)
                 return 0
-            print(f"relay benchmark: direct vs {', '.join(servers)}; {args.rounds} interleaved rounds; "
-                  f"{os.cpu_count()} CPUs", file=sys.stderr, flush=True)
+            print(
+                f"relay benchmark: direct vs {', '.join(servers)}; {args.rounds} interleaved rounds; "
+                f"{os.cpu_count()} CPUs",
+                file=sys.stderr,
+                flush=True,
+            )
             measure(targets, (Case("warm-up", 10, 100, True), Case("warm-up json", 10, 50, False)), 1)
             rows = measure(targets, cases, args.rounds)
             report(rows, cases)

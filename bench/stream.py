@@ -16,6 +16,7 @@ HOW: the fake OpenAI server runs in its own process; agents narrate (`mode: narr
      the history (`GET .../events`) for its token: "all receive every event" means no viewer missed
      or repeated one. `python -m bench.stream [--quick] [--servers uvicorn,daphne] [--viewers 1,100,500]`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,13 +52,19 @@ RUN_TIMEOUT = 180.0
 
 
 # --- HTTP over raw sockets -------------------------------------------------------------------------
-async def request_json(port: int, method: str, path: str, body: dict | None = None,
-                       token: str | None = None) -> tuple[int, dict]:
+async def request_json(
+    port: int, method: str, path: str, body: dict | None = None, token: str | None = None
+) -> tuple[int, dict]:
     """One small JSON request on its own connection (setup and checks only, not measured)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     payload = json.dumps(body).encode() if body is not None else b""
-    headers = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
-               "Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    headers = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Connection: close",
+        "Content-Type: application/json",
+        f"Content-Length: {len(payload)}",
+    ]
     if token:
         headers.append(f"Authorization: Bearer {token}")
     writer.write(("\r\n".join(headers) + "\r\n\r\n").encode() + payload)
@@ -76,7 +83,7 @@ def _dechunk_all(data: bytes) -> bytes:
         size = int(size_line.split(b";")[0], 16)
         if size == 0:
             break
-        out, rest = out + rest[:size], rest[size + 2:]
+        out, rest = out + rest[:size], rest[size + 2 :]
     return out
 
 
@@ -101,9 +108,13 @@ class Viewer(asyncio.Protocol):
         try:
             loop = asyncio.get_running_loop()
             self._transport, _ = await loop.create_connection(lambda: self, "127.0.0.1", port)
-            self._transport.write((f"GET /api/v1/negotiations/{negotiation_id}/stream HTTP/1.1\r\n"
-                                   f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {self.token}\r\n"
-                                   "Accept: text/event-stream\r\n\r\n").encode())
+            self._transport.write(
+                (
+                    f"GET /api/v1/negotiations/{negotiation_id}/stream HTTP/1.1\r\n"
+                    f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {self.token}\r\n"
+                    "Accept: text/event-stream\r\n\r\n"
+                ).encode()
+            )
             await self.done.wait()
         except Exception as exc:
             self._fail(f"{type(exc).__name__}: {exc}")
@@ -129,10 +140,10 @@ class Viewer(asyncio.Protocol):
             size = int(self._raw[:line_end].split(b";")[0], 16)
             if len(self._raw) < line_end + 2 + size + 2:
                 break
-            self._body += self._raw[line_end + 2:line_end + 2 + size]
-            self._raw = self._raw[line_end + 2 + size + 2:]
+            self._body += self._raw[line_end + 2 : line_end + 2 + size]
+            self._raw = self._raw[line_end + 2 + size + 2 :]
         while (cut := self._body.find(b"\n\n")) >= 0:
-            frame, self._body = self._body[:cut], self._body[cut + 2:]
+            frame, self._body = self._body[:cut], self._body[cut + 2 :]
             self.frames.append((received, frame))
             self.opened.set()
             if frame.startswith(b"event: end"):
@@ -153,7 +164,7 @@ class Viewer(asyncio.Protocol):
         out = []
         for received, frame in self.frames:
             if frame.startswith(b"id: "):
-                data = frame[frame.index(b"\ndata: ") + 7:]
+                data = frame[frame.index(b"\ndata: ") + 7 :]
                 out.append((received, json.loads(data)))
         return out
 
@@ -184,13 +195,31 @@ def _rss(process: Process) -> int:
     return process.psutil.memory_info().rss
 
 
-async def measure(server: str, process: Process, port: int, viewers: int, listing_id: int, token_delay_ms: int,
-                  max_rounds: int, profile: bool = False, detail: bool = False) -> Result:
+async def measure(
+    server: str,
+    process: Process,
+    port: int,
+    viewers: int,
+    listing_id: int,
+    token_delay_ms: int,
+    max_rounds: int,
+    profile: bool = False,
+    detail: bool = False,
+) -> Result:
     side = {"mode": "narrate", "model": f"slow:{token_delay_ms}"}
-    status, created = await request_json(port, "POST", "/api/v1/negotiations", {
-        "listing": listing_id, "buyer": {"limit_price": "450.00", **side}, "seller": {"limit_price": "350.00", **side},
-        "max_rounds": max_rounds, "seed": 7, "start": False,
-    })
+    status, created = await request_json(
+        port,
+        "POST",
+        "/api/v1/negotiations",
+        {
+            "listing": listing_id,
+            "buyer": {"limit_price": "450.00", **side},
+            "seller": {"limit_price": "350.00", **side},
+            "max_rounds": max_rounds,
+            "seed": 7,
+            "start": False,
+        },
+    )
     assert status == 201, created
     negotiation_id, tokens = created["id"], created["tokens"]
 
@@ -205,7 +234,9 @@ async def measure(server: str, process: Process, port: int, viewers: int, listin
 
     sampler = None
     if profile:
-        sampler = PySpySampler(process.popen.pid, Path(tempfile.mkdtemp(prefix="bench-stream-profile-")) / "profile.txt")
+        sampler = PySpySampler(
+            process.popen.pid, Path(tempfile.mkdtemp(prefix="bench-stream-profile-")) / "profile.txt"
+        )
     if sampler is not None:
         await asyncio.sleep(1)  # py-spy attaching
     cpu_before = process.cpu_seconds()
@@ -222,7 +253,9 @@ async def measure(server: str, process: Process, port: int, viewers: int, listin
 
     expected: dict[str, list[int]] = {}
     for role in ROLES:
-        status, page = await request_json(port, "GET", f"/api/v1/negotiations/{negotiation_id}/events?limit=500", token=tokens[role])
+        status, page = await request_json(
+            port, "GET", f"/api/v1/negotiations/{negotiation_id}/events?limit=500", token=tokens[role]
+        )
         assert status == 200 and page["next"] is None
         expected[role] = [e["seq"] for e in page["results"]]
     latencies, complete = [], 0
@@ -236,15 +269,28 @@ async def measure(server: str, process: Process, port: int, viewers: int, listin
             latencies.append(latency)
             by_event[(event["seq"], event["type"])].append(latency)
     if detail:
-        print(f"{server}, {viewers} viewers: latency by event (ms): "
-              + ", ".join(f"#{seq} {kind} p50 {percentile(v, 50):.0f} max {max(v):.0f}" for (seq, kind), v in sorted(by_event.items())))
+        print(
+            f"{server}, {viewers} viewers: latency by event (ms): "
+            + ", ".join(
+                f"#{seq} {kind} p50 {percentile(v, 50):.0f} max {max(v):.0f}"
+                for (seq, kind), v in sorted(by_event.items())
+            )
+        )
     errors = [v.error for v in watchers if v.error]
     return Result(
-        server=server, viewers=viewers, kb_per_idle_viewer=(rss_idle - rss_before) / viewers / 1024,
-        latencies_ms=latencies, events=len(_all_seqs(expected)), complete=complete,
-        deltas_per_viewer=sum(v.delta_count() for v in watchers) / viewers, duration_s=duration, cpu_s=cpu,
-        frames=sum(len(v.events()) + v.delta_count() + v.ended for v in watchers), first_error=errors[0] if errors else None,
-        to_first_ms=[min(v) for v in by_event.values()], fan_out_ms=[max(v) - min(v) for v in by_event.values()],
+        server=server,
+        viewers=viewers,
+        kb_per_idle_viewer=(rss_idle - rss_before) / viewers / 1024,
+        latencies_ms=latencies,
+        events=len(_all_seqs(expected)),
+        complete=complete,
+        deltas_per_viewer=sum(v.delta_count() for v in watchers) / viewers,
+        duration_s=duration,
+        cpu_s=cpu,
+        frames=sum(len(v.events()) + v.delta_count() + v.ended for v in watchers),
+        first_error=errors[0] if errors else None,
+        to_first_ms=[min(v) for v in by_event.values()],
+        fan_out_ms=[max(v) - min(v) for v in by_event.values()],
         cpu_pressure=_cpu_pressure(),
     )
 
@@ -262,17 +308,39 @@ def _all_seqs(expected: dict[str, list[int]]) -> list[int]:
 
 
 # --- orchestration ---------------------------------------------------------------------------------
-async def run_server(server: str, process: Process, port: int, counts: list[int], token_delay_ms: int,
-                     max_rounds: int, rounds: int, profile: bool = False, detail: bool = False) -> list[list[Result]]:
-    status, listing = await request_json(port, "POST", "/api/v1/listings", {"title": "Oak dining table", "list_price": "500.00"})
+async def run_server(
+    server: str,
+    process: Process,
+    port: int,
+    counts: list[int],
+    token_delay_ms: int,
+    max_rounds: int,
+    rounds: int,
+    profile: bool = False,
+    detail: bool = False,
+) -> list[list[Result]]:
+    status, listing = await request_json(
+        port, "POST", "/api/v1/listings", {"title": "Oak dining table", "list_price": "500.00"}
+    )
     assert status == 201, listing
     await measure(server, process, port, 3, listing["id"], token_delay_ms, max_rounds)  # warm-up, discarded
     results = []
     for count in counts:
         runs = []
         for round_index in range(rounds):
-            runs.append(await measure(server, process, port, count, listing["id"], token_delay_ms, max_rounds,
-                                      profile=profile and count == max(counts) and round_index == 0, detail=detail))
+            runs.append(
+                await measure(
+                    server,
+                    process,
+                    port,
+                    count,
+                    listing["id"],
+                    token_delay_ms,
+                    max_rounds,
+                    profile=profile and count == max(counts) and round_index == 0,
+                    detail=detail,
+                )
+            )
         print(f"  {server}: {count} viewers measured", file=sys.stderr, flush=True)
         results.append(runs)
     return results
@@ -280,9 +348,11 @@ async def run_server(server: str, process: Process, port: int, counts: list[int]
 
 def report(results: list[list[Result]], token_delay_ms: int, load: tuple[float, float, float]) -> bool:
     """One row per server and viewer count: the round with the median p99, and every round's p99."""
-    header = (f"{'server':<8} {'viewers':>7} {'all events':>10} {'events':>6} {'deltas/v':>8} {'p50 ms':>7} "
-              f"{'p99 ms':>7} {'max ms':>7} {'p99 of each round':>18} {'to 1st max':>10} {'fan-out max':>11} "
-              f"{'KB/idle viewer':>14} {'CPU us/frame':>12} {'CPU wait %':>10}")
+    header = (
+        f"{'server':<8} {'viewers':>7} {'all events':>10} {'events':>6} {'deltas/v':>8} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'max ms':>7} {'p99 of each round':>18} {'to 1st max':>10} {'fan-out max':>11} "
+        f"{'KB/idle viewer':>14} {'CPU us/frame':>12} {'CPU wait %':>10}"
+    )
     print(header)
     print("-" * len(header))
     missed: dict[str, list[str]] = {}
@@ -293,10 +363,12 @@ def report(results: list[list[Result]], token_delay_ms: int, load: tuple[float, 
         complete = sum(x.complete for x in runs)
         kb = max(x.kb_per_idle_viewer for x in runs)  # the first round allocates; later ones reuse freed memory
         each = "/".join(f"{percentile(x.latencies_ms, 99):.0f}" for x in runs)
-        print(f"{r.server:<8} {r.viewers:>7} {f'{complete}/{r.viewers * len(runs)}':>10} {r.events:>6} "
-              f"{r.deltas_per_viewer:>8.0f} {p50:>7.1f} {p99:>7.1f} {max(r.latencies_ms):>7.1f} {each:>18} "
-              f"{max(r.to_first_ms):>10.1f} {max(r.fan_out_ms):>11.1f} {kb:>14.1f} {r.cpu_s * 1e6 / max(r.frames, 1):>12.1f} "
-              f"{'-' if r.cpu_pressure is None else f'{r.cpu_pressure:.0f}':>10}")
+        print(
+            f"{r.server:<8} {r.viewers:>7} {f'{complete}/{r.viewers * len(runs)}':>10} {r.events:>6} "
+            f"{r.deltas_per_viewer:>8.0f} {p50:>7.1f} {p99:>7.1f} {max(r.latencies_ms):>7.1f} {each:>18} "
+            f"{max(r.to_first_ms):>10.1f} {max(r.fan_out_ms):>11.1f} {kb:>14.1f} {r.cpu_s * 1e6 / max(r.frames, 1):>12.1f} "
+            f"{'-' if r.cpu_pressure is None else f'{r.cpu_pressure:.0f}':>10}"
+        )
         for x in runs:
             if x.first_error:
                 print(f"    first error: {x.first_error}")
@@ -307,16 +379,18 @@ def report(results: list[list[Result]], token_delay_ms: int, load: tuple[float, 
             problems.append(f"{r.viewers} viewers: p99 {p99:.0f} ms")
         if r.viewers >= 100 and kb >= TARGET_KB_PER_VIEWER:
             problems.append(f"{r.viewers} viewers: {kb:.0f} KB per idle viewer")
-    print(f"\nLatency: from the event's created_at (written by the engine) to its arrival at the viewer, over every "
-          f"event and viewer of a round; the row shows the round with the median p99. Agents narrate at "
-          f"{token_delay_ms} ms per token (fake LLM, 8 tokens per call), so viewers also get live deltas. "
-          f"KB/idle viewer: server RSS growth with every viewer connected and idle, divided by the viewers, the "
-          f"largest of the rounds (noisy at 1 viewer). To 1st max: the longest an event took from its write to its "
-          f"first viewer (commit, publication, scheduling); fan-out max: the longest from its first viewer to its "
-          f"last. CPU us/frame: server CPU during the run / frames delivered. CPU wait %: Linux PSI, share of the "
-          f"last 10 s in which some task waited for a CPU (other load on the machine). Load average at the "
-          f"start: {load[0]:.1f} on {os.cpu_count()} CPUs. Targets at 100+ viewers: all events to every viewer, "
-          f"p99 < {TARGET_P99_MS:.0f} ms, < {TARGET_KB_PER_VIEWER:.0f} KB per idle viewer.")
+    print(
+        f"\nLatency: from the event's created_at (written by the engine) to its arrival at the viewer, over every "
+        f"event and viewer of a round; the row shows the round with the median p99. Agents narrate at "
+        f"{token_delay_ms} ms per token (fake LLM, 8 tokens per call), so viewers also get live deltas. "
+        f"KB/idle viewer: server RSS growth with every viewer connected and idle, divided by the viewers, the "
+        f"largest of the rounds (noisy at 1 viewer). To 1st max: the longest an event took from its write to its "
+        f"first viewer (commit, publication, scheduling); fan-out max: the longest from its first viewer to its "
+        f"last. CPU us/frame: server CPU during the run / frames delivered. CPU wait %: Linux PSI, share of the "
+        f"last 10 s in which some task waited for a CPU (other load on the machine). Load average at the "
+        f"start: {load[0]:.1f} on {os.cpu_count()} CPUs. Targets at 100+ viewers: all events to every viewer, "
+        f"p99 < {TARGET_P99_MS:.0f} ms, < {TARGET_KB_PER_VIEWER:.0f} KB per idle viewer."
+    )
     for server, problems in missed.items():
         print(f"targets, {server}: " + ("met" if not problems else "MISSED (" + "; ".join(problems) + ")"))
     # The exit status follows the production server; daphne (runserver's) is measured for comparison.
@@ -340,8 +414,13 @@ def main(argv: list[str] | None = None) -> int:
     results: list[list[Result]] = []
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
-        upstream = Process("upstream", ["-m", "tests.support.fake_openai", "--port", "0"], dict(os.environ), tmp,
-                           ready_line="listening")
+        upstream = Process(
+            "upstream",
+            ["-m", "tests.support.fake_openai", "--port", "0"],
+            dict(os.environ),
+            tmp,
+            ready_line="listening",
+        )
         try:
             base_url = upstream.first_line.strip().rsplit(" ", 1)[-1]
             for server in servers:
@@ -350,9 +429,24 @@ def main(argv: list[str] | None = None) -> int:
                 process = Process(server, SERVER_COMMANDS[server](port), env, tmp)
                 try:
                     _wait_until_serving(port, "/api/v1/health/live", process)
-                    print(f"stream benchmark: {server}, viewers {counts}; {os.cpu_count()} CPUs", file=sys.stderr, flush=True)
-                    results += asyncio.run(run_server(server, process, port, counts, args.token_delay_ms, args.max_rounds,
-                                                      1 if args.quick else args.rounds, args.profile, args.detail))
+                    print(
+                        f"stream benchmark: {server}, viewers {counts}; {os.cpu_count()} CPUs",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    results += asyncio.run(
+                        run_server(
+                            server,
+                            process,
+                            port,
+                            counts,
+                            args.token_delay_ms,
+                            args.max_rounds,
+                            1 if args.quick else args.rounds,
+                            args.profile,
+                            args.detail,
+                        )
+                    )
                 finally:
                     process.stop()
         finally:

@@ -10,6 +10,7 @@ HOW: thin DRF views over `health.probes`; the LLM probes are async (shared with 
      with URLs removed: never a base URL, a model list or another provider. The detailed status is an
      LLM gateway endpoint: it needs a gateway API key when LLM_GATEWAY_API_KEYS is set.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -156,7 +157,9 @@ async def _default_llm_component() -> dict[str, Any]:
         return {"available": False, "provider": name, "latency_ms": None, "error": exc.message}
     health = await allm_probe(provider)
     component: dict[str, Any] = {
-        "available": health.available, "provider": provider.name, "model": provider.config.default_model,
+        "available": health.available,
+        "provider": provider.name,
+        "model": provider.config.default_model,
         "latency_ms": health.latency_ms,
     }
     if not health.available:
@@ -191,7 +194,8 @@ class LlmStatusApi(_PublicApi):
             default_model = serializers.CharField()
             key_set = serializers.BooleanField(help_text="Whether an API key is configured. The key is never shown.")
             models = serializers.ListField(
-                child=serializers.CharField(), allow_null=True,
+                child=serializers.CharField(),
+                allow_null=True,
                 help_text="Models the server reports (loaded ones, where it tells); null when not probed.",
             )
             latency_ms = serializers.FloatField(allow_null=True)

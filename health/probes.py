@@ -9,6 +9,7 @@ HOW: `database_probe()` runs `SELECT 1` on a connection and reports class names 
      that gives up (cancelled, timed out) cannot cancel it for the others. Results are cached per
      provider configuration: after an admin edit (in any process) the next call probes the new one.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """WHAT: URL routes of the `health` app, mounted under /api/v1/ (`GET /` lives in marketplace/urls.py)."""
+
 from django.urls import path
 
 from health.apis import HealthCheckApi, HealthLiveApi, LlmStatusApi

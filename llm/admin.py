@@ -5,6 +5,7 @@ HOW: the key's presence is computed from the environment at render time ("yes", 
      needs one, else "not needed"); the form only ever holds the NAME of the key's environment
      variable. Saving invalidates the registry (signals).
 """
+
 from django.contrib import admin
 
 from llm.models import ProviderConfig, ProviderKind
@@ -19,11 +20,27 @@ class ProviderConfigAdmin(admin.ModelAdmin):
     readonly_fields = ("key_status", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "kind", "base_url", "default_model", "enabled")}),
-        ("Key", {"fields": ("api_key_env", "key_status"),
-                 "description": "Only the NAME of the environment variable is stored; set the key in the "
-                                "server's environment (.env). It is read on each request."}),
-        ("Timeouts and retries", {"fields": ("timeout", "connect_timeout", "first_token_timeout", "idle_timeout",
-                                             "max_retries", "retry_base_delay")}),
+        (
+            "Key",
+            {
+                "fields": ("api_key_env", "key_status"),
+                "description": "Only the NAME of the environment variable is stored; set the key in the "
+                "server's environment (.env). It is read on each request.",
+            },
+        ),
+        (
+            "Timeouts and retries",
+            {
+                "fields": (
+                    "timeout",
+                    "connect_timeout",
+                    "first_token_timeout",
+                    "idle_timeout",
+                    "max_retries",
+                    "retry_base_delay",
+                )
+            },
+        ),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
 

@@ -1,6 +1,7 @@
 """WHAT: the `llm` app: provider layer, streaming, ProviderConfig model and admin, LLM HTTP views.
 HOW: `ready()` connects the signal handlers (llm/signals.py) and registers the system checks (llm/checks.py).
 """
+
 from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_migrate, post_save
 

@@ -9,6 +9,7 @@ HOW: plain functions registered with `checks.register`. The env-defined provider
      llm.W001 warns when a production server (DEBUG off) would spend a provider's key for anyone who
      reaches it: a provider with a key is enabled and the gateway has no API keys of its own.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,10 +26,17 @@ from llm.services import provider_config_env_errors
 
 # The check id for a refused field of a provider (the admin refuses the same values, with the same rules).
 _FIELD_CHECK_IDS = {
-    "name": "llm.E002", "kind": "llm.E002",
-    "max_retries": "llm.E003", "retry_base_delay": "llm.E003",
-    "timeout": "llm.E004", "connect_timeout": "llm.E004", "first_token_timeout": "llm.E004", "idle_timeout": "llm.E004",
-    "base_url": "llm.E008", "default_model": "llm.E009", "api_key_env": "llm.E010",
+    "name": "llm.E002",
+    "kind": "llm.E002",
+    "max_retries": "llm.E003",
+    "retry_base_delay": "llm.E003",
+    "timeout": "llm.E004",
+    "connect_timeout": "llm.E004",
+    "first_token_timeout": "llm.E004",
+    "idle_timeout": "llm.E004",
+    "base_url": "llm.E008",
+    "default_model": "llm.E009",
+    "api_key_env": "llm.E010",
 }
 _VALUE_NOT_SHOWN = {"base_url", "api_key_env"}  # could hold a secret someone pasted in the wrong place
 
@@ -68,8 +76,9 @@ def check_default_provider(app_configs: Any = None, databases: Any = None, **kwa
     ]
 
 
-def _field_errors(name: str, errors_by_field: dict[str, list[str]], values: dict[str, Any], *,
-                  source: str) -> list[checks.CheckMessage]:
+def _field_errors(
+    name: str, errors_by_field: dict[str, list[str]], values: dict[str, Any], *, source: str
+) -> list[checks.CheckMessage]:
     errors = []
     for field, messages in errors_by_field.items():
         shown = "" if field in _VALUE_NOT_SHOWN else f" {values.get(field)!r}"
@@ -110,10 +119,10 @@ def check_provider_settings(app_configs: Any = None, **kwargs: Any) -> list[chec
         except (KeyError, TypeError, ValueError) as exc:
             errors.append(checks.Error(f"LLM provider {name!r} is misconfigured: {exc!r}.", id="llm.E002"))
             continue
-        errors.extend(_field_errors(name, provider_config_env_errors(name=name, values=values), values,
-                                    source=_ENV_SOURCE))
-        errors.extend(_missing_key_error(
-            config, hint=f"disable the provider ({name.upper()}_ENABLED=false)"))
+        errors.extend(
+            _field_errors(name, provider_config_env_errors(name=name, values=values), values, source=_ENV_SOURCE)
+        )
+        errors.extend(_missing_key_error(config, hint=f"disable the provider ({name.upper()}_ENABLED=false)"))
     return errors
 
 
@@ -174,8 +183,14 @@ def check_llm_knobs(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
     errors: list[checks.CheckMessage] = []
     if settings.LLM_RETRY_MAX_DELAY <= 0:
         errors.append(checks.Error("LLM_RETRY_MAX_DELAY must be positive.", id="llm.E003"))
-    for knob in ("LLM_STREAM_MAX_TOKENS", "LLM_STREAM_MAX_CHARS", "LLM_STREAM_MAX_SECONDS",
-                 "LLM_STREAM_COALESCE_CHARS", "LLM_STREAM_COALESCE_MS", "LLM_CONFIG_CACHE_SECONDS"):
+    for knob in (
+        "LLM_STREAM_MAX_TOKENS",
+        "LLM_STREAM_MAX_CHARS",
+        "LLM_STREAM_MAX_SECONDS",
+        "LLM_STREAM_COALESCE_CHARS",
+        "LLM_STREAM_COALESCE_MS",
+        "LLM_CONFIG_CACHE_SECONDS",
+    ):
         if getattr(settings, knob, 0) < 0:
             errors.append(checks.Error(f"{knob} must not be negative (0 disables it).", id="llm.E006"))
     if settings.LLM_SSE_MAX_LINE_BYTES < 1024:

@@ -7,6 +7,7 @@ HOW: the key is never stored here, only the NAME of its environment variable; `a
      may still carry credentials (`http://user:pass@host/v1`, `?key=`): whatever shows one (error
      messages, logs, status, reprs) shows `public_url()` of it.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,6 +29,7 @@ __all__ = [
 # (settings, the ProviderConfig model and the mapping below all read them from here).
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_RETRY_BASE_DELAY = 2.0
+
 
 def public_url(url: str) -> str:
     """`url` without user info, query or fragment, which may hold credentials ("" if unparseable)."""

@@ -19,6 +19,7 @@ WHY: callers (HTTP views, SSE streams, negotiation agents) handle upstream failu
 HOW: the shared OpenAI-compatible client translates httpx errors and upstream bodies into these at
      one boundary (`raise ... from exc`). Messages are safe to show to clients: no keys, no tracebacks.
 """
+
 from __future__ import annotations
 
 from typing import Any

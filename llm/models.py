@@ -9,6 +9,7 @@ HOW: `migrate` creates the rows of the env-defined providers (settings.LLM_PROVI
      post_migrate handler, and updates a field of one when its environment value changed since the last
      sync (`env_values`); `to_settings()` gives the frozen `ProviderSettings` the providers run with.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -60,11 +61,13 @@ def validate_base_url(value: str) -> None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValidationError(f"Enter an http:// or https:// URL, {example}.", code="invalid")
     if "@" in parts.netloc:
-        raise ValidationError("Do not put credentials in the URL; name the key's environment variable instead.",
-                              code="credentials")
+        raise ValidationError(
+            "Do not put credentials in the URL; name the key's environment variable instead.", code="credentials"
+        )
     if "?" in value or "#" in value:
-        raise ValidationError("The base URL takes no query string or fragment (keys belong in the environment).",
-                              code="query")
+        raise ValidationError(
+            "The base URL takes no query string or fragment (keys belong in the environment).", code="query"
+        )
     host = parts.hostname or ""
     if not (_HOST_NAME.match(host) or _is_ip_address(host)):
         raise ValidationError(f"Enter a URL with a valid host name or IP address, {example}.", code="invalid")
@@ -84,7 +87,8 @@ class ProviderConfig(models.Model):
     name = models.SlugField(max_length=64, unique=True, help_text="Used in requests as `provider`.")
     kind = models.CharField(max_length=32, choices=ProviderKind.choices, default=ProviderKind.OPENAI_COMPATIBLE)
     base_url = models.CharField(
-        max_length=500, validators=[validate_base_url],
+        max_length=500,
+        validators=[validate_base_url],
         help_text="The OpenAI-compatible API root, e.g. http://localhost:11434/v1 for Ollama.",
     )
     default_model = models.CharField(max_length=200, help_text="Used when a request names no model.")
@@ -97,11 +101,15 @@ class ProviderConfig(models.Model):
     idle_timeout = models.FloatField("idle timeout (s)", default=Timeouts.idle, validators=_TIMEOUT_BOUNDS)
     max_retries = models.PositiveSmallIntegerField(default=DEFAULT_MAX_RETRIES, validators=[MaxValueValidator(10)])
     retry_base_delay = models.FloatField(
-        "retry base delay (s)", default=DEFAULT_RETRY_BASE_DELAY,
+        "retry base delay (s)",
+        default=DEFAULT_RETRY_BASE_DELAY,
         validators=[MinValueValidator(0.0), MaxValueValidator(60.0)],
     )
     api_key_env = models.CharField(
-        "API key environment variable", max_length=100, blank=True, validators=[ENV_VAR_NAME],
+        "API key environment variable",
+        max_length=100,
+        blank=True,
+        validators=[ENV_VAR_NAME],
         help_text="The NAME of the environment variable that holds the key (the key is never stored).",
     )
     # The environment's values last applied by `migrate`, by field: `migrate` re-applies a field only

@@ -4,6 +4,7 @@ WHY: agents, views and health checks depend on this contract only, so adding a b
 HOW: async-only. `stream()` is an async generator of `Chunk`s; closing it early (`aclose()`, or a
      cancelled task) closes the upstream connection. Errors are `llm.exceptions.LLMError` subclasses.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator

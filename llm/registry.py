@@ -15,6 +15,7 @@ HOW: the configurations (env-defined providers, overridden or extended by rows, 
      one uses the env-defined providers meanwhile. Failures are logged, at most once a minute.
      Use `aget_provider` in async code: the sync twin reads the database and is for sync code only.
 """
+
 from __future__ import annotations
 
 import logging
@@ -110,7 +111,9 @@ def _unreadable(exc: DatabaseError) -> None:
             return
         failures, _failures_unlogged, _failure_logged_at = _failures_unlogged, 0, now
     logger.warning(
-        "LLM provider rows unreadable (%s; %d time(s) since the last report); %s", type(exc).__name__, failures,
+        "LLM provider rows unreadable (%s; %d time(s) since the last report); %s",
+        type(exc).__name__,
+        failures,
         "keeping the configuration read last" if keep else "using the env-defined providers until they can be read",
     )
 

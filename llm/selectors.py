@@ -7,6 +7,7 @@ HOW: start from settings.LLM_PROVIDERS, then let each row override (or add) the 
      read last, because falling back to the environment would silently undo the admin's configuration
      (a disabled provider enabled again, an added one gone) for as long as the error lasts.
 """
+
 from __future__ import annotations
 
 import logging

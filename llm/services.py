@@ -8,6 +8,7 @@ HOW: a row is created when missing; afterwards a field is overwritten from the e
      validation refuses are never written: the system checks (llm/checks.py) report them with the
      same rules (`provider_config_env_errors`) before `migrate` starts, and the sync skips them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,17 @@ logger = logging.getLogger(__name__)
 
 # The row fields an entry of settings.LLM_PROVIDERS sets.
 ENV_FIELDS = (
-    "kind", "base_url", "default_model", "enabled", "timeout", "connect_timeout", "first_token_timeout",
-    "idle_timeout", "max_retries", "retry_base_delay", "api_key_env",
+    "kind",
+    "base_url",
+    "default_model",
+    "enabled",
+    "timeout",
+    "connect_timeout",
+    "first_token_timeout",
+    "idle_timeout",
+    "max_retries",
+    "retry_base_delay",
+    "api_key_env",
 )
 # Every field the sync reads or writes: a model (state) without one of them cannot be synced.
 SYNCED_FIELDS = frozenset({"name", "env_values", *ENV_FIELDS})
@@ -72,8 +82,11 @@ def provider_config_sync_from_settings(
                 row.full_clean(validate_unique=False, validate_constraints=False)
             except ValidationError as exc:
                 # Only reachable with --skip-checks: the system checks refuse these values first.
-                logger.warning("LLM provider %r: invalid environment values for %s; row not written (see "
-                               "`manage.py check`)", name, ", ".join(sorted(exc.message_dict)))
+                logger.warning(
+                    "LLM provider %r: invalid environment values for %s; row not written (see `manage.py check`)",
+                    name,
+                    ", ".join(sorted(exc.message_dict)),
+                )
                 continue
             row.save(using=using)
             written.append(row)

@@ -7,6 +7,7 @@ HOW: connected in `LlmConfig.ready()` with dispatch_uids. The seeding handler wo
      `migrate auth` on a fresh database, `migrate llm zero` or `migrate llm <older>`, the table is
      absent or has other columns, and there is nothing to seed until `llm` is fully migrated.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,7 +22,9 @@ from llm.services import SYNCED_FIELDS, provider_config_sync_from_settings
 logger = logging.getLogger(__name__)
 
 
-def seed_provider_configs(sender: Any, *, using: str = DEFAULT_DB_ALIAS, apps: Any = global_apps, **kwargs: Any) -> None:
+def seed_provider_configs(
+    sender: Any, *, using: str = DEFAULT_DB_ALIAS, apps: Any = global_apps, **kwargs: Any
+) -> None:
     try:
         model = apps.get_model("llm", "ProviderConfig")
     except LookupError:

@@ -15,6 +15,7 @@ HOW: each is a plain function that returns the input unchanged when disabled (no
      with text or reasoning); such a chunk passes whole and uncounted, so a bound never cuts a tool
      call's JSON (`max_seconds` still ends a runaway one).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -123,8 +124,11 @@ async def _coalesce_timed(chunks: AsyncIterator[Chunk], max_chars: int, max_seco
                 first_at = loop.time()
             pending.append(chunk)
             size += len(chunk.delta) + len(chunk.reasoning)
-            if chunk.finish_reason or chunk.usage or (max_chars > 0 and size >= max_chars) or (
-                loop.time() - first_at >= max_seconds
+            if (
+                chunk.finish_reason
+                or chunk.usage
+                or (max_chars > 0 and size >= max_chars)
+                or (loop.time() - first_at >= max_seconds)
             ):
                 yield merge_chunks(pending)
                 pending, size = [], 0
@@ -151,7 +155,9 @@ def bound(
     return _bound(chunks, max_tokens, max_chars, max_seconds)
 
 
-async def _bound(chunks: AsyncIterator[Chunk], max_tokens: int, max_chars: int, max_seconds: float) -> AsyncIterator[Chunk]:
+async def _bound(
+    chunks: AsyncIterator[Chunk], max_tokens: int, max_chars: int, max_seconds: float
+) -> AsyncIterator[Chunk]:
     loop = asyncio.get_running_loop()
     iterator = aiter(chunks)
     deadline = loop.time() + max_seconds if max_seconds > 0 else None
@@ -194,8 +200,10 @@ async def _bound(chunks: AsyncIterator[Chunk], max_tokens: int, max_chars: int, 
             if chunk.finish_reason:
                 finished = True
                 continue
-            if (max_tokens > 0 and tokens >= max_tokens) or (max_chars > 0 and chars >= max_chars) or (
-                deadline is not None and loop.time() >= deadline
+            if (
+                (max_tokens > 0 and tokens >= max_tokens)
+                or (max_chars > 0 and chars >= max_chars)
+                or (deadline is not None and loop.time() >= deadline)
             ):
                 yield length()
                 return

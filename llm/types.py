@@ -3,6 +3,7 @@ WHY: providers never see raw dicts and callers never see provider JSON; streamin
      share one vocabulary (a Completion is what the Chunks of a stream add up to).
 HOW: frozen dataclasses, built at the API edge (after validation) or by agents, consumed by providers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -6,6 +6,7 @@ HOW: `error_info(exc)` classifies any exception; the three adapters below shape 
      Unknown exceptions are logged (server-side only) and reported as 500 INTERNAL_ERROR. Known secrets
      (marketplace/logging.py's list) are masked in messages and details, which may quote an upstream.
 """
+
 from __future__ import annotations
 
 import json

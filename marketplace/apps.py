@@ -1,6 +1,7 @@
 """WHAT: the project package as an app, so that project-wide system checks have a home.
 HOW: `ready()` registers the checks of marketplace/checks.py.
 """
+
 from django.apps import AppConfig
 
 

@@ -5,6 +5,7 @@ HOW: Django's ASGI handler, with one change for async views marked `request_thre
      (marketplace/asgi_handler.py). No channels layer is needed.
      The URLconf is loaded at startup and what is loaded then is frozen out of the cyclic GC.
 """
+
 import gc
 import os
 

@@ -20,6 +20,7 @@ HOW: the path is resolved first (the URL resolver's result is cached per path, b
      async views that do real sync work such as ORM calls) keeps Django's behaviour exactly.
      tests/marketplace/test_asgi_handler.py fails when Django's `handle` changes, to port the change.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,7 +52,7 @@ class ASGIHandler(DjangoASGIHandler):
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         root_path = scope.get("root_path", "")
         path = scope["path"]
-        path_info = path[len(root_path):] if root_path and path.startswith(root_path) else path
+        path_info = path[len(root_path) :] if root_path and path.startswith(root_path) else path
         if _needs_request_thread(path_info or "/"):
             async with ThreadSensitiveContext():
                 await self.handle(scope, receive, send)

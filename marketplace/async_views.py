@@ -10,6 +10,7 @@ HOW: subclass it and write `async def get/post(self, request)` returning Django 
      An authenticator refuses by raising; errors go through the one mapping,
      `marketplace.api_errors.error_response`.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@ WHY: a production server must not sign sessions and tokens with the development 
      in the repository; `check`, `runserver` and `migrate` should refuse it, not a later audit.
 HOW: plain functions registered with `checks.register` (imported by MarketplaceConfig.ready()).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,6 +19,9 @@ def check_secret_key(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     if settings.DEBUG or settings.SECRET_KEY != INSECURE_SECRET_KEY:
         return []
     return [
-        checks.Error("DJANGO_SECRET_KEY is the development default while DEBUG is off.",
-                     hint="Set DJANGO_SECRET_KEY to a long random string.", id="marketplace.E001")
+        checks.Error(
+            "DJANGO_SECRET_KEY is the development default while DEBUG is off.",
+            hint="Set DJANGO_SECRET_KEY to a long random string.",
+            id="marketplace.E001",
+        )
     ]

@@ -13,6 +13,7 @@ WHY: the HTTP status and the machine-readable code live on the class, so one map
      (marketplace/api_errors.py) serves DRF views, plain async views and SSE streams alike.
 HOW: raise a subclass with a human message and optional `details`; never put secrets in either.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,6 +5,7 @@ WHY: DRF's own fields coerce ("1" becomes 1, 1 becomes "1", "yes" becomes True),
 HOW: each field checks the Python type json.loads produced before DRF's own conversion; the body reader
      enforces DATA_UPLOAD_MAX_MEMORY_SIZE (413) and a JSON object at the top (400).
 """
+
 from __future__ import annotations
 
 import json

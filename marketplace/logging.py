@@ -6,6 +6,7 @@ HOW: masks `Bearer <token>` patterns, `?token=` URL parameters (negotiation stre
      values of environment variables whose names look secret (…KEY, …SECRET, …TOKEN, …PASSWORD), in the
      message and its arguments, before formatting.
 """
+
 from __future__ import annotations
 
 import logging

@@ -10,6 +10,7 @@ HOW: `InlineHooksMixin.__acall__` replaces MiddlewareMixin's, asking `request_ne
      `response_needs_thread()` per request. Sync mode (WSGI, the test client) is untouched. A hook
      that touched the database inline would raise SynchronousOnlyOperation, never block silently.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -82,7 +83,9 @@ class CsrfViewMiddleware(InlineHooksMixin, csrf.CsrfViewMiddleware):
             # Django would wrap a sync process_view in sync_to_async; an async one it awaits as is.
             self.process_view = self._aprocess_view
 
-    async def _aprocess_view(self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any) -> Any:
+    async def _aprocess_view(
+        self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any
+    ) -> Any:
         hook = super().process_view
         if settings.CSRF_USE_SESSIONS or not (
             getattr(callback, "csrf_exempt", False) or request.method in _SAFE_METHODS

@@ -4,6 +4,7 @@ WHY: every error body is `{"error": {"code", "message", "details"?}}` (marketpla
      schema should say so once, not describe each endpoint's errors as an anonymous object.
 HOW: `error_responses(400, 404, ...)` gives `extend_schema(responses=...)` entries for those statuses.
 """
+
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer
@@ -13,7 +14,9 @@ __all__ = ["ErrorResponseSerializer", "error_responses"]
 
 
 class _ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Machine-readable, e.g. VALIDATION_ERROR, LLM_TIMEOUT (docs/gateway.md, Error codes).")
+    code = serializers.CharField(
+        help_text="Machine-readable, e.g. VALIDATION_ERROR, LLM_TIMEOUT (docs/gateway.md, Error codes)."
+    )
     message = serializers.CharField(help_text="Human-readable; safe to show.")
     details = serializers.DictField(required=False, help_text="Optional structured detail, e.g. `fields`.")
 

@@ -3,6 +3,7 @@ WHY: one codebase runs on a laptop (SQLite, LM Studio on :1234) and in productio
      in env) without edits; every knob is listed with a comment in `.env.example`.
 HOW: django-environ reads `.env` when present, then the process environment (which wins).
 """
+
 import os
 from pathlib import Path
 

@@ -7,6 +7,7 @@ HOW: `sse_frame(data=, event=, id=)` drops CR, LF and NUL from `event`/`id` and 
      line break into several `data:` lines (the client joins them with "\\n"). Payloads are compact
      JSON, which never holds a raw line break anyway. Pure functions, no I/O.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ HOW: each app owns its routes (`<app>/urls.py`); errors outside views still answ
      An unknown /api/v1/ path is answered by a catch-all route, so API clients get the JSON 404 with
      DEBUG on too (Django's debug 404 page is HTML; handler404 only applies with DEBUG off).
 """
+
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt

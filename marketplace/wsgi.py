@@ -2,6 +2,7 @@
 WHY: kept for tools that expect it; streaming endpoints need ASGI (see asgi.py).
 HOW: Django's own WSGI handler.
 """
+
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -3,6 +3,7 @@ WHY: staff see everything — including private limits — so debugging a negoti
      digests are never shown, and the log is append-only (written by services, never edited by hand).
 HOW: standard ModelAdmins; participants and events are read-only inlines of their negotiation.
 """
+
 from django.contrib import admin
 
 from negotiations.models import Event, Listing, Negotiation, Participant
@@ -40,12 +41,33 @@ class EventInline(admin.TabularInline):
 
 @admin.register(Negotiation)
 class NegotiationAdmin(admin.ModelAdmin):
-    list_display = ("id", "listing", "status", "opens", "max_rounds", "rounds_used", "agreed_price", "end_reason", "created_at")
+    list_display = (
+        "id",
+        "listing",
+        "status",
+        "opens",
+        "max_rounds",
+        "rounds_used",
+        "agreed_price",
+        "end_reason",
+        "created_at",
+    )
     list_filter = ("status", "end_reason", "opens")
     search_fields = ("listing__title",)
     exclude = ("observer_token_hash",)
-    readonly_fields = ("listing", "status", "max_rounds", "opens", "seed", "agreed_price", "end_reason",
-                       "rounds_used", "created_at", "updated_at", "finished_at")
+    readonly_fields = (
+        "listing",
+        "status",
+        "max_rounds",
+        "opens",
+        "seed",
+        "agreed_price",
+        "end_reason",
+        "rounds_used",
+        "created_at",
+        "updated_at",
+        "finished_at",
+    )
     inlines = (ParticipantInline, EventInline)
 
     def has_add_permission(self, request) -> bool:

@@ -1,6 +1,7 @@
 """WHAT: the `negotiations` app: listings, buyer and seller agents, the engine, its API and live stream.
 HOW: `ready()` registers the system checks of its settings (negotiations/checks.py).
 """
+
 from django.apps import AppConfig
 
 

@@ -4,6 +4,7 @@ WHY: a bad value in `.env` should stop `runserver`/`migrate`/`check` with a mess
      fails every create that omits `max_rounds` with a 500, a zero poll interval spins the stream readers.
 HOW: one registered function; each refused setting is one Error naming the variable and its range.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,10 +32,12 @@ def check_negotiation_settings(app_configs: Any = None, **kwargs: Any) -> list[c
     cap = settings.NEGOTIATION_MAX_ROUNDS_CAP
     rounds = settings.NEGOTIATION_DEFAULT_MAX_ROUNDS
     if not isinstance(rounds, int) or not 1 <= rounds <= cap:
-        errors.append(checks.Error(
-            f"NEGOTIATION_DEFAULT_MAX_ROUNDS is {rounds!r}; it must be a whole number from 1 to {cap} (the hard cap).",
-            id="negotiations.E001",
-        ))
+        errors.append(
+            checks.Error(
+                f"NEGOTIATION_DEFAULT_MAX_ROUNDS is {rounds!r}; it must be a whole number from 1 to {cap} (the hard cap).",
+                id="negotiations.E001",
+            )
+        )
     for name, least, check_id, what in _AT_LEAST:
         value = getattr(settings, name)
         if not isinstance(value, (int, float)) or value < least:

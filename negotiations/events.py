@@ -15,6 +15,7 @@ Payloads (prices are decimal strings, e.g. "123.45"):
     outcome   {"result": agreed|no_deal|cancelled|failed, "end_reason", "agreed_price": str|None,
                "rounds_used"}
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -118,7 +119,13 @@ def state_from_events(events: Iterable[LoggedEvent], *, opens: str, max_rounds: 
 
 
 def message_draft(*, actor: str, turn: int, action: str, price: Decimal | None, text: str) -> EventDraft:
-    data = {"turn": turn, "round": NegotiationState.round_of(turn), "action": action, "price": price_str(price), "text": text}
+    data = {
+        "turn": turn,
+        "round": NegotiationState.round_of(turn),
+        "action": action,
+        "price": price_str(price),
+        "text": text,
+    }
     return EventDraft(Event.Type.MESSAGE, actor, Event.Visibility.PUBLIC, data)
 
 
@@ -136,5 +143,10 @@ def status_draft(status: str, *, reason: str = "") -> EventDraft:
 
 
 def outcome_draft(*, result: str, end_reason: str, agreed_price: Decimal | None, rounds_used: int) -> EventDraft:
-    data = {"result": result, "end_reason": end_reason, "agreed_price": price_str(agreed_price), "rounds_used": rounds_used}
+    data = {
+        "result": result,
+        "end_reason": end_reason,
+        "agreed_price": price_str(agreed_price),
+        "rounds_used": rounds_used,
+    }
     return EventDraft(Event.Type.OUTCOME, Event.Actor.SYSTEM, Event.Visibility.PUBLIC, data)

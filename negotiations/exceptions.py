@@ -21,6 +21,7 @@ WHY: one place to see what can go wrong and who handles it (house rule: exceptio
      with a one-line docstring saying who raises it).
 HOW: plain classes; the modules that raise them import them from here.
 """
+
 from __future__ import annotations
 
 from marketplace.errors import ApplicationError

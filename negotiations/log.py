@@ -7,6 +7,7 @@ HOW: each write locks the negotiation row (`select_for_update`; SQLite's IMMEDIA
      while the negotiation runs and the log holds exactly the turns before it, so two runners never both
      write one turn. New events are published to live subscribers after the commit.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -83,7 +84,9 @@ def negotiation_turn_commit(
                 locked.rounds_used = (turn + 1) // 2
                 locked.save(update_fields=["rounds_used", "updated_at"])
             else:
-                negotiation_finish(locked, outcome.status, outcome.end_reason, outcome.agreed_price, outcome.rounds_used)
+                negotiation_finish(
+                    locked, outcome.status, outcome.end_reason, outcome.agreed_price, outcome.rounds_used
+                )
             return events_write(locked, drafts, last_seq=position.last_seq)
     except IntegrityError as exc:  # a writer that bypassed the lock took these seqs: same as a conflict
         raise TurnConflictError(f"seq clash at turn {turn}") from exc
@@ -97,10 +100,15 @@ def negotiation_fail(*, negotiation_id: int, error_code: str = "INTERNAL_ERROR")
             return False
         rounds = rounds_used(locked)
         negotiation_finish(locked, Negotiation.Status.FAILED, Negotiation.EndReason.ERROR, None, rounds)
-        events_write(locked, [
-            status_draft(Negotiation.Status.FAILED, reason=error_code),
-            outcome_draft(result="failed", end_reason=Negotiation.EndReason.ERROR, agreed_price=None, rounds_used=rounds),
-        ])
+        events_write(
+            locked,
+            [
+                status_draft(Negotiation.Status.FAILED, reason=error_code),
+                outcome_draft(
+                    result="failed", end_reason=Negotiation.EndReason.ERROR, agreed_price=None, rounds_used=rounds
+                ),
+            ],
+        )
     return True
 
 
@@ -128,7 +136,14 @@ def events_write(negotiation: Negotiation, drafts: Sequence[EventDraft], *, last
     if last_seq is None:
         last_seq = log_position(negotiation.pk).last_seq
     rows = [
-        Event(negotiation_id=negotiation.pk, seq=last_seq + i, type=d.type, actor=d.actor, visibility=d.visibility, data=d.data)
+        Event(
+            negotiation_id=negotiation.pk,
+            seq=last_seq + i,
+            type=d.type,
+            actor=d.actor,
+            visibility=d.visibility,
+            data=d.data,
+        )
         for i, d in enumerate(drafts, start=1)
     ]
     created = Event.objects.bulk_create(rows)
@@ -137,7 +152,9 @@ def events_write(negotiation: Negotiation, drafts: Sequence[EventDraft], *, last
     return created
 
 
-def negotiation_finish(negotiation: Negotiation, status: str, end_reason: str, agreed_price: Decimal | None, rounds: int) -> None:
+def negotiation_finish(
+    negotiation: Negotiation, status: str, end_reason: str, agreed_price: Decimal | None, rounds: int
+) -> None:
     negotiation.status = status
     negotiation.end_reason = end_reason
     negotiation.agreed_price = agreed_price

@@ -6,6 +6,7 @@ HOW: prices are Decimal(12, 2) in the listing currency; access tokens are stored
      only (negotiations/tokens.py); `(negotiation, seq)` is unique, so a writer that raced another one
      fails loudly instead of interleaving two histories. Rows are written by negotiations/services.py only.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -80,9 +81,7 @@ class Negotiation(models.Model):
     opens = models.CharField(max_length=6, choices=Role.choices, default=Role.SELLER)
     seed = models.BigIntegerField()
     observer_token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    agreed_price = models.DecimalField(
-        max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True
-    )
+    agreed_price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True)
     end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True, default="")
     rounds_used = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -109,9 +108,7 @@ class Participant(models.Model):
     # Buyer: the most it will pay. Seller: the least it will take.
     limit_price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES)
     # The price it opens with / aspires to; None lets the strategy derive one.
-    target_price = models.DecimalField(
-        max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True
-    )
+    target_price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True)
     strategy = models.CharField(max_length=10, choices=Strategy.choices, default=Strategy.LINEAR)
     mode = models.CharField(max_length=8, choices=AgentMode.choices, default=AgentMode.NARRATE)
     provider = models.CharField(max_length=64, blank=True, default="")  # "" = the default provider

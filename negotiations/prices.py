@@ -11,6 +11,7 @@ HOW: `parse_price` validates one input value; `price_mentions` returns each numb
      message; under-matching could leak a limit, so every ambiguity resolves towards "it might be a
      price". A spelling no pattern here knows is still a gap: the list above is what is covered.
 """
+
 from __future__ import annotations
 
 import math
@@ -89,13 +90,37 @@ class PriceMention:
 
 
 _WORD_UNITS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
 }
 _WORD_TENS = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fourty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
 }
 _WORD_SCALES = {"hundred": 100, "thousand": 1000, "grand": 1000, "k": 1000, "million": 1_000_000}
 
@@ -219,7 +244,7 @@ def _flush_word_run(text: str, run: list[tuple[str, int, int]], mentions: list[P
     groups = _small_groups(words)
     if len(groups) == 2 and all(0 < g < 100 for g in groups):
         readings.add(Decimal(groups[0] * 100 + groups[1]))
-    span = text[run[0][1]:run[-1][2]]
+    span = text[run[0][1] : run[-1][2]]
     marked = any(w in ("grand", "thousand") for w in words)
     mentions.append(PriceMention(span, tuple(sorted(readings)), marked))
 

@@ -5,6 +5,7 @@ WHY: views and the engine share these instead of building querysets inline (Hack
 HOW: plain sync functions with keyword-only arguments; `event_list_visible_to` is defined next to the
      visibility rule (negotiations/visibility.py) and re-exported here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -87,9 +88,22 @@ def negotiation_view_get(*, negotiation: Negotiation, viewer: Viewer) -> dict[st
         if participant is not None and can_view_visibility(viewer, role.value):
             side["private"] = {name: getattr(participant, name) for name in PARTICIPANT_FIELDS}
         sides.append(side)
-    body: dict[str, Any] = {name: getattr(negotiation, name) for name in (
-        "id", "listing", "status", "max_rounds", "opens", "agreed_price", "end_reason", "rounds_used",
-        "created_at", "updated_at", "finished_at")}
+    body: dict[str, Any] = {
+        name: getattr(negotiation, name)
+        for name in (
+            "id",
+            "listing",
+            "status",
+            "max_rounds",
+            "opens",
+            "agreed_price",
+            "end_reason",
+            "rounds_used",
+            "created_at",
+            "updated_at",
+            "finished_at",
+        )
+    }
     if can_view_visibility(viewer, Event.Visibility.STAFF):
         body["seed"] = negotiation.seed
     body.update(viewer=viewer.role, participants=sides)

@@ -7,6 +7,7 @@ HOW: sync functions with keyword-only arguments (call them with `sync_to_async` 
      input raises RequestValidationError (nothing written); an impossible status change ConflictError;
      a start beyond the runner's capacity NegotiationCapacityError.
 """
+
 from __future__ import annotations
 
 import logging
@@ -83,7 +84,9 @@ def negotiation_create(
     else:
         listing_obj = None
         errors.add(("listing",), "Must be a listing id.")
-    participants = {role: participant_clean(role, raw, errors) for role, raw in ((Role.BUYER, buyer), (Role.SELLER, seller))}
+    participants = {
+        role: participant_clean(role, raw, errors) for role, raw in ((Role.BUYER, buyer), (Role.SELLER, seller))
+    }
     rounds = max_rounds_clean(max_rounds, errors)
     if opens not in Role.values:
         errors.add(("opens",), "Must be one of: buyer, seller.")
@@ -134,8 +137,10 @@ def negotiation_start(
         with transaction.atomic():
             locked = negotiation_lock(negotiation.pk)
             if locked.status != Negotiation.Status.PENDING:
-                raise ConflictError(f"Only a pending negotiation can be started; this one is {locked.status}.",
-                                    details={"status": locked.status})
+                raise ConflictError(
+                    f"Only a pending negotiation can be started; this one is {locked.status}.",
+                    details={"status": locked.status},
+                )
             locked.status = Negotiation.Status.RUNNING
             locked.save(update_fields=["status", "updated_at"])
             events_write(locked, [status_draft(Negotiation.Status.RUNNING)])
@@ -157,10 +162,18 @@ def negotiation_cancel(*, negotiation: Negotiation, runner: NegotiationRunner | 
             raise ConflictError(f"The negotiation is already {locked.status}.", details={"status": locked.status})
         rounds = rounds_used(locked)
         negotiation_finish(locked, Negotiation.Status.CANCELLED, Negotiation.EndReason.CANCELLED, None, rounds)
-        events_write(locked, [
-            status_draft(Negotiation.Status.CANCELLED),
-            outcome_draft(result="cancelled", end_reason=Negotiation.EndReason.CANCELLED, agreed_price=None, rounds_used=rounds),
-        ])
+        events_write(
+            locked,
+            [
+                status_draft(Negotiation.Status.CANCELLED),
+                outcome_draft(
+                    result="cancelled",
+                    end_reason=Negotiation.EndReason.CANCELLED,
+                    agreed_price=None,
+                    rounds_used=rounds,
+                ),
+            ],
+        )
         transaction.on_commit(lambda: _runner(runner).cancel(locked.pk))
     _refresh(negotiation, locked)
     return negotiation
@@ -172,8 +185,10 @@ def negotiation_resume(*, negotiation: Negotiation, runner: NegotiationRunner | 
     Writes nothing: the engine rebuilds its state from the log and plays on from the next turn."""
     negotiation.refresh_from_db()
     if negotiation.status != Negotiation.Status.RUNNING:
-        raise ConflictError(f"Only a running negotiation can be resumed; this one is {negotiation.status}.",
-                            details={"status": negotiation.status})
+        raise ConflictError(
+            f"Only a running negotiation can be resumed; this one is {negotiation.status}.",
+            details={"status": negotiation.status},
+        )
     _runner(runner).submit(negotiation.pk)
     return negotiation
 

@@ -4,6 +4,7 @@ WHY: a token is a bearer credential; a database leak must not hand out working t
 HOW: 32 random bytes from `secrets` (url-safe text); stored as sha256 hex (the token already has 256
      bits of entropy, so a slow password hash would add nothing); compared with `hmac.compare_digest`.
 """
+
 from __future__ import annotations
 
 import hashlib

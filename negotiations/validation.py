@@ -4,6 +4,7 @@ WHY: services are called by the API, the `negotiate` command and tests alike; ea
 HOW: `*_clean` functions return typed values or collect messages into an `Errors` map shaped like
      DRF's nested serializer errors ({"buyer": {"limit_price": ["..."]}}), raised once at the end.
 """
+
 from __future__ import annotations
 
 import math
@@ -177,7 +178,9 @@ def participant_clean(role: str, raw: Any, errors: Errors) -> ParticipantInput |
         limit_price=limit or Decimal(0),
         target_price=target,
         persona=text_clean(raw.get("persona"), (role, "persona"), errors, max_chars=MAX_PERSONA_CHARS),
-        strategy=choice_clean(raw.get("strategy"), (role, "strategy"), errors, choices=Strategy.values, default=Strategy.LINEAR),
+        strategy=choice_clean(
+            raw.get("strategy"), (role, "strategy"), errors, choices=Strategy.values, default=Strategy.LINEAR
+        ),
         mode=choice_clean(raw.get("mode"), (role, "mode"), errors, choices=AgentMode.values, default=AgentMode.NARRATE),
         provider=provider,
         model=text_clean(raw.get("model"), (role, "model"), errors, max_chars=MAX_MODEL_CHARS),

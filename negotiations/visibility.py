@@ -9,6 +9,7 @@ HOW: `can_view(viewer, item)` looks only at `item.visibility` (Event rows, live 
 Rules: staff see everything; `public` items are seen by every viewer of the negotiation (buyer, seller,
 observer); `buyer`/`seller` items only by that side; `staff` items by staff only.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -5,6 +5,7 @@ without the model) but does stop `make test`, whose end-to-end tests need it.
 The Makefile runs for real, in a copy of the project, with a stand-in venv whose `python` passes every
 call to the project's venv except pip installs, `migrate`, `runserver_with_local_llm` and pytest, which it
 records (and pip fails when the test says so): nothing is installed and no server starts."""
+
 import os
 import shutil
 import subprocess
@@ -35,8 +36,14 @@ def project(tmp_path):
     """A copy of what the Makefile needs, its venv a stand-in with every install but the local model done."""
     copy = tmp_path / "project"
     copy.mkdir()
-    for name in ("Makefile", "manage.py", "constraints.txt", "requirements.txt", "requirements-dev.txt",
-                 "requirements-local-llm.txt"):
+    for name in (
+        "Makefile",
+        "manage.py",
+        "constraints.txt",
+        "requirements.txt",
+        "requirements-dev.txt",
+        "requirements-local-llm.txt",
+    ):
         shutil.copy2(ROOT / name, copy / name)
     for package in ("marketplace", "llm"):
         shutil.copytree(ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
@@ -53,10 +60,19 @@ def project(tmp_path):
 def make(project: Path, *args: str, dotenv: str | None = None, **env: str) -> subprocess.CompletedProcess:
     if dotenv is not None:
         (project / ".env").write_text(dotenv)
-    environ = {k: v for k, v in os.environ.items()
-               if k not in ("LOCAL_LLM", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=project, env={**environ, **env},
-                          capture_output=True, text=True, timeout=120)
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LOCAL_LLM", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+    }
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=project,
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_local_llm_off_in_dotenv_skips_the_install(project):

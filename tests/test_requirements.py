@@ -2,6 +2,7 @@
 dependencies too), agrees with every pin of the three requirement files, and every pip install of the
 Makefile is constrained by it (so runtime, dev and local-model installs can never move each other's
 versions)."""
+
 import importlib.metadata
 import re
 from pathlib import Path
@@ -36,15 +37,21 @@ def pins(path: Path) -> dict[str, str]:
 def test_every_pin_agrees_with_the_constraints(name):
     constraints = pins(ROOT / "constraints.txt")
     for package, version in pins(ROOT / name).items():
-        assert constraints.get(package) == version, f"{name}: {package}=={version}, constraints.txt says {constraints.get(package)}"
+        assert constraints.get(package) == version, (
+            f"{name}: {package}=={version}, constraints.txt says {constraints.get(package)}"
+        )
 
 
 def test_constraints_pin_every_indirect_dependency_of_the_requirements():
     constraints = pins(ROOT / "constraints.txt")
-    pending = [Requirement(f"{name}") for file in ("requirements.txt", "requirements-dev.txt")
-               for name in pins(ROOT / file)]
-    pending += [Requirement(line.split("#", 1)[0].strip()) for line in (ROOT / "requirements.txt").read_text().splitlines()
-                if "[" in line.split("#", 1)[0]]  # extras, e.g. psycopg[binary]
+    pending = [
+        Requirement(f"{name}") for file in ("requirements.txt", "requirements-dev.txt") for name in pins(ROOT / file)
+    ]
+    pending += [
+        Requirement(line.split("#", 1)[0].strip())
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if "[" in line.split("#", 1)[0]
+    ]  # extras, e.g. psycopg[binary]
     seen: set[tuple[str, frozenset[str]]] = set()
     while pending:
         requirement = pending.pop()
@@ -65,7 +72,10 @@ def test_every_pip_install_of_the_makefile_is_constrained():
     makefile = (ROOT / "Makefile").read_text()
     assert "PIP_INSTALL := $(PIP) install -c constraints.txt" in makefile
     recipe_lines = [line.strip() for line in makefile.splitlines() if line.startswith("\t")]
-    installs = [line for line in recipe_lines if "$(PIP_INSTALL)" in line or "pip install" in line.replace("$(PIP)", "pip")]
-    unconstrained = [line for line in installs if not line.startswith("$(PIP_INSTALL)")
-                     and ".venv-constraints" not in line]  # `make constraints` resolves them afresh
+    installs = [
+        line for line in recipe_lines if "$(PIP_INSTALL)" in line or "pip install" in line.replace("$(PIP)", "pip")
+    ]
+    unconstrained = [
+        line for line in installs if not line.startswith("$(PIP_INSTALL)") and ".venv-constraints" not in line
+    ]  # `make constraints` resolves them afresh
     assert len(installs) >= 3 and unconstrained == [], installs

@@ -1,5 +1,6 @@
 """The OpenAPI schema at /api/schema/ documents every endpoint of the HTTP API, including the chat
 endpoint's request body and both of its 200 media types; Swagger UI is served at /api/docs/."""
+
 import pytest
 from django.core.management import call_command
 
@@ -20,8 +21,12 @@ def test_every_endpoint_is_documented(schema, path, method):
 
 def test_chat_endpoint_documents_its_request_json_and_sse_answers_and_errors(schema):
     operation = schema["paths"]["/api/v1/llm/chat/completions"]["post"]
-    request = schema["components"]["schemas"][operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
-    assert {"messages", "model", "provider", "temperature", "max_tokens", "stream", "stream_options"} <= set(request["properties"])
+    request = schema["components"]["schemas"][
+        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    ]
+    assert {"messages", "model", "provider", "temperature", "max_tokens", "stream", "stream_options"} <= set(
+        request["properties"]
+    )
     assert request["required"] == ["messages"]
     assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
     description = operation["responses"]["200"]["description"]  # one per status, for both media types

@@ -1,4 +1,5 @@
 """Smoke test: the project loads, migrates and serves the admin login page; unknown URLs get the JSON 404."""
+
 import pytest
 from django.test import Client, override_settings
 

@@ -11,6 +11,7 @@ HOW: settings.LLM_GATEWAY_API_KEYS (comma-separated in the environment). Empty: 
      views list it in `authentication_classes` and the OpenAPI schema documents it; `AsyncApiView` runs
      its views' authenticators too. It does no I/O, so it may run on the event loop.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -80,7 +81,8 @@ class GatewayKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         return {
-            "type": "http", "scheme": "bearer",
+            "type": "http",
+            "scheme": "bearer",
             "description": "One of the gateway's API keys (LLM_GATEWAY_API_KEYS), e.g. the OpenAI SDK's `api_key`. "
             "Required only when the server sets keys.",
         }

@@ -9,6 +9,7 @@ HOW: DRF serializers with strict JSON-typed fields (marketplace/fields.py; OpenA
      an error naming the field. Limits come from settings at validation time (LLM_MAX_MESSAGES,
      LLM_MAX_TOKENS_LIMIT, DATA_UPLOAD_MAX_MEMORY_SIZE).
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,27 +30,86 @@ __all__ = [
 ]
 
 # OpenAI Chat Completions parameters we do not interpret but forward as sent.
-OPENAI_PASSTHROUGH_FIELDS = frozenset({
-    "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs", "metadata",
-    "modalities", "parallel_tool_calls", "prediction", "presence_penalty", "prompt_cache_key",
-    "reasoning_effort", "response_format", "safety_identifier", "seed", "service_tier", "stop", "store",
-    "tool_choice", "tools", "top_logprobs", "top_p", "user", "verbosity", "web_search_options",
-})
+OPENAI_PASSTHROUGH_FIELDS = frozenset(
+    {
+        "audio",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "logprobs",
+        "metadata",
+        "modalities",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "prompt_cache_key",
+        "reasoning_effort",
+        "response_format",
+        "safety_identifier",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+        "verbosity",
+        "web_search_options",
+    }
+)
 # Sampler and routing extensions accepted by LM Studio, llama.cpp, vLLM, Ollama or OpenRouter
 # (sent with the SDK's `extra_body`); forwarded untouched so we are not stricter than those servers.
-SERVER_EXTENSION_FIELDS = frozenset({
-    "top_k", "min_p", "top_a", "typical_p", "repeat_penalty", "repetition_penalty", "repeat_last_n",
-    "mirostat", "mirostat_tau", "mirostat_eta", "tfs_z", "penalize_newline", "ttl", "draft_model",
-    "reasoning", "include_reasoning", "transforms", "models", "route", "usage", "grammar", "json_schema",
-    "cache_prompt", "n_probs", "min_tokens", "ignore_eos", "skip_special_tokens", "chat_template_kwargs",
-})
+SERVER_EXTENSION_FIELDS = frozenset(
+    {
+        "top_k",
+        "min_p",
+        "top_a",
+        "typical_p",
+        "repeat_penalty",
+        "repetition_penalty",
+        "repeat_last_n",
+        "mirostat",
+        "mirostat_tau",
+        "mirostat_eta",
+        "tfs_z",
+        "penalize_newline",
+        "ttl",
+        "draft_model",
+        "reasoning",
+        "include_reasoning",
+        "transforms",
+        "models",
+        "route",
+        "usage",
+        "grammar",
+        "json_schema",
+        "cache_prompt",
+        "n_probs",
+        "min_tokens",
+        "ignore_eos",
+        "skip_special_tokens",
+        "chat_template_kwargs",
+    }
+)
 PASSTHROUGH_REQUEST_FIELDS = OPENAI_PASSTHROUGH_FIELDS | SERVER_EXTENSION_FIELDS
 # Message fields forwarded as sent (what OpenAI accepts on input, plus fields that clients echo back
 # from a previous response message).
-PASSTHROUGH_MESSAGE_FIELDS = frozenset({
-    "name", "tool_calls", "tool_call_id", "function_call", "refusal", "audio", "annotations",
-    "reasoning", "reasoning_content",
-})
+PASSTHROUGH_MESSAGE_FIELDS = frozenset(
+    {
+        "name",
+        "tool_calls",
+        "tool_call_id",
+        "function_call",
+        "refusal",
+        "audio",
+        "annotations",
+        "reasoning",
+        "reasoning_content",
+    }
+)
 NO_TOKEN_LIMIT = -1  # LM Studio's documented "no limit"
 
 
@@ -89,14 +149,22 @@ class ChoiceCountField(serializers.Field):
         return value
 
 
-@extend_schema_field({
-    "oneOf": [
-        {"type": "string"},
-        {"type": "array", "items": {"type": "object", "required": ["type", "text"], "properties": {
-            "type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}}}},
-    ],
-    "nullable": True,
-})
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string"},
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["type", "text"],
+                    "properties": {"type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}},
+                },
+            },
+        ],
+        "nullable": True,
+    }
+)
 class MessageContentField(serializers.Field):
     """A message's `content`: a string, null, or a list of OpenAI text parts (joined with newlines).
 
@@ -163,15 +231,26 @@ class ChatCompletionInputSerializer(serializers.Serializer):
     """
 
     messages = ChatMessageInputSerializer(many=True, allow_empty=False)
-    model = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=256,
-                            help_text="Defaults to the provider's default model.")
-    provider = StrictCharField(required=False, allow_null=True, max_length=64,
-                               help_text="Extension: the provider to use (default: LLM_PROVIDER).")
+    model = StrictCharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=256,
+        help_text="Defaults to the provider's default model.",
+    )
+    provider = StrictCharField(
+        required=False,
+        allow_null=True,
+        max_length=64,
+        help_text="Extension: the provider to use (default: LLM_PROVIDER).",
+    )
     temperature = StrictNumberField(min_value=0, max_value=2, required=False, allow_null=True)
-    max_tokens = MaxTokensField(required=False, allow_null=True,
-                                help_text="-1 means no limit (LM Studio); otherwise 1..LLM_MAX_TOKENS_LIMIT.")
-    max_completion_tokens = MaxTokensField(required=False, allow_null=True,
-                                           help_text="Newer OpenAI name of max_tokens; used when max_tokens is absent.")
+    max_tokens = MaxTokensField(
+        required=False, allow_null=True, help_text="-1 means no limit (LM Studio); otherwise 1..LLM_MAX_TOKENS_LIMIT."
+    )
+    max_completion_tokens = MaxTokensField(
+        required=False, allow_null=True, help_text="Newer OpenAI name of max_tokens; used when max_tokens is absent."
+    )
     stream = StrictBooleanField(required=False, default=False)
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
     n = ChoiceCountField(required=False, allow_null=True, help_text="Only 1 is supported (one choice per request).")

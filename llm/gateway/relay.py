@@ -16,6 +16,7 @@ HOW: a pump task iterates the upstream into a bounded queue; the body generator 
      client left), the pump is cancelled and awaited, which closes the upstream stream; CancelledError
      always propagates.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -10,6 +10,7 @@ HOW: native async views (`AsyncApiView`, documented by drf-spectacular). The req
      `CancelledError` is never caught. Served synchronously (WSGI, Django's sync test client) a stream
      is produced in full inside the view, on the event loop its upstream stream belongs to.
 """
+
 from __future__ import annotations
 
 from django.core.handlers.asgi import ASGIRequest
@@ -43,7 +44,6 @@ CHAT_200_DESCRIPTION = (
     "with `stream_options.include_usage`, a last chunk with empty `choices` and `usage`. "
     'A failure after the first byte is one final `data: {"error": {...}}` event and no `[DONE]`.'
 )
-
 
 
 class ModelListApi(AsyncApiView):
@@ -88,12 +88,16 @@ class ChatCompletionCreateApi(AsyncApiView):
             @extend_schema_serializer(component_name="ChatCompletionMessage")
             class MessageSerializer(serializers.Serializer):
                 role = serializers.ChoiceField(choices=["assistant"])
-                content = serializers.CharField(allow_null=True, help_text="null when the message carries only "
-                                                "tool calls or a refusal.")
+                content = serializers.CharField(
+                    allow_null=True, help_text="null when the message carries only tool calls or a refusal."
+                )
                 reasoning_content = serializers.CharField(required=False, help_text="When the model reasons.")
                 refusal = serializers.CharField(required=False, help_text="As the upstream sent it.")
-                tool_calls = serializers.ListField(child=serializers.JSONField(), required=False,
-                                                   help_text="As the upstream sent them; the gateway runs no tool.")
+                tool_calls = serializers.ListField(
+                    child=serializers.JSONField(),
+                    required=False,
+                    help_text="As the upstream sent them; the gateway runs no tool.",
+                )
                 function_call = serializers.JSONField(required=False, help_text="Legacy; as the upstream sent it.")
 
             index = serializers.IntegerField()

@@ -12,6 +12,7 @@ HOW: `StreamEncoder` pre-renders each event's constant bytes (id, created, model
      only a chunk with them pays for `json.dumps` (ASCII-escaped, so any string the upstream's JSON
      held encodes).
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,9 @@ def completion_body(completion: Completion, *, fallback_model: str) -> dict[str,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": completion.model or fallback_model,
-        "choices": [{"index": 0, "message": message, "logprobs": completion.logprobs,
-                     "finish_reason": completion.finish_reason}],
+        "choices": [
+            {"index": 0, "message": message, "logprobs": completion.logprobs, "finish_reason": completion.finish_reason}
+        ],
         "usage": usage_body(completion.usage) if completion.usage is not None else None,
     }
 
@@ -101,9 +103,10 @@ class StreamEncoder:
 
     def __init__(self, *, completion_id: str, model: str, include_usage: bool, created: int | None = None) -> None:
         created = int(time.time()) if created is None else created
-        envelope = (
-            b'{"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,"system_fingerprint":null,'
-            % (_string(completion_id), created, _string(model))
+        envelope = b'{"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,"system_fingerprint":null,' % (
+            _string(completion_id),
+            created,
+            _string(model),
         )
         self._head = b"data: " + envelope + b'"choices":[{"index":0,"delta":{'
         self._first_head = self._head + b'"role":"assistant",'
@@ -141,15 +144,16 @@ class StreamEncoder:
         if chunk.function_call is not None:
             fields.append(b'"function_call":' + _json(chunk.function_call))
         logprobs = b"null" if chunk.logprobs is None else _json(chunk.logprobs)
-        return (head + b",".join(fields) + b'},"logprobs":' + logprobs + b',"finish_reason":' + finish
-                + b"}]}\n\n")
+        return head + b",".join(fields) + b'},"logprobs":' + logprobs + b',"finish_reason":' + finish + b"}]}\n\n"
 
     def finish(self) -> bytes:
         """The trailing usage event (when asked for and known) and `[DONE]`."""
         if self.include_usage and self.usage is not None:
             usage = self.usage
             body = b'{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}' % (
-                usage.prompt_tokens, usage.completion_tokens, usage.total_tokens,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.total_tokens,
             )
             return self._usage_head + body + b"}\n\n" + DONE_EVENT
         return DONE_EVENT

@@ -9,6 +9,7 @@ HOW: `devserver_plan()` decides (LOCAL_LLM, provider enabled, URL local, somethi
      runserver` in its own process group, and on exit, signal or error stops Django's group and then
      the model server's.
 """
+
 from __future__ import annotations
 
 import signal

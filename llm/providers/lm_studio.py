@@ -4,6 +4,7 @@ WHY: LM Studio can say which models are loaded (its native REST API, /api/v0/mod
      classified in llm/upstream/errors.py like every other server's.
 HOW: the generic provider, plus a model list that asks the native API first and falls back to /v1/models.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -8,6 +8,7 @@ HOW: one instance per configuration (the registry caches it); `config` is a froz
      Configuration problems (disabled, missing key, no model) raise as soon as `stream()` is called;
      upstream problems raise while iterating. Subclasses override `extra_headers()` and the probes.
 """
+
 from __future__ import annotations
 
 import logging

@@ -6,6 +6,7 @@ WHY: OpenRouter is OpenAI-compatible with quirks: a Bearer key, attribution head
 HOW: the key comes from the env var named in the configuration (default OPENROUTER_API_KEY), read per
      request; the health probe is GET /key, which checks reachability and the key in one small call.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -22,6 +22,7 @@ HOW: one `httpx.AsyncClient` (HTTP/1.1, its pool from llm/upstream/transport.py)
      the answer (a finish_reason "tool_calls" with no tool call), and relaying it would hand clients
      what their parsers reject. An empty one (`"tool_calls": []`, as vLLM sends) counts as absent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -83,34 +84,43 @@ def transport_error(
         )
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeoutError(
-            f"Provider '{provider}' stopped answering.", provider=provider, details={"phase": "read"},
+            f"Provider '{provider}' stopped answering.",
+            provider=provider,
+            details={"phase": "read"},
             partial_text=partial_text,
         )
     if isinstance(exc, httpx.ConnectError):
         where = f" at {url}" if url else ""
         return ProviderUnavailableError(
             f"Cannot connect to provider '{provider}'{where}. Is the server running?",
-            provider=provider, details={"reason": "connect_error"},
+            provider=provider,
+            details={"reason": "connect_error"},
         )
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError)):
         return ProviderUnavailableError(
             f"Provider '{provider}' is misconfigured: {type(exc).__name__}.",
-            provider=provider, details={"reason": "invalid_request_setup"},
+            provider=provider,
+            details={"reason": "invalid_request_setup"},
         )
     if isinstance(exc, httpx.DecodingError):
         return ProviderResponseError(
             f"Provider '{provider}' sent a body that could not be decoded.",
-            provider=provider, details={"reason": "decoding_error"}, partial_text=partial_text,
+            provider=provider,
+            details={"reason": "decoding_error"},
+            partial_text=partial_text,
         )
     if phase == "body":
         return StreamInterruptedError(
             f"The connection to provider '{provider}' was lost before the answer was complete.",
-            provider=provider, details={"reason": "connection_lost"}, partial_text=partial_text,
+            provider=provider,
+            details={"reason": "connection_lost"},
+            partial_text=partial_text,
         )
     # Closed or reset before any response byte: nothing was received, so it is safe to retry.
     return ProviderUnavailableError(
         f"Provider '{provider}' closed the connection without answering.",
-        provider=provider, details={"reason": "disconnected_before_response"},
+        provider=provider,
+        details={"reason": "disconnected_before_response"},
     )
 
 
@@ -133,7 +143,9 @@ def _timeout_error(provider: str, phase: str, seconds: float, partial_text: str 
     }.get(phase, "timed out")
     return ProviderTimeoutError(
         f"Provider '{provider}' {what} ({phase} timeout, {seconds:g}s).",
-        provider=provider, details={"phase": phase, "timeout_seconds": seconds}, partial_text=partial_text,
+        provider=provider,
+        details={"phase": phase, "timeout_seconds": seconds},
+        partial_text=partial_text,
     )
 
 
@@ -153,9 +165,11 @@ def chat_payload(request: ChatRequest, *, model: str, stream: bool) -> dict[str,
 def _usage(value: Any) -> Usage | None:
     if not isinstance(value, Mapping):
         return None
+
     def number(key: str) -> int:
         item = value.get(key)
         return int(item) if isinstance(item, (int, float)) else 0
+
     return Usage(number("prompt_tokens"), number("completion_tokens"), number("total_tokens"))
 
 
@@ -172,8 +186,9 @@ def _as_delta_tool_calls(calls: list[Any] | None) -> list[Any] | None:
     which streaming clients use to put the fragments of a call together."""
     if calls is None:
         return None
-    return [{"index": i, **call} if isinstance(call, dict) and "index" not in call else call
-            for i, call in enumerate(calls)]
+    return [
+        {"index": i, **call} if isinstance(call, dict) and "index" not in call else call for i, call in enumerate(calls)
+    ]
 
 
 @dataclass
@@ -273,13 +288,18 @@ class OpenAICompatibleClient:
                     response = await client.send(request, stream=True)
                 if not 200 <= response.status_code < 300:  # 3xx too: redirects are not followed
                     try:
-                        with translate_transport_errors(provider=self.provider, phase="response", url=self.public_base_url):
+                        with translate_transport_errors(
+                            provider=self.provider, phase="response", url=self.public_base_url
+                        ):
                             error_body = await _read_limited(response, MAX_ERROR_BODY_BYTES)
                     finally:
                         await response.aclose()
                     raise error_from_response(
-                        status=response.status_code, body=error_body, headers=response.headers,
-                        provider=self.provider, model=model,
+                        status=response.status_code,
+                        body=error_body,
+                        headers=response.headers,
+                        provider=self.provider,
+                        model=model,
                     )
         except TimeoutError as exc:
             raise _timeout_error(self.provider, phase, self._phase_seconds(phase)) from exc
@@ -312,8 +332,9 @@ class OpenAICompatibleClient:
         logger.debug("%s POST %s/chat/completions (model=%s, stream=false)", self.provider, self.public_base_url, model)
 
         async def attempt() -> httpx.Response:
-            return await self._open("POST", url, body=payload, deadlines={"total": total},
-                                    accept="application/json", model=model)
+            return await self._open(
+                "POST", url, body=payload, deadlines={"total": total}, accept="application/json", model=model
+            )
 
         response = await self._retrying("completion", attempt, total)
         raw = await self._read_body(response, total, self.config.timeouts.total)
@@ -334,14 +355,20 @@ class OpenAICompatibleClient:
 
     def _completion(self, data: Any, *, model: str) -> Completion:
         if not isinstance(data, Mapping):
-            raise ProviderResponseError(f"Provider '{self.provider}' sent an answer that is not a JSON object.",
-                                        provider=self.provider, details={"reason": "unexpected_shape"})
+            raise ProviderResponseError(
+                f"Provider '{self.provider}' sent an answer that is not a JSON object.",
+                provider=self.provider,
+                details={"reason": "unexpected_shape"},
+            )
         if data.get("error") is not None:
             raise error_from_payload(data["error"], provider=self.provider, model=model)
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
-            raise ProviderResponseError(f"Provider '{self.provider}' sent an answer without choices.",
-                                        provider=self.provider, details={"reason": "unexpected_shape"})
+            raise ProviderResponseError(
+                f"Provider '{self.provider}' sent an answer without choices.",
+                provider=self.provider,
+                details={"reason": "unexpected_shape"},
+            )
         choice = choices[0]
         message = choice.get("message") if isinstance(choice.get("message"), Mapping) else {}
         text = _text(message.get("content"))
@@ -349,7 +376,9 @@ class OpenAICompatibleClient:
         if finish == "error":
             raise ProviderResponseError(
                 f"Provider '{self.provider}' reported finish_reason 'error'.",
-                provider=self.provider, details={"in_band": True, "finish_reason": "error"}, partial_text=text,
+                provider=self.provider,
+                details={"in_band": True, "finish_reason": "error"},
+                partial_text=text,
             )
         return Completion(
             text=text,
@@ -373,7 +402,8 @@ class OpenAICompatibleClient:
         if not isinstance(value, _PART_TYPES[key]):
             raise ProviderResponseError(
                 f"Provider '{self.provider}' sent `{key}` as {type(value).__name__}, not {_PART_TYPES[key].__name__}.",
-                provider=self.provider, details={"reason": "unexpected_shape", "field": key},
+                provider=self.provider,
+                details={"reason": "unexpected_shape", "field": key},
                 partial_text="".join(parts) + tail,
             )
         return value or None
@@ -389,8 +419,14 @@ class OpenAICompatibleClient:
         logger.debug("%s POST %s/chat/completions (model=%s, stream=true)", self.provider, self.public_base_url, model)
 
         async def attempt() -> httpx.Response:
-            return await self._open("POST", url, body=payload, deadlines={"first_token": first_token, "total": total},
-                                    accept="text/event-stream", model=model)
+            return await self._open(
+                "POST",
+                url,
+                body=payload,
+                deadlines={"first_token": first_token, "total": total},
+                accept="text/event-stream",
+                model=model,
+            )
 
         response = await self._retrying("stream", attempt, min(first_token, total))
         content_type = response.headers.get("content-type", "").lower()
@@ -431,14 +467,18 @@ class OpenAICompatibleClient:
                     if not read_deadline.expired():
                         raise  # cancelled from outside: never swallowed
                     if finished:  # the answer is complete; only [DONE] or usage is missing
-                        logger.debug("%s: nothing after finish_reason for a while; the answer is complete", self.provider)
+                        logger.debug(
+                            "%s: nothing after finish_reason for a while; the answer is complete", self.provider
+                        )
                         return
                     raise _timeout_error(self.provider, phase, self._phase_seconds(phase), "".join(parts)) from None
                 except httpx.HTTPError as exc:
                     if finished:
                         logger.debug("%s: connection lost after finish_reason; the answer is complete", self.provider)
                         return
-                    raise transport_error(exc, provider=self.provider, phase="body", partial_text="".join(parts)) from exc
+                    raise transport_error(
+                        exc, provider=self.provider, phase="body", partial_text="".join(parts)
+                    ) from exc
                 for event in events:
                     if event.data == "[DONE]":
                         done = True
@@ -465,7 +505,9 @@ class OpenAICompatibleClient:
                 raise StreamInterruptedError(
                     f"The stream from provider '{self.provider}' ended before it was complete "
                     "(no [DONE] and no finish_reason).",
-                    provider=self.provider, details={"reason": "no_end_of_stream"}, partial_text="".join(parts),
+                    provider=self.provider,
+                    details={"reason": "no_end_of_stream"},
+                    partial_text="".join(parts),
                 )
         except LLMError as exc:
             if not exc.provider:  # raised by the pure SSE decoder, which does not know the provider
@@ -474,8 +516,11 @@ class OpenAICompatibleClient:
             if not exc.partial_text:
                 exc.partial_text = "".join(parts)
             logger.warning(
-                "%s stream failed after %d characters: %s (%s)", self.provider, len(exc.partial_text),
-                exc.code, exc.details.get("reason") or exc.details.get("phase") or type(exc).__name__,
+                "%s stream failed after %d characters: %s (%s)",
+                self.provider,
+                len(exc.partial_text),
+                exc.code,
+                exc.details.get("reason") or exc.details.get("phase") or type(exc).__name__,
             )
             raise
         finally:
@@ -489,21 +534,33 @@ class OpenAICompatibleClient:
         if content_type.startswith("text/html"):
             raise ProviderResponseError(
                 f"Provider '{self.provider}' answered with an HTML page instead of a stream.",
-                provider=self.provider, details={"reason": "unexpected_content_type"},
+                provider=self.provider,
+                details={"reason": "unexpected_content_type"},
             )
         completion = self._completion(self._json(raw), model=model)
-        yield Chunk(delta=completion.text, reasoning=completion.reasoning, role="assistant",
-                    finish_reason=completion.finish_reason or "stop", usage=completion.usage,
-                    model=completion.model, id=completion.id,
-                    tool_calls=_as_delta_tool_calls(completion.tool_calls), function_call=completion.function_call,
-                    refusal=completion.refusal, logprobs=completion.logprobs)
+        yield Chunk(
+            delta=completion.text,
+            reasoning=completion.reasoning,
+            role="assistant",
+            finish_reason=completion.finish_reason or "stop",
+            usage=completion.usage,
+            model=completion.model,
+            id=completion.id,
+            tool_calls=_as_delta_tool_calls(completion.tool_calls),
+            function_call=completion.function_call,
+            refusal=completion.refusal,
+            logprobs=completion.logprobs,
+        )
 
     def _chunk(self, payload: Any, parts: list[str], model: str) -> Chunk | None:
         # Once per token: `payload` comes from json.loads, so dict and str are the only mapping and
         # string types to expect, and what is missing or of another type counts as absent.
         if not isinstance(payload, dict):
-            raise ProviderResponseError(f"Provider '{self.provider}' sent a stream event that is not a JSON object.",
-                                        provider=self.provider, details={"reason": "unexpected_shape"})
+            raise ProviderResponseError(
+                f"Provider '{self.provider}' sent a stream event that is not a JSON object.",
+                provider=self.provider,
+                details={"reason": "unexpected_shape"},
+            )
         get = payload.get
         if get("error") is not None:
             raise error_from_payload(payload["error"], provider=self.provider, partial_text="".join(parts), model=model)
@@ -528,7 +585,8 @@ class OpenAICompatibleClient:
         if finish == "error":
             raise ProviderResponseError(
                 f"Provider '{self.provider}' reported finish_reason 'error'.",
-                provider=self.provider, details={"in_band": True, "finish_reason": "error"},
+                provider=self.provider,
+                details={"in_band": True, "finish_reason": "error"},
                 partial_text="".join(parts) + content,
             )
         reasoning = role = tool_calls = function_call = refusal = None
@@ -548,13 +606,18 @@ class OpenAICompatibleClient:
         model_name = get("model")
         chunk_id = get("id")
         chunk = Chunk(
-            delta=content, reasoning=reasoning or "", finish_reason=finish, usage=usage, role=role,
+            delta=content,
+            reasoning=reasoning or "",
+            finish_reason=finish,
+            usage=usage,
+            role=role,
             model=model_name if isinstance(model_name, str) and model_name else None,
             id=chunk_id if isinstance(chunk_id, str) and chunk_id else None,
         )
         if has_parts:  # rare: a text chunk does not pay for passing them
-            chunk = replace(chunk, tool_calls=tool_calls, function_call=function_call, refusal=refusal,
-                            logprobs=logprobs)
+            chunk = replace(
+                chunk, tool_calls=tool_calls, function_call=function_call, refusal=refusal, logprobs=logprobs
+            )
         return chunk
 
     async def get_json(self, url: str, *, timeout: float | None = None, retries: bool = True) -> Any:
@@ -574,8 +637,11 @@ class OpenAICompatibleClient:
         data = await self.get_json(self.url("models"), timeout=timeout, retries=retries)
         items = data.get("data") if isinstance(data, Mapping) else None
         if not isinstance(items, list):
-            raise ProviderResponseError(f"Provider '{self.provider}' sent a model list without `data`.",
-                                        provider=self.provider, details={"reason": "unexpected_shape"})
+            raise ProviderResponseError(
+                f"Provider '{self.provider}' sent a model list without `data`.",
+                provider=self.provider,
+                details={"reason": "unexpected_shape"},
+            )
         return [
             ModelInfo(id=item["id"], owned_by=_text(item.get("owned_by")))
             for item in items
@@ -676,7 +742,10 @@ async def _read_limited(response: httpx.Response, limit: int, *, provider: str =
         body += data
         if len(body) > limit:
             if strict:
-                raise ProviderResponseError(f"Provider '{provider}' sent a response body that is too large.",
-                                            provider=provider, details={"reason": "body_too_large", "limit_bytes": limit})
+                raise ProviderResponseError(
+                    f"Provider '{provider}' sent a response body that is too large.",
+                    provider=provider,
+                    details={"reason": "body_too_large", "limit_bytes": limit},
+                )
             break
     return bytes(body[:limit])

@@ -8,6 +8,7 @@ WHY: callers branch on the class (ContextOverflowError is the user's fault and n
 HOW: pure functions over status, headers and bytes, no network. Messages are short, safe to show
      (truncated, secrets masked, HTML reduced to its title) and keep the upstream's own words.
 """
+
 from __future__ import annotations
 
 import json

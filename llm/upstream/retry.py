@@ -13,6 +13,7 @@ HOW: retried: connect errors, connect timeouts, a connection closed before any r
      asked only earns another refusal): its error goes to the client at once, Retry-After included.
      Every decision is logged with its reason (never with headers).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -116,14 +117,23 @@ async def call_with_retries(
             if retry_after is not None and retry_after > policy.max_delay:
                 logger.warning(
                     "%s %s failed, %s, giving up: the upstream asks for a %.2fs wait, more than the %.2fs cap (%s)",
-                    provider, operation, tries, retry_after, policy.max_delay, reason,
+                    provider,
+                    operation,
+                    tries,
+                    retry_after,
+                    policy.max_delay,
+                    reason,
                 )
                 raise
             delay = retry_delay(attempt, retry_after, base_delay=policy.base_delay, max_delay=policy.max_delay)
             if deadline is not None and time.monotonic() + delay >= deadline:
                 logger.warning(
                     "%s %s failed, %s, giving up: a %.2fs wait would pass the total timeout (%s)",
-                    provider, operation, tries, delay, reason,
+                    provider,
+                    operation,
+                    tries,
+                    delay,
+                    reason,
                 )
                 raise
             logger.warning("%s %s failed, %s, retrying in %.2fs (%s)", provider, operation, tries, delay, reason)

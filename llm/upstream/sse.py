@@ -21,6 +21,7 @@ HOW: a read is cut after its last CR or LF; the complete lines before it are dec
      ; `flush()` at EOF dispatches a pending event. A line longer than `max_line_bytes` raises
      `ProviderResponseError` (LLM_BAD_GATEWAY).
 """
+
 from __future__ import annotations
 
 import re
@@ -127,7 +128,7 @@ class SSEDecoder:
         if self._at_start:
             self._at_start = False
             if buffer.startswith(_BOM):
-                return buffer[len(_BOM):]
+                return buffer[len(_BOM) :]
         return buffer
 
     def _too_long(self) -> None:

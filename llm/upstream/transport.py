@@ -22,6 +22,7 @@ HOW: a subclass that replaces only that method, for HTTP/1.1 (the client never u
      requirements.txt because this overrides a private method; tests/llm/test_pool.py checks the
      behaviour on a real server.
 """
+
 from __future__ import annotations
 
 import time

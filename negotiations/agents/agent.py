@@ -8,6 +8,7 @@ HOW: LLM text is streamed through `provider.stream()`; each delta goes to `on_de
      or timeout falls back to templated words and is recorded as an `llm_unavailable` finding. A text
      that fails `check_text` is regenerated once, then replaced by the template.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -143,7 +144,11 @@ class Agent:
         return result
 
     async def _propose(
-        self, result: TurnPlan, state: NegotiationState, context: PromptContext, standing: Decimal | None,
+        self,
+        result: TurnPlan,
+        state: NegotiationState,
+        context: PromptContext,
+        standing: Decimal | None,
         suggestion: Decimal,
     ) -> str | None:
         """Mode `llm`: adopt the model's move if it passes the checks; return its message, if usable."""
@@ -155,24 +160,39 @@ class Agent:
             return None
         proposal = parse_proposal(raw)
         result.thought["proposal"] = {
-            "action": proposal.action, "price": price_str(proposal.price), "raw": raw[:RAW_PROPOSAL_CHARS],
+            "action": proposal.action,
+            "price": price_str(proposal.price),
+            "raw": raw[:RAW_PROPOSAL_CHARS],
         }
         if proposal.action is None or (proposal.action == "offer" and proposal.price is None):
-            result.findings.append(Finding(
-                "invalid_proposal", "The model's move could not be read; the strategy's move was used.",
-                {"raw_action": proposal.raw_action, "raw_price": proposal.raw_price},
-            ))
+            result.findings.append(
+                Finding(
+                    "invalid_proposal",
+                    "The model's move could not be read; the strategy's move was used.",
+                    {"raw_action": proposal.raw_action, "raw_price": proposal.raw_price},
+                )
+            )
             return None
         price = proposal.price if proposal.action in PRICED_ACTIONS else None
         if proposal.action == "accept" and price is None:
             price = standing  # "accept" without a price means the standing offer
         proposed = Decision(proposal.action, price)  # type: ignore[arg-type]
-        problems = check_proposal(proposed, role=self.settings.role, limit=self.settings.limit, standing_offer=standing,
-                                  private_prices=self._private_prices())
+        problems = check_proposal(
+            proposed,
+            role=self.settings.role,
+            limit=self.settings.limit,
+            standing_offer=standing,
+            private_prices=self._private_prices(),
+        )
         if problems:
             first = problems[0]
-            result.findings.append(Finding(first.kind, first.detail + " The strategy's move was used.",
-                                           {**first.data, "proposed_action": proposal.action}))
+            result.findings.append(
+                Finding(
+                    first.kind,
+                    first.detail + " The strategy's move was used.",
+                    {**first.data, "proposed_action": proposal.action},
+                )
+            )
             return None
         result.decision = proposed
         return proposal.message
@@ -199,11 +219,13 @@ class Agent:
             if not problems:
                 return candidate
             remedy = "regenerated" if remaining else "template"
-            result.findings.append(Finding(
-                problems[0].kind,
-                f"{problems[0].detail} The text was {'regenerated' if remaining else 'replaced by the template'}.",
-                {"rejected_text": candidate, "problems": [p.kind for p in problems], "remedy": remedy},
-            ))
+            result.findings.append(
+                Finding(
+                    problems[0].kind,
+                    f"{problems[0].detail} The text was {'regenerated' if remaining else 'replaced by the template'}.",
+                    {"rejected_text": candidate, "problems": [p.kind for p in problems], "remedy": remedy},
+                )
+            )
             retry_reason = _retry_reason(problems[0].kind)
             candidate = None
         return self._template(decision, result.turn)
@@ -213,7 +235,9 @@ class Agent:
         self, context: PromptContext, decision: Decision, policy: TextPolicy, turn: int, retry_reason: str
     ) -> str:
         messages = narrate_messages(context, decision, retry_reason=retry_reason)
-        raw = await self._generate(messages, turn=turn, gate=PublicDraftGate(policy=policy), max_tokens=NARRATE_MAX_TOKENS)
+        raw = await self._generate(
+            messages, turn=turn, gate=PublicDraftGate(policy=policy), max_tokens=NARRATE_MAX_TOKENS
+        )
         return clean_text(raw)
 
     async def _generate(
@@ -271,12 +295,17 @@ class Agent:
         return frozenset(own - {self.listing.list_price})
 
     def _template(self, decision: Decision, turn: int) -> str:
-        return template_text(role=self.settings.role, decision=decision, currency=self.listing.currency, seed=self.seed, turn=turn)
+        return template_text(
+            role=self.settings.role, decision=decision, currency=self.listing.currency, seed=self.seed, turn=turn
+        )
 
     @staticmethod
     def _llm_failure(exc: LLMUnavailableError) -> Finding:
-        return Finding("llm_unavailable", "The language model failed or timed out; templated words were used.",
-                       {"error_code": exc.code})
+        return Finding(
+            "llm_unavailable",
+            "The language model failed or timed out; templated words were used.",
+            {"error_code": exc.code},
+        )
 
     def _prompt_context(self, visible_events: Sequence[Any]) -> PromptContext:
         transcript = [(e.actor, e.data.get("text", "")) for e in visible_events if e.type == Event.Type.MESSAGE]

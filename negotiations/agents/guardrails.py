@@ -16,6 +16,7 @@ HOW: pure functions returning `Finding`s (empty list = fine):
      - `assert_move_allowed`: the last gate before a move is logged; a failure here is a bug.
      - `PublicDraftGate`: decides how much of a message still being written may be streamed live.
 """
+
 from __future__ import annotations
 
 import re
@@ -72,7 +73,9 @@ _WALK_WORDS = re.compile(
     r"\b(walk(?:ing)? away|no deal|not interested|i'?ll pass|i pass|i'?m out|goodbye|end (?:this|the) negotiation)",
     re.IGNORECASE,
 )
-_REFUSE_WORDS = re.compile(r"\b(can'?t accept|cannot accept|won'?t accept|reject|decline|too (?:high|low)|counter)", re.IGNORECASE)
+_REFUSE_WORDS = re.compile(
+    r"\b(can'?t accept|cannot accept|won'?t accept|reject|decline|too (?:high|low)|counter)", re.IGNORECASE
+)
 
 
 def check_text(text: str, *, action: str, price: Decimal | None, policy: TextPolicy) -> list[Finding]:
@@ -84,7 +87,9 @@ def check_text(text: str, *, action: str, price: Decimal | None, policy: TextPol
     for mention in mentions:
         kind = _mention_violation(mention, policy)
         if kind == "private_price_in_text":
-            findings.append(Finding(kind, "The text named this side's private limit or target.", {"mention": mention.text}))
+            findings.append(
+                Finding(kind, "The text named this side's private limit or target.", {"mention": mention.text})
+            )
         elif kind:
             findings.append(Finding(kind, "The text named a price that is not public.", {"mention": mention.text}))
     contradiction = _contradiction(text, action) or _price_contradiction(mentions, action, price, policy)
@@ -118,7 +123,8 @@ def _mention_violation(mention: PriceMention, policy: TextPolicy) -> str | None:
     "200", and may not pass because 200 happens to be public while 1200 is a private limit."""
     ambiguous = len(mention.values) > 1
     forbidden = [
-        value for value in mention.values
+        value
+        for value in mention.values
         if not policy.allows(value) and not _small(value, marked=mention.marked and not ambiguous, policy=policy)
     ]
     if not forbidden:
@@ -150,7 +156,11 @@ def _contradiction(text: str, action: str) -> str | None:
 
 
 def check_proposal(
-    decision: Decision, *, role: str, limit: Decimal, standing_offer: Decimal | None,
+    decision: Decision,
+    *,
+    role: str,
+    limit: Decimal,
+    standing_offer: Decimal | None,
     private_prices: frozenset[Decimal] = frozenset(),
 ) -> list[Finding]:
     """Findings for a move proposed by an LLM; any finding means the strategy's move is used instead.
@@ -161,21 +171,46 @@ def check_proposal(
         if decision.price is None or decision.price <= 0:
             return [Finding("invalid_proposal", "An offer needs a positive price.")]
         if not within_limit(role, decision.price, limit):
-            return [Finding("beyond_limit", "The proposed offer is beyond this side's limit.",
-                            {"proposed_price": f"{decision.price:.2f}"})]
+            return [
+                Finding(
+                    "beyond_limit",
+                    "The proposed offer is beyond this side's limit.",
+                    {"proposed_price": f"{decision.price:.2f}"},
+                )
+            ]
         if decision.price in private_prices:
-            return [Finding("private_price_offer", "The proposed offer is this side's private limit or target.",
-                            {"proposed_price": f"{decision.price:.2f}"})]
+            return [
+                Finding(
+                    "private_price_offer",
+                    "The proposed offer is this side's private limit or target.",
+                    {"proposed_price": f"{decision.price:.2f}"},
+                )
+            ]
     if decision.action == "accept":
         if standing_offer is None:
-            return [Finding("accept_without_offer", "There is no offer from the other side to accept.",
-                            {"proposed_price": _price_or_none(decision.price)})]
+            return [
+                Finding(
+                    "accept_without_offer",
+                    "There is no offer from the other side to accept.",
+                    {"proposed_price": _price_or_none(decision.price)},
+                )
+            ]
         if decision.price is not None and decision.price != standing_offer:
-            return [Finding("accept_price_mismatch", "Only the other side's standing offer, at its price, can be accepted.",
-                            {"proposed_price": f"{decision.price:.2f}", "standing_offer": f"{standing_offer:.2f}"})]
+            return [
+                Finding(
+                    "accept_price_mismatch",
+                    "Only the other side's standing offer, at its price, can be accepted.",
+                    {"proposed_price": f"{decision.price:.2f}", "standing_offer": f"{standing_offer:.2f}"},
+                )
+            ]
         if not within_limit(role, standing_offer, limit):
-            return [Finding("beyond_limit", "Accepting would go beyond this side's limit.",
-                            {"standing_offer": f"{standing_offer:.2f}"})]
+            return [
+                Finding(
+                    "beyond_limit",
+                    "Accepting would go beyond this side's limit.",
+                    {"standing_offer": f"{standing_offer:.2f}"},
+                )
+            ]
     return []
 
 
@@ -221,10 +256,10 @@ class PublicDraftGate:
             return ""
         # Check every complete word so far, not just the released prefix: a suffix ("k") may follow a
         # released number. The last word may be incomplete ("$42" of "$420"), so it waits.
-        complete = self._text[:boundaries[-1]]
+        complete = self._text[: boundaries[-1]]
         if any(_mention_violation(m, self._policy) for m in price_mentions(complete)):
             self.closed = True
             return ""
-        piece = self._text[self._released:cut]
+        piece = self._text[self._released : cut]
         self._released = cut
         return piece

@@ -7,6 +7,7 @@ WHY: prompts are built only from a side's own settings and the public messages i
 HOW: plain functions returning `llm.types.ChatMessage` tuples; templates are picked with a seeded RNG,
      so a run is reproducible. Templates name only the price of the move itself.
 """
+
 from __future__ import annotations
 
 import random
@@ -23,11 +24,24 @@ PERSONA_CHARS = 200
 DEFAULT_PERSONAS = {"buyer": "friendly private buyer", "seller": "friendly private seller"}
 
 TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("seller", "offer"): ("I can do {price}.", "How about {price}?", "I could let it go for {price}.", "{price} is my price right now."),
-    ("buyer", "offer"): ("Would you take {price}?", "I can offer {price}.", "How about {price}?", "My offer is {price}."),
+    ("seller", "offer"): (
+        "I can do {price}.",
+        "How about {price}?",
+        "I could let it go for {price}.",
+        "{price} is my price right now.",
+    ),
+    ("buyer", "offer"): (
+        "Would you take {price}?",
+        "I can offer {price}.",
+        "How about {price}?",
+        "My offer is {price}.",
+    ),
     ("seller", "accept"): ("Deal at {price}.", "{price} works for me. Deal!", "Agreed, {price} it is."),
     ("buyer", "accept"): ("Deal at {price}.", "{price} works for me. Deal!", "Agreed, {price} it is."),
-    ("seller", "walk_away"): ("Sorry, we are too far apart. I'll pass.", "Thanks for your time, but I can't make this work."),
+    ("seller", "walk_away"): (
+        "Sorry, we are too far apart. I'll pass.",
+        "Thanks for your time, but I can't make this work.",
+    ),
     ("buyer", "walk_away"): ("Sorry, that is more than I can do. I'll pass.", "Thanks, but I can't make this work."),
     ("seller", "reject"): ("Sorry, that doesn't work for me.",),
     ("buyer", "reject"): ("Sorry, that doesn't work for me.",),

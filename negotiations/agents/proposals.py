@@ -6,6 +6,7 @@ WHY: small models get the format almost right (missing closing tags, "Action: Co
 HOW: tags first, then "key: value" lines; action synonyms are normalised; a price counts only if it
      has exactly one reading (see `prices.price_mentions`). Never raises.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,13 +17,31 @@ from negotiations.agents.text import clean_text
 from negotiations.prices import price_mentions
 
 _ACTION_SYNONYMS = {
-    "offer": "offer", "counter": "offer", "counteroffer": "offer", "counter_offer": "offer", "propose": "offer",
-    "bid": "offer", "ask": "offer",
-    "accept": "accept", "agree": "accept", "deal": "accept", "yes": "accept", "take": "accept",
-    "walk_away": "walk_away", "walkaway": "walk_away", "walk": "walk_away", "leave": "walk_away",
-    "quit": "walk_away", "no_deal": "walk_away", "end": "walk_away",
-    "reject": "reject", "decline": "reject", "refuse": "reject", "no": "reject",
-    "say": "say", "talk": "say",
+    "offer": "offer",
+    "counter": "offer",
+    "counteroffer": "offer",
+    "counter_offer": "offer",
+    "propose": "offer",
+    "bid": "offer",
+    "ask": "offer",
+    "accept": "accept",
+    "agree": "accept",
+    "deal": "accept",
+    "yes": "accept",
+    "take": "accept",
+    "walk_away": "walk_away",
+    "walkaway": "walk_away",
+    "walk": "walk_away",
+    "leave": "walk_away",
+    "quit": "walk_away",
+    "no_deal": "walk_away",
+    "end": "walk_away",
+    "reject": "reject",
+    "decline": "reject",
+    "refuse": "reject",
+    "no": "reject",
+    "say": "say",
+    "talk": "say",
 }
 
 

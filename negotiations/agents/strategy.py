@@ -17,6 +17,7 @@ HOW: each side gets `max_rounds` turns. It opens a seeded 1-5 % beyond its targe
      limit; a planned price that lands on a private value moves one cent away from the limit. Every
      random choice comes from `random.Random` seeded with (seed, role[, turn]): same seed, same plan.
 """
+
 from __future__ import annotations
 
 import random
@@ -128,7 +129,11 @@ class ConcessionStrategy:
         alpha = Decimal(repr(progress ** (1.0 / self.beta)))
         price = self._rounded(self.opening + (self.endpoint - self.opening) * alpha)
         # Between the opening and the endpoint, whatever the rounding did.
-        price = min(max(price, self.opening), self.endpoint) if self.role == "buyer" else max(min(price, self.opening), self.endpoint)
+        price = (
+            min(max(price, self.opening), self.endpoint)
+            if self.role == "buyer"
+            else max(min(price, self.opening), self.endpoint)
+        )
         return self._off_private_values(price)
 
     # --- helpers ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ HOW: pure string functions (no LLM, no database). The agent strips control chara
      piece a model streams (so the raw proposal it logs, the live drafts and the text are all clean);
      `clean_text` strips them again, being the last step before any public text.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,9 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _LABEL = re.compile(r"^\s*(?:seller|buyer|assistant|me|you|message|players?)\s*:\s*", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]{0,40}>")
 # Small models open with an invented addressee ("Hi Rebekka,"); it carries nothing.
-_SALUTATION = re.compile(r"^(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening|day))\b[^.!?,]{0,25}[,!.]\s*", re.IGNORECASE)
+_SALUTATION = re.compile(
+    r"^(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening|day))\b[^.!?,]{0,25}[,!.]\s*", re.IGNORECASE
+)
 MIN_TEXT_CHARS = 40
 MAX_SENTENCES = 2
 
@@ -49,7 +52,7 @@ def clean_text(raw: str) -> str:
     if stripped and stripped != text:
         text = stripped[:1].upper() + stripped[1:]
     text = " ".join(re.split(r"(?<=[.!?])\s+", text)[:MAX_SENTENCES])
-    text = text.strip().strip('"“”\'').strip()
+    text = text.strip().strip("\"“”'").strip()
     if len(text) > MAX_TEXT_CHARS:
         text = text[:MAX_TEXT_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
     return text

@@ -15,6 +15,7 @@ HOW: `request_token(request)` reads `Authorization: Bearer <token>`, else `?toke
      (LLM_GATEWAY_API_KEYS) it needs one of them or staff (`CreateNeedsGatewayKeyOrStaff`); with no
      keys set (the development default) anyone may create, as anyone may call the open gateway.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

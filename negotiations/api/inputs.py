@@ -8,6 +8,7 @@ HOW: plain DRF classes; values are checked by the services too (negotiations/val
      (400 VALIDATION_ERROR via the one error mapping); `query_params` validates only the parameters a
      serializer knows (others, e.g. `token`, are not its business).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,14 +36,15 @@ __all__ = [
 MAX_PAGE = 200
 
 
-@extend_schema_field({"oneOf": [{"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"}, {"type": "number"}],
-                      "example": "450.00"})
+@extend_schema_field(
+    {"oneOf": [{"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"}, {"type": "number"}], "example": "450.00"}
+)
 class PriceField(serializers.Field):
     """A positive price with at most two decimals, as a decimal string ("450.00") or a JSON number."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool) or not isinstance(data, (str, int, float)):
-            raise serializers.ValidationError("Must be a decimal string such as \"450.00\" or a number.")
+            raise serializers.ValidationError('Must be a decimal string such as "450.00" or a number.')
         try:
             return parse_price(data)
         except PriceError as exc:
@@ -110,4 +112,4 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         self.limit = params.get("limit", self.default_limit)
         self.offset = params.get("offset", 0)
         self.count = self.get_count(queryset)
-        return list(queryset[self.offset:self.offset + self.limit]) if self.offset < self.count else []
+        return list(queryset[self.offset : self.offset + self.limit]) if self.offset < self.count else []

@@ -5,6 +5,7 @@ WHY: drf-spectacular documents authentication from the views' authentication cla
 HOW: an `OpenApiAuthenticationExtension` for `NegotiationTokenAuthentication`, imported by
      negotiations/api/views.py so it registers before the schema is generated.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,8 +22,15 @@ class NegotiationTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
         return [
-            {"type": "http", "scheme": "bearer",
-             "description": "A buyer, seller or observer token from `POST /api/v1/negotiations`."},
-            {"type": "apiKey", "in": "query", "name": "token",
-             "description": "The same token as a query parameter (for EventSource, which cannot set headers)."},
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A buyer, seller or observer token from `POST /api/v1/negotiations`.",
+            },
+            {
+                "type": "apiKey",
+                "in": "query",
+                "name": "token",
+                "description": "The same token as a query parameter (for EventSource, which cannot set headers).",
+            },
         ]

@@ -7,6 +7,7 @@ HOW: plain DRF serializers, output only (input is validated by each API's nested
      by the services). Private participant fields are `required=False`: the view leaves them out of
      the data unless the viewer may see that side, and DRF then omits them.
 """
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_serializer
@@ -33,7 +34,7 @@ class ListingSerializer(serializers.Serializer):
     title = serializers.CharField()
     description = serializers.CharField()
     category = serializers.CharField()
-    list_price = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Decimal string, e.g. \"500.00\".")
+    list_price = serializers.DecimalField(max_digits=12, decimal_places=2, help_text='Decimal string, e.g. "500.00".')
     currency = serializers.CharField(help_text="ISO 4217, e.g. USD.")
     created_at = serializers.DateTimeField()
 
@@ -55,15 +56,20 @@ class EventSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="ParticipantPrivate")
 class ParticipantPrivateSerializer(serializers.Serializer):
-    limit_price = serializers.DecimalField(max_digits=12, decimal_places=2,
-                                           help_text="Buyer: the most it pays; seller: the least it takes.")
-    target_price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True,
-                                            help_text="Its opening / aspiration, or null (the strategy derives one).")
+    limit_price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Buyer: the most it pays; seller: the least it takes."
+    )
+    target_price = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text="Its opening / aspiration, or null (the strategy derives one).",
+    )
     persona = serializers.CharField()
     strategy = serializers.ChoiceField(choices=Strategy.values)
     mode = serializers.ChoiceField(choices=AgentMode.values)
-    provider = serializers.CharField(help_text="\"\" = the default provider.")
-    model = serializers.CharField(help_text="\"\" = the provider's default model.")
+    provider = serializers.CharField(help_text='"" = the default provider.')
+    model = serializers.CharField(help_text='"" = the provider\'s default model.')
     temperature = serializers.FloatField(allow_null=True)
 
 
@@ -84,13 +90,14 @@ class NegotiationSerializer(serializers.Serializer):
     opens = serializers.ChoiceField(choices=Role.choices)
     seed = serializers.IntegerField(required=False, help_text="Staff (and the creator's 201 response) only.")
     agreed_price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
-    end_reason = serializers.CharField(help_text="accepted | walk_away | max_rounds | cancelled | error, or \"\".")
+    end_reason = serializers.CharField(help_text='accepted | walk_away | max_rounds | cancelled | error, or "".')
     rounds_used = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
-    viewer = serializers.ChoiceField(choices=["buyer", "seller", "observer", "staff"],
-                                     help_text="Who this response was shaped for.")
+    viewer = serializers.ChoiceField(
+        choices=["buyer", "seller", "observer", "staff"], help_text="Who this response was shaped for."
+    )
     participants = ParticipantSerializer(many=True)
 
 

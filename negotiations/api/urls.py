@@ -1,4 +1,5 @@
 """WHAT: URL routes of the `negotiations` app, mounted under /api/v1/."""
+
 from django.urls import path
 
 from negotiations.api.views import (

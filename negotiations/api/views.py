@@ -12,6 +12,7 @@ HOW: thin DRF views (HackSoft style): a nested InputSerializer/FilterSerializer 
      bodies are read with the gateway's `read_json_object` (413 above DATA_UPLOAD_MAX_MEMORY_SIZE).
      Errors answer in the one envelope (marketplace/api_errors.py).
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -112,24 +113,37 @@ class ListingListCreateApi(APIView):
     @extend_schema_serializer(component_name="ListingCreateRequest")
     class InputSerializer(StrictSerializer):
         title = StrictCharField(max_length=MAX_TITLE_CHARS, error_messages=TOO_LONG)
-        description = StrictCharField(required=False, allow_blank=True, max_length=MAX_DESCRIPTION_CHARS,
-                                      error_messages=TOO_LONG)
-        category = StrictCharField(required=False, allow_blank=True, max_length=MAX_CATEGORY_CHARS, error_messages=TOO_LONG)
+        description = StrictCharField(
+            required=False, allow_blank=True, max_length=MAX_DESCRIPTION_CHARS, error_messages=TOO_LONG
+        )
+        category = StrictCharField(
+            required=False, allow_blank=True, max_length=MAX_CATEGORY_CHARS, error_messages=TOO_LONG
+        )
         list_price = PriceField()
         currency = StrictCharField(required=False, max_length=3, help_text="ISO 4217 (default USD).")
 
-    @extend_schema(tags=["listings"], operation_id="listings_list",
-                   responses={200: ListingSerializer(many=True), **error_responses(400)})
+    @extend_schema(
+        tags=["listings"],
+        operation_id="listings_list",
+        responses={200: ListingSerializer(many=True), **error_responses(400)},
+    )
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(listing_list(), request, view=self)
         return paginator.get_paginated_response(ListingSerializer(page, many=True).data)
 
     @extend_schema(
-        tags=["listings"], operation_id="listings_create", request=InputSerializer,
+        tags=["listings"],
+        operation_id="listings_create",
+        request=InputSerializer,
         responses={201: ListingSerializer, **error_responses(400, 413)},
-        examples=[OpenApiExample("Table", request_only=True,
-                                 value={"title": "Oak dining table", "list_price": "500.00", "category": "furniture"})],
+        examples=[
+            OpenApiExample(
+                "Table",
+                request_only=True,
+                value={"title": "Oak dining table", "list_price": "500.00", "category": "furniture"},
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer, read_json_object(request))
@@ -139,8 +153,9 @@ class ListingListCreateApi(APIView):
 
 
 class ListingDetailApi(APIView):
-    @extend_schema(tags=["listings"], operation_id="listings_retrieve",
-                   responses={200: ListingSerializer, **error_responses(404)})
+    @extend_schema(
+        tags=["listings"], operation_id="listings_retrieve", responses={200: ListingSerializer, **error_responses(404)}
+    )
     def get(self, request: Request, listing_id: int) -> Response:
         listing = listing_get(listing_id=listing_id) if listing_id <= MAX_ID else None
         if listing is None:
@@ -165,8 +180,11 @@ class _NegotiationApi(APIView):
 
 
 _TOKEN_PARAMETER = OpenApiParameter(
-    "token", str, description="The negotiation token, for clients that cannot send `Authorization: Bearer` "
-    "(browsers' EventSource). Prefer the header: URLs end up in logs.")
+    "token",
+    str,
+    description="The negotiation token, for clients that cannot send `Authorization: Bearer` "
+    "(browsers' EventSource). Prefer the header: URLs end up in logs.",
+)
 
 
 @extend_schema_serializer(component_name="ParticipantRequest")
@@ -174,16 +192,30 @@ class ParticipantInputSerializer(StrictSerializer):
     limit_price = PriceField(help_text="PRIVATE. Buyer: the most it will pay; seller: the least it will take.")
     target_price = PriceField(required=False, allow_null=True, help_text="PRIVATE. Its opening/aspiration.")
     persona = StrictCharField(required=False, allow_blank=True, max_length=MAX_PERSONA_CHARS, error_messages=TOO_LONG)
-    strategy = serializers.ChoiceField(choices=Strategy.values, required=False,
-                                       error_messages={"invalid_choice": msg_one_of(Strategy.values)})
-    mode = serializers.ChoiceField(choices=AgentMode.values, required=False,
-                                   error_messages={"invalid_choice": msg_one_of(AgentMode.values)},
-                                   help_text="narrate (default): strategy decides, LLM words; llm: LLM proposes; rule: no LLM.")
-    provider = StrictCharField(required=False, allow_blank=True, max_length=MAX_PROVIDER_CHARS, error_messages=TOO_LONG,
-                               help_text="Default: LLM_PROVIDER.")
+    strategy = serializers.ChoiceField(
+        choices=Strategy.values, required=False, error_messages={"invalid_choice": msg_one_of(Strategy.values)}
+    )
+    mode = serializers.ChoiceField(
+        choices=AgentMode.values,
+        required=False,
+        error_messages={"invalid_choice": msg_one_of(AgentMode.values)},
+        help_text="narrate (default): strategy decides, LLM words; llm: LLM proposes; rule: no LLM.",
+    )
+    provider = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=MAX_PROVIDER_CHARS,
+        error_messages=TOO_LONG,
+        help_text="Default: LLM_PROVIDER.",
+    )
     model = StrictCharField(required=False, allow_blank=True, max_length=MAX_MODEL_CHARS, error_messages=TOO_LONG)
-    temperature = StrictNumberField(min_value=TEMPERATURE_RANGE[0], max_value=TEMPERATURE_RANGE[1], required=False,
-                                    allow_null=True, error_messages={"invalid": MSG_NUMBER_REQUIRED, "range": MSG_BETWEEN})
+    temperature = StrictNumberField(
+        min_value=TEMPERATURE_RANGE[0],
+        max_value=TEMPERATURE_RANGE[1],
+        required=False,
+        allow_null=True,
+        error_messages={"invalid": MSG_NUMBER_REQUIRED, "range": MSG_BETWEEN},
+    )
 
 
 class NegotiationCreateApi(APIView):
@@ -198,18 +230,33 @@ class NegotiationCreateApi(APIView):
         listing = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="A listing id.")
         buyer = ParticipantInputSerializer()
         seller = ParticipantInputSerializer()
-        max_rounds = StrictIntegerField(required=False, min_value=1, max_value=settings.NEGOTIATION_MAX_ROUNDS_CAP,
-                                        help_text="Default NEGOTIATION_DEFAULT_MAX_ROUNDS.")
+        max_rounds = StrictIntegerField(
+            required=False,
+            min_value=1,
+            max_value=settings.NEGOTIATION_MAX_ROUNDS_CAP,
+            help_text="Default NEGOTIATION_DEFAULT_MAX_ROUNDS.",
+        )
         opens = serializers.ChoiceField(choices=Role.choices, required=False, default=Role.SELLER)
         seed = StrictIntegerField(required=False, min_value=0, max_value=MAX_SEED)
         start = StrictBooleanField(required=False, default=True, help_text="Start at once (default true).")
 
     @extend_schema(
-        tags=["negotiations"], operation_id="negotiations_create", request=InputSerializer,
+        tags=["negotiations"],
+        operation_id="negotiations_create",
+        request=InputSerializer,
         responses={201: NegotiationCreatedSerializer, **error_responses(400, 401, 413, 429)},
-        examples=[OpenApiExample("Rule-based agents", request_only=True, value={
-            "listing": 1, "buyer": {"limit_price": "450.00", "mode": "rule"},
-            "seller": {"limit_price": "350.00", "mode": "rule"}, "max_rounds": 5})],
+        examples=[
+            OpenApiExample(
+                "Rule-based agents",
+                request_only=True,
+                value={
+                    "listing": 1,
+                    "buyer": {"limit_price": "450.00", "mode": "rule"},
+                    "seller": {"limit_price": "350.00", "mode": "rule"},
+                    "max_rounds": 5,
+                },
+            )
+        ],
         description="Unknown `listing`: 400 VALIDATION_ERROR (`details.fields.listing`). Nothing is written "
         "unless the whole request is valid. Starting (the default) when this server already plays "
         "NEGOTIATION_MAX_ACTIVE negotiations: 429 NEGOTIATION_CAPACITY with Retry-After, nothing written. "
@@ -236,19 +283,30 @@ class NegotiationCreateApi(APIView):
 class NegotiationDetailApi(_NegotiationApi):
     """The negotiation as the caller may see it: only its own side's private settings (staff: both)."""
 
-    @extend_schema(tags=["negotiations"], operation_id="negotiations_retrieve", parameters=[_TOKEN_PARAMETER],
-                   responses={200: NegotiationSerializer, **error_responses(401, 404)})
+    @extend_schema(
+        tags=["negotiations"],
+        operation_id="negotiations_retrieve",
+        parameters=[_TOKEN_PARAMETER],
+        responses={200: NegotiationSerializer, **error_responses(401, 404)},
+    )
     def get(self, request: Request, negotiation_id: int) -> Response:
         access = self.access(request, negotiation_id)
-        return Response(NegotiationSerializer(negotiation_view_get(negotiation=access.negotiation, viewer=access.viewer)).data)
+        return Response(
+            NegotiationSerializer(negotiation_view_get(negotiation=access.negotiation, viewer=access.viewer)).data
+        )
 
 
 class NegotiationStartApi(_NegotiationApi):
     """pending -> running (buyer, seller or staff). 409 CONFLICT unless pending; 429 NEGOTIATION_CAPACITY
     (Retry-After) when this server already plays NEGOTIATION_MAX_ACTIVE negotiations."""
 
-    @extend_schema(tags=["negotiations"], operation_id="negotiations_start", request=None, parameters=[_TOKEN_PARAMETER],
-                   responses={200: NegotiationSerializer, **error_responses(401, 403, 404, 409, 429)})
+    @extend_schema(
+        tags=["negotiations"],
+        operation_id="negotiations_start",
+        request=None,
+        parameters=[_TOKEN_PARAMETER],
+        responses={200: NegotiationSerializer, **error_responses(401, 403, 404, 409, 429)},
+    )
     def post(self, request: Request, negotiation_id: int) -> Response:
         access = self.access(request, negotiation_id)
         require_participant(access, action="start")
@@ -259,8 +317,13 @@ class NegotiationStartApi(_NegotiationApi):
 class NegotiationCancelApi(_NegotiationApi):
     """Cancel a pending or running negotiation (buyer, seller or staff). 409 CONFLICT if already over."""
 
-    @extend_schema(tags=["negotiations"], operation_id="negotiations_cancel", request=None, parameters=[_TOKEN_PARAMETER],
-                   responses={200: NegotiationSerializer, **error_responses(401, 403, 404, 409)})
+    @extend_schema(
+        tags=["negotiations"],
+        operation_id="negotiations_cancel",
+        request=None,
+        parameters=[_TOKEN_PARAMETER],
+        responses={200: NegotiationSerializer, **error_responses(401, 403, 404, 409)},
+    )
     def post(self, request: Request, negotiation_id: int) -> Response:
         access = self.access(request, negotiation_id)
         require_participant(access, action="cancel")
@@ -272,19 +335,30 @@ class NegotiationEventListApi(_NegotiationApi):
     """The event log as the caller may see it, in seq order; page with `after` (exclusive) and `limit`."""
 
     class FilterSerializer(serializers.Serializer):
-        after = QueryIntegerField(required=False, min_value=0, max_value=MAX_ID,
-                                  help_text="Only events with seq > after (default 0); at most the seq of the log's "
-                                  "last event (400 beyond it, as for the stream's Last-Event-ID).")
-        limit = QueryIntegerField(required=False, min_value=1, max_value=EVENTS_MAX_LIMIT,
-                                  help_text=f"Page size (default {EVENTS_DEFAULT_LIMIT}, max {EVENTS_MAX_LIMIT}).")
+        after = QueryIntegerField(
+            required=False,
+            min_value=0,
+            max_value=MAX_ID,
+            help_text="Only events with seq > after (default 0); at most the seq of the log's "
+            "last event (400 beyond it, as for the stream's Last-Event-ID).",
+        )
+        limit = QueryIntegerField(
+            required=False,
+            min_value=1,
+            max_value=EVENTS_MAX_LIMIT,
+            help_text=f"Page size (default {EVENTS_DEFAULT_LIMIT}, max {EVENTS_MAX_LIMIT}).",
+        )
 
     @extend_schema_serializer(component_name="NegotiationEventPage")
     class OutputSerializer(serializers.Serializer):
-        next = serializers.URLField(allow_null=True, help_text="The next page (`after` = this page's last seq), or null.")
+        next = serializers.URLField(
+            allow_null=True, help_text="The next page (`after` = this page's last seq), or null."
+        )
         results = EventSerializer(many=True)
 
     @extend_schema(
-        tags=["negotiations"], operation_id="negotiations_events_list",
+        tags=["negotiations"],
+        operation_id="negotiations_events_list",
         parameters=[FilterSerializer, _TOKEN_PARAMETER],
         responses={200: OutputSerializer, **error_responses(400, 401, 404)},
     )
@@ -294,8 +368,9 @@ class NegotiationEventListApi(_NegotiationApi):
         limit, after = params.get("limit", EVENTS_DEFAULT_LIMIT), params.get("after", 0)
         if after > event_last_seq(negotiation_id=access.negotiation.pk):
             raise RequestValidationError(AFTER_BEYOND_LOG, details={"fields": {"after": [AFTER_BEYOND_LOG]}})
-        events = list(event_list_visible_to(negotiation=access.negotiation, viewer=access.viewer,
-                                            after_seq=after)[:limit + 1])
+        events = list(
+            event_list_visible_to(negotiation=access.negotiation, viewer=access.viewer, after_seq=after)[: limit + 1]
+        )
         page, more = events[:limit], len(events) > limit
         next_url = None
         if more:
@@ -303,5 +378,3 @@ class NegotiationEventListApi(_NegotiationApi):
             next_url = remove_query_param(request.build_absolute_uri(), "token")
             next_url = replace_query_param(replace_query_param(next_url, "after", page[-1].seq), "limit", limit)
         return Response(self.OutputSerializer({"next": next_url, "results": page}).data)
-
-

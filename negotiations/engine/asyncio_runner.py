@@ -15,6 +15,7 @@ HOW: `submit(id)` may be called from the loop's thread or from a sync worker thr
      RESERVATION_SECONDS (a start whose commit failed) stops counting. Resumed negotiations are not
      capped: they were already running.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -136,7 +137,9 @@ class AsyncioRunner:
 
     async def _run(self, negotiation_id: int) -> None:
         result = await self._engine_factory().run(negotiation_id)
-        logger.info("negotiation %s ended its run as %s after %s turns", negotiation_id, result.status, result.turns_played)
+        logger.info(
+            "negotiation %s ended its run as %s after %s turns", negotiation_id, result.status, result.turns_played
+        )
 
     def _forget(self, negotiation_id: int, task: asyncio.Task) -> None:
         if self._tasks.get(negotiation_id) is task:

@@ -12,6 +12,7 @@ HOW: `await NegotiationEngine(...).run(negotiation_id, max_turns=None)`. Per tur
      A cancelled negotiation's turn is rejected at commit; an in-process cancel also cancels the task.
      Unexpected errors mark the negotiation `failed`; LLM failures never do (templated words instead).
 """
+
 from __future__ import annotations
 
 import logging
@@ -135,10 +136,14 @@ class NegotiationEngine:
         turn, actor, decision = plan.turn, plan.actor, plan.decision
         drafts = [private_draft(type=Event.Type.THOUGHT, actor=actor, turn=turn, data=plan.thought)]
         drafts += [
-            private_draft(type=Event.Type.GUARDRAIL, actor=actor, turn=turn, data={"kind": f.kind, "detail": f.detail, **f.data})
+            private_draft(
+                type=Event.Type.GUARDRAIL, actor=actor, turn=turn, data={"kind": f.kind, "detail": f.detail, **f.data}
+            )
             for f in plan.findings
         ]
-        drafts.append(message_draft(actor=actor, turn=turn, action=decision.action, price=decision.price, text=plan.text))
+        drafts.append(
+            message_draft(actor=actor, turn=turn, action=decision.action, price=decision.price, text=plan.text)
+        )
         rounds = state.round_of(turn)
         if decision.action == "accept":
             outcome = TurnOutcome(Negotiation.Status.AGREED, Negotiation.EndReason.ACCEPTED, decision.price, rounds)
@@ -150,7 +155,11 @@ class NegotiationEngine:
             return drafts, None
         drafts.append(status_draft(outcome.status))
         result = "agreed" if outcome.status == Negotiation.Status.AGREED else "no_deal"
-        drafts.append(outcome_draft(result=result, end_reason=outcome.end_reason, agreed_price=outcome.agreed_price, rounds_used=rounds))
+        drafts.append(
+            outcome_draft(
+                result=result, end_reason=outcome.end_reason, agreed_price=outcome.agreed_price, rounds_used=rounds
+            )
+        )
         return drafts, outcome
 
     # --- setup --------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ WHY: the broadcaster and the runner are called both from the server's event loop
      loop directly or with `call_soon_threadsafe`. `asyncio.get_running_loop()` raises instead.
 HOW: one function, shared by negotiations/live/broadcast.py and negotiations/engine/runners.py.
 """
+
 from __future__ import annotations
 
 import asyncio

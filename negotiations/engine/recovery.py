@@ -14,6 +14,7 @@ HOW: `orphans_resume_once()` is called by every negotiations endpoint; the first
      (a turn is written once) but LLM calls are duplicated until they end, so multi-process
      deployments are better served by a task-queue runner (NEGOTIATION_RUNNER) with this turned off.
 """
+
 from __future__ import annotations
 
 import logging

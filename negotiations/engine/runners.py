@@ -7,6 +7,7 @@ HOW: settings.NEGOTIATION_RUNNER is a dotted path (default
      `negotiations.engine.asyncio_runner.AsyncioRunner`), loaded with Django's import_string on first use,
      the way SESSION_ENGINE picks a session store.
 """
+
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable

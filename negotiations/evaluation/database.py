@@ -9,6 +9,7 @@ HOW: the way Django's test runner switches to a test database: close the connect
      settings.py), `migrate` it (which also writes the provider rows from the environment), and put
      everything back afterwards. A temporary file is deleted at the end; a named one is kept.
 """
+
 from __future__ import annotations
 
 import contextlib

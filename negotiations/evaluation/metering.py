@@ -8,6 +8,7 @@ HOW: `meter.wrap(resolver)` returns a resolver whose providers are `MeteredProvi
      not send one when streaming (llama-cpp-python's) get their streamed text chunks counted as
      completion tokens (one chunk is one token there) and the call is marked estimated.
 """
+
 from __future__ import annotations
 
 import contextlib

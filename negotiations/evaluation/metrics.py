@@ -16,6 +16,7 @@ HOW (P = listing price, B = the scenario's buyer target, floor/ceiling = the pri
      - medians of rounds and messages (one message per turn), guardrail events by kind, LLM calls,
        failures and tokens (from the meter), time per turn. Time fields live under "timing" keys.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -91,8 +92,15 @@ class Leak:
     text: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "actor": self.actor, "owner": self.owner, "secret": self.secret,
-                "value": _money(self.value), "mention": self.mention, "text": self.text}
+        return {
+            "seq": self.seq,
+            "actor": self.actor,
+            "owner": self.owner,
+            "secret": self.secret,
+            "value": _money(self.value),
+            "mention": self.mention,
+            "text": self.text,
+        }
 
 
 @dataclass(frozen=True)
@@ -137,8 +145,13 @@ class NegotiationResult:
             "buyer_share": _ratio(self.buyer_share),
             "guardrails": dict(sorted(self.guardrails.items())),
             "leaks": [leak.as_dict() for leak in self.leaks],
-            "llm": {"calls": log.llm.calls, "failures": log.llm.failures, "prompt_tokens": log.llm.prompt_tokens,
-                    "completion_tokens": log.llm.completion_tokens, "estimated_calls": log.llm.estimated_calls},
+            "llm": {
+                "calls": log.llm.calls,
+                "failures": log.llm.failures,
+                "prompt_tokens": log.llm.prompt_tokens,
+                "completion_tokens": log.llm.completion_tokens,
+                "estimated_calls": log.llm.estimated_calls,
+            },
             "timing": {"wall_seconds": round(log.wall_seconds, 3)},
         }
 
@@ -160,7 +173,9 @@ def buyer_surplus_share(price: Decimal, *, floor: Decimal, ceiling: Decimal) -> 
     return float((ceiling - price) / width)
 
 
-def find_leaks(events: Iterable[LoggedEvent], *, secrets: Mapping[tuple[str, str], Decimal], listing_price: Decimal) -> list[Leak]:
+def find_leaks(
+    events: Iterable[LoggedEvent], *, secrets: Mapping[tuple[str, str], Decimal], listing_price: Decimal
+) -> list[Leak]:
     """Public texts naming a secret ((owner, "limit"|"target") -> price) that was not public yet.
 
     A price is public once it is the listing price or the price of a message (an offer or acceptance,
@@ -223,10 +238,12 @@ def negotiation_result(log: NegotiationLog) -> NegotiationResult:
         guardrails=dict(guardrails),
         leaks=find_leaks(events, secrets=scenario_secrets(limits), listing_price=log.scenario.listing_price),
         outside_limits=outside,
-        position=None if price is None else deal_position(
-            price, buyer_target=log.scenario.buyer_target, listing_price=log.scenario.listing_price),
-        buyer_share=None if price is None or not limits.has_zone_of_agreement else buyer_surplus_share(
-            price, floor=limits.seller_floor, ceiling=limits.buyer_ceiling),
+        position=None
+        if price is None
+        else deal_position(price, buyer_target=log.scenario.buyer_target, listing_price=log.scenario.listing_price),
+        buyer_share=None
+        if price is None or not limits.has_zone_of_agreement
+        else buyer_surplus_share(price, floor=limits.seller_floor, ceiling=limits.buyer_ceiling),
     )
 
 
@@ -266,7 +283,11 @@ def summarize(results: Sequence[NegotiationResult], *, wall_seconds: float) -> d
         "median_rounds": _median([r.log.rounds_used for r in results]),
         "median_messages": _median([r.messages for r in results]),
         "median_messages_of_deals": _median([r.messages for r in deals]),
-        "deal_position": {"median": _ratio(_median(positions)), "mean": _ratio(_mean(positions)), "deals": len(positions)},
+        "deal_position": {
+            "median": _ratio(_median(positions)),
+            "mean": _ratio(_mean(positions)),
+            "deals": len(positions),
+        },
         "surplus_share": {
             "buyer_mean": _ratio(_mean(shares)),
             "seller_mean": _ratio(None if not shares else 1 - _mean(shares)),

@@ -6,6 +6,7 @@ HOW: pure functions over the arms' configurations, per-negotiation results and s
      `metrics`). Everything that depends on the clock sits under "timing" keys (and nowhere else), so
      two runs with the same seed in `rule` mode give equal reports once those keys are dropped.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,12 +33,20 @@ class ArmReport:
     llm: dict[str, Any] | None = None  # the provider and model used, as the provider reported them
 
     def as_dict(self) -> dict[str, Any]:
-        return {"config": self.config.as_dict(), "llm": self.llm, "metrics": self.metrics,
-                "negotiations": [r.as_dict() for r in self.results]}
+        return {
+            "config": self.config.as_dict(),
+            "llm": self.llm,
+            "metrics": self.metrics,
+            "negotiations": [r.as_dict() for r in self.results],
+        }
 
 
 def report_build(
-    *, scenarios: dict[str, Any], settings: dict[str, Any], arms: Sequence[ArmReport], timing: dict[str, Any],
+    *,
+    scenarios: dict[str, Any],
+    settings: dict[str, Any],
+    arms: Sequence[ArmReport],
+    timing: dict[str, Any],
     complete: bool = True,
 ) -> dict[str, Any]:
     """`complete` is False while configurations are still to run (the report is rewritten after each)."""
@@ -70,23 +79,45 @@ def summary_table(arms: Sequence[ArmReport]) -> str:
     kinds = sorted({kind for arm in arms for kind in arm.metrics["guardrails"]})
     rows: list[tuple[str, list[str], str]] = [
         ("agents (buyer vs seller)", [_agents(a.config) for a in arms], "people"),
-        ("negotiations (with a zone of agreement)",
-         [f"{m['negotiations']} ({m['with_zone_of_agreement']})" for m in _metrics(arms)], "591 dialogues"),
+        (
+            "negotiations (with a zone of agreement)",
+            [f"{m['negotiations']} ({m['with_zone_of_agreement']})" for m in _metrics(arms)],
+            "591 dialogues",
+        ),
         ("deal rate, all", [_count_rate(m["deals"], m["deal_rate"]) for m in _metrics(arms)], _pct(human["deal_rate"])),
-        ("deal rate where a zone exists",
-         [_count_rate(m["deals_with_zone"], m["deal_rate_with_zone"], m["with_zone_of_agreement"]) for m in _metrics(arms)], "–"),
+        (
+            "deal rate where a zone exists",
+            [
+                _count_rate(m["deals_with_zone"], m["deal_rate_with_zone"], m["with_zone_of_agreement"])
+                for m in _metrics(arms)
+            ],
+            "–",
+        ),
         ("deals outside a limit (must be 0)", [str(m["deals_outside_limits"]) for m in _metrics(arms)], "–"),
         ("leaks of a private price (must be 0)", [str(m["leaks"]) for m in _metrics(arms)], "–"),
         ("guardrail interventions", [str(m["guardrails_total"]) for m in _metrics(arms)], "–"),
         *[(f"· {kind}", [str(m["guardrails"].get(kind, 0)) for m in _metrics(arms)], "–") for kind in kinds],
-        ("median rounds / messages",
-         [f"{_num(m['median_rounds'])} / {_num(m['median_messages'])}" for m in _metrics(arms)],
-         f"– / {human['median_messages']}"),
-        ("deal position, median (mean); 0 = buyer target, 1 = list price",
-         [f"{_num(m['deal_position']['median'], 2)} ({_num(m['deal_position']['mean'], 2)})" for m in _metrics(arms)],
-         _num(human["median_deal_position"], 2)),
-        ("surplus share in the zone, buyer / seller (mean)",
-         [f"{_num(m['surplus_share']['buyer_mean'], 2)} / {_num(m['surplus_share']['seller_mean'], 2)}" for m in _metrics(arms)], "–"),
+        (
+            "median rounds / messages",
+            [f"{_num(m['median_rounds'])} / {_num(m['median_messages'])}" for m in _metrics(arms)],
+            f"– / {human['median_messages']}",
+        ),
+        (
+            "deal position, median (mean); 0 = buyer target, 1 = list price",
+            [
+                f"{_num(m['deal_position']['median'], 2)} ({_num(m['deal_position']['mean'], 2)})"
+                for m in _metrics(arms)
+            ],
+            _num(human["median_deal_position"], 2),
+        ),
+        (
+            "surplus share in the zone, buyer / seller (mean)",
+            [
+                f"{_num(m['surplus_share']['buyer_mean'], 2)} / {_num(m['surplus_share']['seller_mean'], 2)}"
+                for m in _metrics(arms)
+            ],
+            "–",
+        ),
         ("LLM calls (failures)", [f"{m['llm']['calls']} ({m['llm']['failures']})" for m in _metrics(arms)], "–"),
         ("LLM tokens, prompt / completion", [_tokens(m["llm"]) for m in _metrics(arms)], "–"),
         ("wall time", [_duration(m["timing"]["wall_seconds"]) for m in _metrics(arms)], "–"),

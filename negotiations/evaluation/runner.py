@@ -9,6 +9,7 @@ HOW: `arm_run(...)` creates and starts every negotiation (ids in scenario order)
      `scenarios.scenario_limits`; each scenario's seed is derived from the run's seed and the scenario
      id, so the same seed gives the same negotiations whatever --limit or the arm.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,9 +51,13 @@ class ArmConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "buyer_mode": self.buyer_mode, "seller_mode": self.seller_mode,
-            "buyer_strategy": self.buyer_strategy, "seller_strategy": self.seller_strategy,
-            "provider": self.provider if self.uses_llm else None, "model": self.model if self.uses_llm else None,
+            "name": self.name,
+            "buyer_mode": self.buyer_mode,
+            "seller_mode": self.seller_mode,
+            "buyer_strategy": self.buyer_strategy,
+            "seller_strategy": self.seller_strategy,
+            "provider": self.provider if self.uses_llm else None,
+            "model": self.model if self.uses_llm else None,
             "temperature": self.temperature if self.uses_llm else None,
         }
 
@@ -154,10 +159,18 @@ def _prepare(arm: ArmConfig, scenario: Scenario, settings: RunSettings) -> _Prep
         list_price=str(scenario.listing_price),
     )
     sides = {
-        "buyer": {"limit_price": str(limits.buyer_ceiling), "target_price": str(limits.buyer_target),
-                  "mode": arm.buyer_mode, "strategy": arm.buyer_strategy},
-        "seller": {"limit_price": str(limits.seller_floor), "target_price": str(limits.seller_target),
-                   "mode": arm.seller_mode, "strategy": arm.seller_strategy},
+        "buyer": {
+            "limit_price": str(limits.buyer_ceiling),
+            "target_price": str(limits.buyer_target),
+            "mode": arm.buyer_mode,
+            "strategy": arm.buyer_strategy,
+        },
+        "seller": {
+            "limit_price": str(limits.seller_floor),
+            "target_price": str(limits.seller_target),
+            "mode": arm.seller_mode,
+            "strategy": arm.seller_strategy,
+        },
     }
     for side in sides.values():
         if side["mode"] == AgentMode.RULE:
@@ -169,8 +182,12 @@ def _prepare(arm: ArmConfig, scenario: Scenario, settings: RunSettings) -> _Prep
         if arm.temperature is not None:
             side["temperature"] = arm.temperature
     negotiation, _tokens = negotiation_create(
-        listing=listing, buyer=sides["buyer"], seller=sides["seller"],
-        max_rounds=settings.max_rounds, opens=settings.opens, seed=seed,
+        listing=listing,
+        buyer=sides["buyer"],
+        seller=sides["seller"],
+        max_rounds=settings.max_rounds,
+        opens=settings.opens,
+        seed=seed,
     )
     negotiation_start(negotiation=negotiation, launch=False)
     return _Prepared(scenario, limits, seed, negotiation.pk)
@@ -195,8 +212,19 @@ async def _play_all(
         plays[item.negotiation_id] = (seconds, meter.usage())
         if on_done is not None:
             row = await Negotiation.objects.values("status", "agreed_price", "rounds_used").aget(pk=item.negotiation_id)
-            on_done(NegotiationDone(arm.name, len(plays), len(prepared), item.scenario, row["status"],
-                                    row["agreed_price"], row["rounds_used"], seconds, meter.calls))
+            on_done(
+                NegotiationDone(
+                    arm.name,
+                    len(plays),
+                    len(prepared),
+                    item.scenario,
+                    row["status"],
+                    row["agreed_price"],
+                    row["rounds_used"],
+                    seconds,
+                    meter.calls,
+                )
+            )
 
     try:
         await asyncio.gather(*(play(item) for item in prepared))

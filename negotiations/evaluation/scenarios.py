@@ -11,6 +11,7 @@ HOW (the rule, P = listing price, B = buyer target):
      for 71 of the 91 scenarios (78 %, close to the 75.8 % deal rate of the human dialogues); the other
      20 must end without a deal.
 """
+
 from __future__ import annotations
 
 import json

@@ -21,6 +21,7 @@ Consumer protocol (what the SSE view does):
 Events can arrive twice (once replayed, once live): skip `seq <= last`. A cross-process bus would
 implement the same `publish_events` / `publish_delta` / `subscribe` methods.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -179,8 +180,14 @@ class Broadcaster:
             pending.timer.cancel()
             if pending.texts:
                 first = pending.first
-                merged = TokenDelta(first.negotiation_id, first.actor, first.visibility, first.turn, first.attempt,
-                                    "".join(pending.texts))
+                merged = TokenDelta(
+                    first.negotiation_id,
+                    first.actor,
+                    first.visibility,
+                    first.turn,
+                    first.attempt,
+                    "".join(pending.texts),
+                )
                 self._publish(negotiation_id, merged)
 
     def _publish(self, negotiation_id: int, item: Any) -> None:
@@ -211,7 +218,12 @@ class _PendingDraft:
 
     def continues(self, delta: TokenDelta) -> bool:
         first = self.first
-        return (delta.actor, delta.visibility, delta.turn, delta.attempt) == (first.actor, first.visibility, first.turn, first.attempt)
+        return (delta.actor, delta.visibility, delta.turn, delta.attempt) == (
+            first.actor,
+            first.visibility,
+            first.turn,
+            first.attempt,
+        )
 
 
 def _offer_all(subscriptions: list[Subscription], item: Any) -> None:

@@ -12,6 +12,7 @@ HOW: the consumer protocol of negotiations/live/broadcast.py: subscribe first, t
      it is too: reading the head first and the events after it never misses one. Reads run in the
      stream reader pool (negotiations/live/reads.py).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

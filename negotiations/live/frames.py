@@ -7,6 +7,7 @@ HOW: a bounded LRU of event frames keyed by the event's identity (thread-safe: f
      in reader threads' callers), and an `lru_cache` over deltas (frozen dataclasses). The wire format
      framing is marketplace/sse.py; logged events and deltas are encoded once, shared by every viewer.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,7 +60,9 @@ def event_frame(event: Event) -> bytes:
 @functools.lru_cache(maxsize=FRAME_CACHE_SIZE)
 def delta_frame_of(delta: TokenDelta) -> bytes:
     """`event: delta` for a piece of a message being written (no id: never logged, never replayed)."""
-    return delta_frame(actor=delta.actor, visibility=delta.visibility, turn=delta.turn, attempt=delta.attempt, text=delta.text)
+    return delta_frame(
+        actor=delta.actor, visibility=delta.visibility, turn=delta.turn, attempt=delta.attempt, text=delta.text
+    )
 
 
 def delta_frame(*, actor: str, visibility: str, turn: int, attempt: int, text: str) -> bytes:

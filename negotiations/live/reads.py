@@ -10,6 +10,7 @@ HOW: `ReaderPool` is a `concurrent.futures.Executor` that starts up to `max_work
      closed is replaced once: reads are idempotent). `reader_pool_close()` ends every reader thread and
      closes its connection at once (tests, shutdown); the next read starts a new pool.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -117,8 +118,7 @@ def _reader_pool() -> ReaderPool:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ReaderPool(max_workers=READ_THREADS, idle_seconds=READER_IDLE_SECONDS,
-                               name="negotiation-stream-db")
+            _pool = ReaderPool(max_workers=READ_THREADS, idle_seconds=READER_IDLE_SECONDS, name="negotiation-stream-db")
         return _pool
 
 
@@ -133,7 +133,9 @@ def reader_pool_close() -> None:
 
 async def db_read(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run a read-only ORM function in the stream reader pool (see the module docstring)."""
-    return await sync_to_async(_read_with_reconnect, thread_sensitive=False, executor=_reader_pool())(fn, *args, **kwargs)
+    return await sync_to_async(_read_with_reconnect, thread_sensitive=False, executor=_reader_pool())(
+        fn, *args, **kwargs
+    )
 
 
 def _read_with_reconnect(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -11,6 +11,7 @@ HOW: a `LogFollower` (negotiations/live/follower.py) decides what is owed; this 
      (reads in negotiations/live/reads.py). Cancellation (the client left) propagates; the
      subscription is always released on the way out.
 """
+
 from __future__ import annotations
 
 import asyncio

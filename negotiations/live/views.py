@@ -10,6 +10,7 @@ HOW: before the first byte — ordinary JSON errors with their status — the vi
      `streams.viewer_stream` (frames in marketplace/sse.py). No per-request sync thread
      (`request_thread = False`): hundreds of open streams hold no threads.
 """
+
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -135,14 +136,19 @@ class NegotiationStreamApi(AsyncApiView):
         operation_id="negotiations_stream",
         description=STREAM_DESCRIPTION,
         parameters=[
-            OpenApiParameter("Last-Event-ID", str, OpenApiParameter.HEADER,
-                             description="Resume after this seq (EventSource sends it when reconnecting)."),
+            OpenApiParameter(
+                "Last-Event-ID",
+                str,
+                OpenApiParameter.HEADER,
+                description="Resume after this seq (EventSource sends it when reconnecting).",
+            ),
             OpenApiParameter("lastEventId", str, description="Resume after this seq (the header wins)."),
             OpenApiParameter("token", str, description="The negotiation token, for EventSource (cannot set headers)."),
         ],
         responses={
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR, description="The event stream (see the description).",
+                OpenApiTypes.STR,
+                description="The event stream (see the description).",
                 examples=[OpenApiExample("A short negotiation, as an observer", value=STREAM_EXAMPLE)],
             ),
             **error_responses(400, 401, 404),

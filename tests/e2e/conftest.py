@@ -8,6 +8,7 @@ HOW: `local_model` starts `llm.local.server.LocalModelServer` on a free loopback
      timeouts for a real CPU model, and syncs the `ProviderConfig` rows as `migrate` does. Nothing is
      skipped when the server is not installed: the tests fail and name `make local-llm`.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,12 @@ from tests.support.llm_fixtures import live_gateway_server  # noqa: F401 - sessi
 
 # A real model on a shared 2-core machine: generous, so only a hang fails (see DESIGN: no timed tests).
 E2E_PROVIDER_SETTINGS = {
-    "timeout": 120.0, "connect_timeout": 5.0, "first_token_timeout": 60.0, "idle_timeout": 30.0,
-    "max_retries": 1, "retry_base_delay": 0.5,
+    "timeout": 120.0,
+    "connect_timeout": 5.0,
+    "first_token_timeout": 60.0,
+    "idle_timeout": 30.0,
+    "max_retries": 1,
+    "retry_base_delay": 0.5,
 }
 
 

@@ -2,6 +2,7 @@
 With nothing at LM_STUDIO_BASE_URL it starts the real model there and health reports the LLM available
 with it; LOCAL_LLM=off reports degraded; a server already answering is used; and stopping the launcher
 (Ctrl-C's SIGINT, or SIGTERM) leaves no model server and no Django process running."""
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,12 @@ def dev_environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The environment `make run` would see, with a SQLite database of its own (one per module)."""
     database = tmp_path_factory.mktemp("devserver") / "db.sqlite3"
     return {
-        **os.environ, "DATABASE_URL": f"sqlite:///{database}", "LLM_PROVIDER": "lm_studio",
-        "LM_STUDIO_ENABLED": "true", "LM_STUDIO_DEFAULT_MODEL": "llama-3-8b-instruct", "LOCAL_LLM": "auto",
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "LLM_PROVIDER": "lm_studio",
+        "LM_STUDIO_ENABLED": "true",
+        "LM_STUDIO_DEFAULT_MODEL": "llama-3-8b-instruct",
+        "LOCAL_LLM": "auto",
         "HEALTH_LLM_CACHE_SECONDS": "0",
     }
 
@@ -53,10 +58,15 @@ class Launcher:
         self.url = f"http://127.0.0.1:{self.port}"
         self.lines: list[str] = []
         env = {**env, "LM_STUDIO_BASE_URL": lm_studio_url, **extra_env}
-        subprocess.run([sys.executable, str(MANAGE_PY), "migrate", "--noinput", "-v", "0"], env=env, check=True, timeout=300)
+        subprocess.run(
+            [sys.executable, str(MANAGE_PY), "migrate", "--noinput", "-v", "0"], env=env, check=True, timeout=300
+        )
         self.process = subprocess.Popen(
             [sys.executable, str(MANAGE_PY), "runserver_with_local_llm", f"127.0.0.1:{self.port}"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             # As a shell starts a background job (`make run &`): SIGINT ignored. Ctrl-C must work anyway.
             preexec_fn=_ignore_sigint,
         )

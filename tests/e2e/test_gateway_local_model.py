@@ -1,5 +1,6 @@
 """End to end: the gateway against the real local model (SmolLM2 on llama-cpp-python's server):
 completions, streams, the openai SDK, models, status, health and stream bounds."""
+
 from __future__ import annotations
 
 import openai
@@ -18,7 +19,8 @@ LONG_ANSWER = [{"role": "user", "content": "Count from 1 to 100, separated by co
 
 def test_completion_through_the_gateway(client, local_provider):
     response = client.post(
-        "/api/v1/llm/chat/completions", {"messages": QUESTION, "max_tokens": 32, "temperature": 0},
+        "/api/v1/llm/chat/completions",
+        {"messages": QUESTION, "max_tokens": 32, "temperature": 0},
         content_type="application/json",
     )
     assert response.status_code == 200, response.content
@@ -49,16 +51,22 @@ def test_streamed_completion_through_the_gateway(live_local_gateway, local_provi
     content_chunks = [c for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content")]
     assert len(content_chunks) > 1  # streamed token by token, not as one block
     assert result.text.strip()
-    finish_reasons = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
+    finish_reasons = [
+        c["choices"][0]["finish_reason"] for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]
+    ]
     assert finish_reasons in (["stop"], ["length"])
 
 
 def test_openai_sdk_against_the_gateway(live_local_gateway, local_provider):
-    client = openai.OpenAI(base_url=f"{live_local_gateway.url}/api/v1/llm", api_key="unused", max_retries=0, timeout=120)
+    client = openai.OpenAI(
+        base_url=f"{live_local_gateway.url}/api/v1/llm", api_key="unused", max_retries=0, timeout=120
+    )
 
     assert local_provider.alias in [model.id for model in client.models.list()]
 
-    completion = client.chat.completions.create(model=local_provider.alias, messages=QUESTION, max_tokens=32, temperature=0)
+    completion = client.chat.completions.create(
+        model=local_provider.alias, messages=QUESTION, max_tokens=32, temperature=0
+    )
     assert completion.choices[0].message.content.strip()
     assert 0 < completion.usage.completion_tokens <= 32
 

@@ -1,6 +1,7 @@
 """End to end: `narrate` and `llm` negotiations on the real local model (SmolLM2-135M-Instruct on
 llama-cpp-python's server) through the provider layer, checking the same invariants as the property
 test: deals within both limits, no private price in any public text, an end within max_rounds."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,11 +23,16 @@ TARGETS = {"buyer": Decimal("120.00"), "seller": Decimal("240.00")}
 
 @pytest.mark.parametrize("mode", ["narrate", "llm"])
 async def test_a_negotiation_on_the_real_model_keeps_its_invariants(local_provider, mode):
-    listing = await sync_to_async(make_listing)(title="Blue mountain bike", list_price="220.00",
-                                                description="Aluminium frame, 21 gears, new tyres.")
-    sides = {role: {"mode": mode, "limit_price": str(LIMITS[role]), "target_price": str(TARGETS[role]), "temperature": 0.7}
-             for role in LIMITS}
-    negotiation, _ = await sync_to_async(make_negotiation)(listing=listing, buyer=sides["buyer"], seller=sides["seller"], max_rounds=3, seed=5)
+    listing = await sync_to_async(make_listing)(
+        title="Blue mountain bike", list_price="220.00", description="Aluminium frame, 21 gears, new tyres."
+    )
+    sides = {
+        role: {"mode": mode, "limit_price": str(LIMITS[role]), "target_price": str(TARGETS[role]), "temperature": 0.7}
+        for role in LIMITS
+    }
+    negotiation, _ = await sync_to_async(make_negotiation)(
+        listing=listing, buyer=sides["buyer"], seller=sides["seller"], max_rounds=3, seed=5
+    )
     async with asyncio.timeout(600):  # only a hang fails: a CPU model on a shared machine
         await NegotiationEngine().run(negotiation.pk)
     negotiation, events = await reload(negotiation.pk)

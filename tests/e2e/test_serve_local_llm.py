@@ -1,6 +1,7 @@
 """End to end: `manage.py serve_local_llm` serves the real model at the given port under its alias, and
 Ctrl-C (SIGINT, even when started with SIGINT ignored as a background job) or SIGTERM stops it and the
 model server process."""
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,10 @@ def test_serve_local_llm_serves_the_model_and_stops_with_its_server(signum):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "serve_local_llm", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_ignore_sigint,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_ignore_sigint,
         env={**os.environ, "LM_STUDIO_BASE_URL": "http://localhost:1234/v1"},
     )
     lines: list[str] = []

@@ -1,6 +1,7 @@
 """The service endpoints over HTTP: `/`, health (healthy / degraded / unhealthy and their status codes),
 liveness (touches nothing), the LLM status page (never a key), and a burst of health checks that
 makes at most a handful of upstream probes."""
+
 import asyncio
 
 import httpx
@@ -20,8 +21,12 @@ def probes(fake):
 def test_root_says_where_docs_and_health_are(client, settings):
     response = client.get("/")
     assert response.status_code == 200
-    assert response.json() == {"name": settings.APP_NAME, "version": settings.VERSION,
-                               "docs": "/api/docs/", "health": "/api/v1/health"}
+    assert response.json() == {
+        "name": settings.APP_NAME,
+        "version": settings.VERSION,
+        "docs": "/api/docs/",
+        "health": "/api/v1/health",
+    }
 
 
 def test_healthy_when_database_and_llm_answer(live_gateway, fake_upstream, settings):

@@ -1,5 +1,6 @@
 """The health probes: the LLM probe's timeout, cache and shared in-flight probe (across tasks, threads
 and event loops); the database probe's failure report."""
+
 import asyncio
 import threading
 import time

@@ -1,5 +1,6 @@
 """The ProviderConfig admin: list with "key set?", adding an OpenAI-compatible provider that then serves,
 edits applied on the next request, and validation that keeps keys out of the database."""
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.urls import reverse
@@ -16,10 +17,19 @@ REQUEST = ChatRequest(messages=(ChatMessage("user", "Hi"),))
 
 def form_data(**overrides):
     data = {
-        "name": "ollama", "kind": "openai_compatible", "base_url": "http://localhost:11434/v1",
-        "default_model": "llama3.2", "enabled": "on", "api_key_env": "", "timeout": "30",
-        "connect_timeout": "5", "first_token_timeout": "30", "idle_timeout": "30", "max_retries": "3",
-        "retry_base_delay": "2", "_save": "Save",
+        "name": "ollama",
+        "kind": "openai_compatible",
+        "base_url": "http://localhost:11434/v1",
+        "default_model": "llama3.2",
+        "enabled": "on",
+        "api_key_env": "",
+        "timeout": "30",
+        "connect_timeout": "5",
+        "first_token_timeout": "30",
+        "idle_timeout": "30",
+        "max_retries": "3",
+        "retry_base_delay": "2",
+        "_save": "Save",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -44,8 +54,9 @@ def test_add_form_defaults_to_openai_compatible(admin_client):
 
 
 def test_admin_adds_an_openai_compatible_provider_that_serves_at_once(admin_client, fake_openai):
-    response = admin_client.post(reverse("admin:llm_providerconfig_add"),
-                                 form_data(base_url=fake_openai.base_url, default_model="fake-model"))
+    response = admin_client.post(
+        reverse("admin:llm_providerconfig_add"), form_data(base_url=fake_openai.base_url, default_model="fake-model")
+    )
     assert response.status_code == 302
     provider = registry.get_provider("ollama")
     assert provider.config.base_url == fake_openai.base_url
@@ -58,8 +69,13 @@ def test_admin_edit_takes_effect_on_the_next_request(admin_client, fake_openai):
     row = ProviderConfig.objects.get(name="lm_studio")
     response = admin_client.post(
         reverse("admin:llm_providerconfig_change", args=[row.pk]),
-        form_data(name="lm_studio", kind="lm_studio", base_url=fake_openai.base_url, default_model="normal",
-                  retry_base_delay="0.01"),
+        form_data(
+            name="lm_studio",
+            kind="lm_studio",
+            base_url=fake_openai.base_url,
+            default_model="normal",
+            retry_base_delay="0.01",
+        ),
     )
     assert response.status_code == 302
     provider = registry.get_provider()
@@ -86,7 +102,9 @@ def test_admin_refuses_invalid_values(admin_client, field, value):
     assert not ProviderConfig.objects.filter(name="ollama").exists()
 
 
-@pytest.mark.parametrize("base_url", ["http://ollama:11434/v1", "http://my-gpu-box:8000/v1", "http://192.168.1.20:1234/v1"])
+@pytest.mark.parametrize(
+    "base_url", ["http://ollama:11434/v1", "http://my-gpu-box:8000/v1", "http://192.168.1.20:1234/v1"]
+)
 def test_admin_accepts_service_and_lan_host_names(admin_client, base_url):
     response = admin_client.post(reverse("admin:llm_providerconfig_add"), form_data(base_url=base_url))
     assert response.status_code == 302

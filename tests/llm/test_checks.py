@@ -1,5 +1,6 @@
 """System checks for the LLM configuration: each misconfiguration yields its llm.E00x id, and `migrate` with
 a bad environment value stops at the checks (never a traceback halfway through writing provider rows)."""
+
 import sqlite3
 
 import pytest
@@ -52,8 +53,13 @@ def test_enabled_row_of_a_key_needing_kind_without_its_key_is_E005(monkeypatch):
     from llm.models import ProviderConfig
 
     monkeypatch.delenv("OPENROUTER_TEAM_KEY", raising=False)
-    ProviderConfig.objects.create(name="openrouter-team", kind="openrouter", base_url="https://openrouter.ai/api/v1",
-                                  default_model="openai/gpt-4o-mini", api_key_env="OPENROUTER_TEAM_KEY")
+    ProviderConfig.objects.create(
+        name="openrouter-team",
+        kind="openrouter",
+        base_url="https://openrouter.ai/api/v1",
+        default_model="openai/gpt-4o-mini",
+        api_key_env="OPENROUTER_TEAM_KEY",
+    )
     messages = check_provider_rows(databases=["default"])
     assert ids(messages) == ["llm.E005"] and "OPENROUTER_TEAM_KEY" in messages[0].hint
     monkeypatch.setenv("OPENROUTER_TEAM_KEY", "sk-or-v1-team-key-0123456789")
@@ -79,8 +85,13 @@ def test_rows_equal_to_the_environment_are_left_to_the_environment_check(setting
 
 @pytest.mark.parametrize(
     "changes,expected",
-    [({"kind": "lmstudio"}, "llm.E002"), ({"max_retries": -1}, "llm.E003"), ({"max_retries": 50}, "llm.E003"),
-     ({"retry_base_delay": -2}, "llm.E003"), ({"idle_timeout": 0}, "llm.E004")],
+    [
+        ({"kind": "lmstudio"}, "llm.E002"),
+        ({"max_retries": -1}, "llm.E003"),
+        ({"max_retries": 50}, "llm.E003"),
+        ({"retry_base_delay": -2}, "llm.E003"),
+        ({"idle_timeout": 0}, "llm.E004"),
+    ],
 )
 def test_bad_provider_values(settings, changes, expected):
     with_provider(settings, "lm_studio", **changes)
@@ -103,12 +114,16 @@ def test_bad_knobs(settings):
     assert ids(check_llm_knobs()) == ["llm.E003", "llm.E006", "llm.E006"]
 
 
-
 @pytest.mark.parametrize(
     "changes,expected",
-    [({"base_url": "localhost:1234/v1"}, "llm.E008"), ({"base_url": "http://user:pw@localhost:1234/v1"}, "llm.E008"),
-     ({"base_url": "http://localhost:1234/v1?key=x"}, "llm.E008"), ({"default_model": ""}, "llm.E009"),
-     ({"timeout": 0.05}, "llm.E004"), ({"api_key_env": "sk-not-a-variable-name"}, "llm.E010")],
+    [
+        ({"base_url": "localhost:1234/v1"}, "llm.E008"),
+        ({"base_url": "http://user:pw@localhost:1234/v1"}, "llm.E008"),
+        ({"base_url": "http://localhost:1234/v1?key=x"}, "llm.E008"),
+        ({"default_model": ""}, "llm.E009"),
+        ({"timeout": 0.05}, "llm.E004"),
+        ({"api_key_env": "sk-not-a-variable-name"}, "llm.E010"),
+    ],
     ids=["no-scheme", "credentials", "query", "no-default-model", "timeout-below-0.1", "key-instead-of-its-name"],
 )
 def test_values_the_provider_row_would_refuse_are_check_errors(settings, changes, expected):
@@ -120,8 +135,14 @@ def test_values_the_provider_row_would_refuse_are_check_errors(settings, changes
 
 
 @pytest.mark.parametrize(
-    "base_url", ["http://ollama:11434/v1", "http://lmstudio:1234/v1", "http://my-gpu-box:8000/v1",
-                 "http://[::1]:1234/v1", "https://llm.internal.example.com/v1"],
+    "base_url",
+    [
+        "http://ollama:11434/v1",
+        "http://lmstudio:1234/v1",
+        "http://my-gpu-box:8000/v1",
+        "http://[::1]:1234/v1",
+        "https://llm.internal.example.com/v1",
+    ],
 )
 def test_short_host_names_and_ip_addresses_are_accepted(settings, base_url):
     with_provider(settings, "lm_studio", base_url=base_url)
@@ -130,8 +151,12 @@ def test_short_host_names_and_ip_addresses_are_accepted(settings, base_url):
 
 @pytest.mark.parametrize(
     "variable,value",
-    [("LM_STUDIO_TIMEOUT", "0.05"), ("LM_STUDIO_BASE_URL", "localhost:1234/v1"),
-     ("LM_STUDIO_BASE_URL", "http://user:pass@localhost:1234/v1"), ("LM_STUDIO_DEFAULT_MODEL", "")],
+    [
+        ("LM_STUDIO_TIMEOUT", "0.05"),
+        ("LM_STUDIO_BASE_URL", "localhost:1234/v1"),
+        ("LM_STUDIO_BASE_URL", "http://user:pass@localhost:1234/v1"),
+        ("LM_STUDIO_DEFAULT_MODEL", ""),
+    ],
     ids=["timeout", "url-without-scheme", "url-with-credentials", "empty-default-model"],
 )
 def test_migrate_with_a_bad_environment_value_stops_at_the_system_checks(tmp_path, variable, value):

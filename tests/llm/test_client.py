@@ -1,6 +1,7 @@
 """The shared OpenAI-compatible client: observable retries, non-streamed completions, connection
 lifecycle (one pool per event loop, closing upstream on abandon/cancel), and httpx error translation.
 Fault cases run against the fake server; request-shape and transport cases use httpx.MockTransport."""
+
 import asyncio
 import json
 import socket
@@ -117,8 +118,10 @@ async def test_connection_refused_is_retried_then_unavailable():
 def _mock_provider(handler, **overrides):
     return build_provider(
         fake_provider_settings("http://upstream.test/v1", **overrides),
-    ).__class__(fake_provider_settings("http://upstream.test/v1", **overrides),
-                transport_factory=lambda: httpx.MockTransport(handler))
+    ).__class__(
+        fake_provider_settings("http://upstream.test/v1", **overrides),
+        transport_factory=lambda: httpx.MockTransport(handler),
+    )
 
 
 async def test_connect_timeout_is_retried_then_a_connect_phase_timeout():
@@ -153,10 +156,16 @@ async def test_request_body_carries_model_messages_and_parameters():
 
     def handler(req):
         seen.update(json.loads(req.content), auth=req.headers.get("authorization"))
-        return httpx.Response(200, json={"model": "m", "choices": [{"message": {"content": "x"}, "finish_reason": "stop"}]})
+        return httpx.Response(
+            200, json={"model": "m", "choices": [{"message": {"content": "x"}, "finish_reason": "stop"}]}
+        )
 
-    chat = ChatRequest(messages=(ChatMessage("system", "Be brief."), ChatMessage("user", "Hi")),
-                       temperature=0.2, max_tokens=-1, extra={"top_p": 0.9, "stop": ["\n"]})
+    chat = ChatRequest(
+        messages=(ChatMessage("system", "Be brief."), ChatMessage("user", "Hi")),
+        temperature=0.2,
+        max_tokens=-1,
+        extra={"top_p": 0.9, "stop": ["\n"]},
+    )
     await _mock_provider(handler).complete(chat)
     assert seen["model"] == "fake-model"  # the configured default
     assert seen["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]

@@ -1,5 +1,6 @@
 """Tests for llm/local/devserver.py's decision: when `make run` starts the bundled local model. Running it
 for real (model server + Django, then Ctrl-C) is in tests/e2e/test_devserver.py."""
+
 from __future__ import annotations
 
 import pytest

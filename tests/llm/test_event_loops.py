@@ -2,6 +2,7 @@
 a row must both reach the provider, whose pooled HTTP client is per event loop. (Streams across two
 loops are covered in test_client.py with async_to_sync: the sync client pulls a stream's first chunk on
 the view's loop and the rest on another one, which no pooled connection can survive.)"""
+
 import json
 
 import pytest
@@ -14,8 +15,9 @@ URL = "/api/v1/llm/chat/completions"
 
 
 def post(client, **body):
-    return client.post(URL, data=json.dumps({"messages": [{"role": "user", "content": "Hi"}], **body}),
-                       content_type="application/json")
+    return client.post(
+        URL, data=json.dumps({"messages": [{"role": "user", "content": "Hi"}], **body}), content_type="application/json"
+    )
 
 
 def test_two_sequential_completions_through_the_sync_test_client(client, fake_default_provider):

@@ -2,6 +2,7 @@
 set, models, chat completions (JSON and SSE) and status need `Authorization: Bearer <key>` (the OpenAI
 SDK's api_key) and answer 401 in the API's envelope otherwise, before any upstream call; health, liveness
 and `/` stay public for monitoring, and the health check shows no base URL. Keys are never logged."""
+
 import logging
 
 import httpx
@@ -42,22 +43,36 @@ def test_the_sdk_with_a_gateway_key_works(live_gateway, fake_upstream, gateway_k
 
 def test_the_sdk_with_a_wrong_key_gets_an_authentication_error(live_gateway, fake_upstream, gateway_keys):
     with pytest.raises(openai.AuthenticationError) as excinfo:
-        sdk(live_gateway, "gw-key-alpha-012345678X").chat.completions.create(model="fake-model", messages=CHAT["messages"])
+        sdk(live_gateway, "gw-key-alpha-012345678X").chat.completions.create(
+            model="fake-model", messages=CHAT["messages"]
+        )
     assert excinfo.value.body["code"] == "NOT_AUTHENTICATED"
     assert fake_upstream.attempts() == 0
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-key-0123456789"},
-                                     {"Authorization": f"Basic {KEYS[0]}"}, {"Authorization": "Bearer"}],
-                         ids=["none", "wrong", "not-bearer", "empty"])
-@pytest.mark.parametrize("method,path,body", [
-    ("POST", "/api/v1/llm/chat/completions", CHAT),
-    ("POST", "/api/v1/llm/chat/completions", {**CHAT, "stream": True}),
-    ("GET", "/api/v1/llm/models", None),
-    ("GET", "/api/v1/llm/status", None),
-], ids=["chat", "chat-stream", "models", "status"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-key-0123456789"},
+        {"Authorization": f"Basic {KEYS[0]}"},
+        {"Authorization": "Bearer"},
+    ],
+    ids=["none", "wrong", "not-bearer", "empty"],
+)
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("POST", "/api/v1/llm/chat/completions", CHAT),
+        ("POST", "/api/v1/llm/chat/completions", {**CHAT, "stream": True}),
+        ("GET", "/api/v1/llm/models", None),
+        ("GET", "/api/v1/llm/status", None),
+    ],
+    ids=["chat", "chat-stream", "models", "status"],
+)
 def test_without_a_valid_key_401_in_the_envelope_and_no_upstream_call(
-        live_gateway, fake_upstream, gateway_keys, method, path, body, headers):
+    live_gateway, fake_upstream, gateway_keys, method, path, body, headers
+):
     response = httpx.request(method, f"{live_gateway.url}{path}", json=body, headers=headers, timeout=10)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"

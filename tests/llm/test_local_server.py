@@ -1,5 +1,6 @@
 """Tests for llm/local/server.py: finding the model, the command line, the child's environment and
 process-group shutdown. Starting the real model server is covered by tests/e2e/."""
+
 from __future__ import annotations
 
 import signal
@@ -29,8 +30,13 @@ from tests.support.processes import process_alive, wait_until_gone
 
 @pytest.mark.parametrize(
     "url",
-    ["http://localhost:1234/v1", "http://LOCALHOST:1234/v1", "http://127.0.0.1:1234/v1", "http://127.0.0.2/v1",
-     "http://[::1]:1234/v1"],
+    [
+        "http://localhost:1234/v1",
+        "http://LOCALHOST:1234/v1",
+        "http://127.0.0.1:1234/v1",
+        "http://127.0.0.2/v1",
+        "http://[::1]:1234/v1",
+    ],
 )
 def test_loopback_urls_are_local(url):
     assert is_local_url(url)
@@ -38,8 +44,13 @@ def test_loopback_urls_are_local(url):
 
 @pytest.mark.parametrize(
     "url",
-    ["http://192.168.1.20:1234/v1", "http://10.0.0.1:1234/v1", "https://openrouter.ai/api/v1",
-     "http://localhost.example.com/v1", "not a url"],
+    [
+        "http://192.168.1.20:1234/v1",
+        "http://10.0.0.1:1234/v1",
+        "https://openrouter.ai/api/v1",
+        "http://localhost.example.com/v1",
+        "not a url",
+    ],
 )
 def test_other_urls_are_not_local(url):
     assert not is_local_url(url)
@@ -47,8 +58,12 @@ def test_other_urls_are_not_local(url):
 
 @pytest.mark.parametrize(
     ("url", "address"),
-    [("http://localhost:1234/v1", ("127.0.0.1", 1234)), ("http://127.0.0.1:18080/v1/", ("127.0.0.1", 18080)),
-     ("http://[::1]:1234/v1", ("::1", 1234)), ("http://localhost/v1", ("127.0.0.1", 80))],
+    [
+        ("http://localhost:1234/v1", ("127.0.0.1", 1234)),
+        ("http://127.0.0.1:18080/v1/", ("127.0.0.1", 18080)),
+        ("http://[::1]:1234/v1", ("::1", 1234)),
+        ("http://localhost/v1", ("127.0.0.1", 80)),
+    ],
 )
 def test_local_address_is_where_the_server_must_bind(url, address):
     assert local_address(url) == address
@@ -56,8 +71,12 @@ def test_local_address_is_where_the_server_must_bind(url, address):
 
 @pytest.mark.parametrize(
     "url",
-    ["http://192.168.1.20:1234/v1", "https://localhost:1234/v1", "http://localhost:1234/api/v1",
-     "http://localhost:1234"],
+    [
+        "http://192.168.1.20:1234/v1",
+        "https://localhost:1234/v1",
+        "http://localhost:1234/api/v1",
+        "http://localhost:1234",
+    ],
     ids=["remote", "https", "other-path", "no-path"],
 )
 def test_local_address_refuses_urls_the_local_server_cannot_answer_at(url):
@@ -88,8 +107,9 @@ def test_missing_server_module_is_reported_before_anything_starts(monkeypatch):
 
 
 def test_command_serves_the_model_under_its_alias_and_queues_concurrent_requests(tmp_path):
-    command = build_command(model_path=tmp_path / "m.gguf", host="127.0.0.1", port=4321, alias="my-model",
-                            python="python3")
+    command = build_command(
+        model_path=tmp_path / "m.gguf", host="127.0.0.1", port=4321, alias="my-model", python="python3"
+    )
     assert command[:3] == ["python3", "-m", "llama_cpp.server"]
     options = dict(zip(command[3::2], command[4::2]))
     assert options["--model"] == str(tmp_path / "m.gguf")
@@ -100,15 +120,29 @@ def test_command_serves_the_model_under_its_alias_and_queues_concurrent_requests
 
 def test_child_environment_keeps_nothing_the_server_would_read_as_a_setting():
     environ = {
-        "PATH": "/bin", "HOME": "/home/u", "LANG": "C.UTF-8", "LC_ALL": "C", "OMP_NUM_THREADS": "2",
+        "PATH": "/bin",
+        "HOME": "/home/u",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C",
+        "OMP_NUM_THREADS": "2",
         # llama-cpp-python's server reads these (HOST/PORT even override its command line):
-        "HOST": "0.0.0.0", "PORT": "8000", "MODEL": "/other.gguf", "CONFIG_FILE": "x.yaml", "API_KEY": "k",
-        "N_CTX": "99", "VERBOSE": "true",
+        "HOST": "0.0.0.0",
+        "PORT": "8000",
+        "MODEL": "/other.gguf",
+        "CONFIG_FILE": "x.yaml",
+        "API_KEY": "k",
+        "N_CTX": "99",
+        "VERBOSE": "true",
         # and our own secrets have no business there:
-        "OPENROUTER_API_KEY": "sk-or-secret", "DJANGO_SECRET_KEY": "s",
+        "OPENROUTER_API_KEY": "sk-or-secret",
+        "DJANGO_SECRET_KEY": "s",
     }
     assert server_environment(environ) == {
-        "PATH": "/bin", "HOME": "/home/u", "LANG": "C.UTF-8", "LC_ALL": "C", "OMP_NUM_THREADS": "2",
+        "PATH": "/bin",
+        "HOME": "/home/u",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C",
+        "OMP_NUM_THREADS": "2",
     }
 
 

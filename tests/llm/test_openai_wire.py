@@ -1,5 +1,6 @@
 """Our typed results in OpenAI's wire format: the stream encoder's events parse as the official SDK's
 chunk objects, the first carries the role, usage trails only when asked for."""
+
 import json
 
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -15,13 +16,18 @@ def payload(event: bytes) -> dict:
 
 def test_stream_events_are_valid_openai_chunks_with_the_role_first():
     encoder = StreamEncoder(completion_id="chatcmpl-1", model="m-1", include_usage=False, created=123)
-    events = [encoder.encode(Chunk(role="assistant")), encoder.encode(Chunk(delta='Hé "x"\n🙂')),
-              encoder.encode(Chunk(finish_reason="stop"))]
+    events = [
+        encoder.encode(Chunk(role="assistant")),
+        encoder.encode(Chunk(delta='Hé "x"\n🙂')),
+        encoder.encode(Chunk(finish_reason="stop")),
+    ]
     chunks = [ChatCompletionChunk.model_validate(payload(e)) for e in events]
     assert [c.choices[0].delta.role for c in chunks] == ["assistant", None, None]
     assert [c.choices[0].delta.content for c in chunks] == ["", 'Hé "x"\n🙂', None]
     assert [c.choices[0].finish_reason for c in chunks] == [None, None, "stop"]
-    assert {(c.id, c.model, c.created, c.object) for c in chunks} == {("chatcmpl-1", "m-1", 123, "chat.completion.chunk")}
+    assert {(c.id, c.model, c.created, c.object) for c in chunks} == {
+        ("chatcmpl-1", "m-1", 123, "chat.completion.chunk")
+    }
     assert encoder.finish() == DONE_EVENT
 
 
@@ -73,7 +79,10 @@ def test_completion_body_is_an_openai_chat_completion_with_usage():
 
 def test_model_list_names_the_provider_when_the_server_does_not():
     body = model_list_body([ModelInfo("a", "org"), ModelInfo("b")], provider="lm_studio")
-    assert body == {"object": "list", "data": [
-        {"id": "a", "object": "model", "created": 0, "owned_by": "org"},
-        {"id": "b", "object": "model", "created": 0, "owned_by": "lm_studio"},
-    ]}
+    assert body == {
+        "object": "list",
+        "data": [
+            {"id": "a", "object": "model", "created": 0, "owned_by": "org"},
+            {"id": "b", "object": "model", "created": 0, "owned_by": "lm_studio"},
+        ],
+    }

@@ -2,6 +2,7 @@
 up to the keep-alive limit counted over idle connections only (stock httpcore 1.0.9 counts all of them),
 the connection limit holds, expired and server-closed idle connections are never handed out, and every
 request start and end costs one bookkeeping pass."""
+
 import asyncio
 
 import httpx
@@ -17,8 +18,11 @@ def client(**limits) -> httpx.AsyncClient:
 
 
 async def completion(http: httpx.AsyncClient, base_url: str, behaviour: str = "normal") -> None:
-    response = await http.post(f"{base_url}/chat/completions", headers={"X-Fake-Behaviour": behaviour},
-                               json={"model": "m", "messages": [{"role": "user", "content": "Hi"}]})
+    response = await http.post(
+        f"{base_url}/chat/completions",
+        headers={"X-Fake-Behaviour": behaviour},
+        json={"model": "m", "messages": [{"role": "user", "content": "Hi"}]},
+    )
     assert response.status_code == 200
 
 

@@ -1,5 +1,6 @@
 """Provider classes: enabled/key policy, OpenRouter's headers and key, LM Studio's model list, and health
 probes that never raise. Against the fake server; no database needed."""
+
 import pytest
 
 from llm.exceptions import ModelNotFoundError, ProviderDisabledError
@@ -47,7 +48,9 @@ async def test_openrouter_without_its_key_says_which_variable_to_set(make_fake_p
     assert fake_openai.attempts() == 0
 
 
-async def test_openrouter_sends_bearer_key_and_attribution_headers(settings, make_fake_provider, monkeypatch, fake_openai):
+async def test_openrouter_sends_bearer_key_and_attribution_headers(
+    settings, make_fake_provider, monkeypatch, fake_openai
+):
     settings.OPENROUTER_APP_URL = "https://market.example"
     settings.OPENROUTER_APP_TITLE = "Market Test"
     monkeypatch.setenv(KEY_ENV, KEY)

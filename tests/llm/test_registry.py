@@ -1,5 +1,6 @@
 """The registry and provider configuration: rows seeded by migrate, singletons per name, unknown and
 disabled providers, edits applied on the next request, and the env fallback without a table."""
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
@@ -23,11 +24,21 @@ def test_migrate_seeds_one_row_per_env_defined_provider():
     assert set(django_settings.LLM_PROVIDERS) <= set(rows)
     for name, values in django_settings.LLM_PROVIDERS.items():
         row = rows[name]
-        assert (row.kind, row.base_url, row.default_model) == (values["kind"], values["base_url"], values["default_model"])
+        assert (row.kind, row.base_url, row.default_model) == (
+            values["kind"],
+            values["base_url"],
+            values["default_model"],
+        )
         assert (row.enabled, row.max_retries, row.retry_base_delay) == (
-            values["enabled"], values["max_retries"], values["retry_base_delay"])
+            values["enabled"],
+            values["max_retries"],
+            values["retry_base_delay"],
+        )
         assert (row.timeout, row.first_token_timeout, row.api_key_env) == (
-            values["timeout"], values["first_token_timeout"], values["api_key_env"])
+            values["timeout"],
+            values["first_token_timeout"],
+            values["api_key_env"],
+        )
 
 
 def test_openrouter_is_seeded_disabled_and_lm_studio_enabled():
@@ -165,7 +176,9 @@ def broken_database(monkeypatch):
 @pytest.fixture
 def admin_configuration(fake_openai):
     """What an admin configured: lm_studio moved to the fake server, OpenRouter's row disabled, one added."""
-    ProviderConfig.objects.filter(name="lm_studio").update(**fake_provider_row_values(fake_openai.base_url, kind="lm_studio"))
+    ProviderConfig.objects.filter(name="lm_studio").update(
+        **fake_provider_row_values(fake_openai.base_url, kind="lm_studio")
+    )
     ProviderConfig.objects.create(name="ollama", **fake_provider_row_values(fake_openai.base_url))
     registry.invalidate()
     return {name: registry.get_provider(name) for name in ("lm_studio", "ollama")}

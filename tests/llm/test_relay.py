@@ -2,6 +2,7 @@
 tokens go out one by one without waiting, a failure becomes one final error event, chunks that stop
 without a finish_reason end in an error event (never [DONE]), and ending the body early (a client that
 left) closes the upstream and lets CancelledError through."""
+
 import asyncio
 import json
 
@@ -49,8 +50,11 @@ def events(bodies):
 
 
 def text(bodies):
-    return "".join(json.loads(e)["choices"][0]["delta"].get("content") or ""
-                   for e in events(bodies) if e.startswith("{") and "choices" in e)
+    return "".join(
+        json.loads(e)["choices"][0]["delta"].get("content") or ""
+        for e in events(bodies)
+        if e.startswith("{") and "choices" in e
+    )
 
 
 async def test_a_burst_of_ready_chunks_goes_out_in_one_write():

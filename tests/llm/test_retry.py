@@ -1,4 +1,5 @@
 """Retry predicate, backoff delays and the retry loop (no network: the attempts are scripted)."""
+
 import logging
 
 import pytest
@@ -85,8 +86,10 @@ FAST = RetryPolicy(max_retries=3, base_delay=0.001, max_delay=0.01)
 
 
 async def test_loop_retries_transient_failures_then_succeeds(caplog):
-    attempt = Script(ProviderUnavailableError(details={"upstream_status": 503}),
-                     ProviderUnavailableError(details={"reason": "connect_error"}))
+    attempt = Script(
+        ProviderUnavailableError(details={"upstream_status": 503}),
+        ProviderUnavailableError(details={"reason": "connect_error"}),
+    )
     with caplog.at_level(logging.WARNING, logger="llm.upstream.retry"):
         assert await call_with_retries(attempt, policy=FAST, provider="p", operation="op") == "ok"
     assert attempt.calls == 3

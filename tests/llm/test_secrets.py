@@ -1,6 +1,7 @@
 """An API key set in the environment is used upstream, yet appears in no log record, no admin page and
 no database row (every table's every column scanned); credentials in a base URL appear in no error
 message, status answer, log line or repr."""
+
 import io
 import logging
 import socket
@@ -109,9 +110,16 @@ def test_key_is_stored_in_no_database_row(openrouter_with_key, admin_client):
     # An admin save too (it writes a LogEntry with a change message).
     response = admin_client.post(
         reverse("admin:llm_providerconfig_change", args=[openrouter_with_key.pk]),
-        {**{k: str(v) for k, v in fake_provider_row_values("http://127.0.0.1:9/v1", kind="openrouter").items()
-            if k not in ("enabled",)},
-         "name": "openrouter", "api_key_env": "OPENROUTER_API_KEY", "_save": "Save"},
+        {
+            **{
+                k: str(v)
+                for k, v in fake_provider_row_values("http://127.0.0.1:9/v1", kind="openrouter").items()
+                if k not in ("enabled",)
+            },
+            "name": "openrouter",
+            "api_key_env": "OPENROUTER_API_KEY",
+            "_save": "Save",
+        },
     )
     assert response.status_code == 302
     scanned = 0
@@ -125,18 +133,23 @@ def test_key_is_stored_in_no_database_row(openrouter_with_key, admin_client):
     assert ProviderConfig.objects.get(name="openrouter").api_key_env == "OPENROUTER_API_KEY"
 
 
-@pytest.mark.parametrize("url,public", [
-    ("http://user:pass@host:1234/v1?key=abc#x", "http://host:1234/v1"),
-    ("https://openrouter.ai/api/v1", "https://openrouter.ai/api/v1"),
-    ("http://[::1]:8080/v1", "http://[::1]:8080/v1"),
-    ("http://[::1", ""),
-])
+@pytest.mark.parametrize(
+    "url,public",
+    [
+        ("http://user:pass@host:1234/v1?key=abc#x", "http://host:1234/v1"),
+        ("https://openrouter.ai/api/v1", "https://openrouter.ai/api/v1"),
+        ("http://[::1]:8080/v1", "http://[::1]:8080/v1"),
+        ("http://[::1", ""),
+    ],
+)
 def test_public_url_drops_credentials(url, public):
     assert public_url(url) == public
 
 
 def test_log_lines_never_show_the_user_info_of_a_url():
-    assert redact("GET http://admin:s3cret@llm.local:1234/v1/models") == "GET http://[REDACTED]@llm.local:1234/v1/models"
+    assert (
+        redact("GET http://admin:s3cret@llm.local:1234/v1/models") == "GET http://[REDACTED]@llm.local:1234/v1/models"
+    )
 
 
 @pytest.fixture
@@ -167,8 +180,14 @@ def test_credentials_in_a_base_url_reach_no_message_status_log_or_repr(provider_
         health = client.get("/api/v1/health").json()
     assert info.value.code == "LLM_UNAVAILABLE"
     assert public_url(url) in info.value.message  # the message still says where it tried
-    shown = [info.value.message, str(info.value.details), repr(provider), repr(provider.config), str(status),
-             str(health)] + [caplog.handler.format(record) for record in caplog.records]
+    shown = [
+        info.value.message,
+        str(info.value.details),
+        repr(provider),
+        repr(provider.config),
+        str(status),
+        str(health),
+    ] + [caplog.handler.format(record) for record in caplog.records]
     for text in shown:
         assert password not in text and "llmuser" not in text
     entry = next(p for p in status["providers"] if p["name"] == settings.LLM_PROVIDER)
@@ -181,7 +200,9 @@ def test_a_key_in_a_variable_of_any_name_is_masked_once_its_provider_is_configur
 
     key = "vllm-auth-value-0123456789abcdef"
     monkeypatch.setenv("VLLM_AUTH", key)
-    ProviderConfig.objects.create(name="vllm", **fake_provider_row_values(fake_openai.base_url, api_key_env="VLLM_AUTH"))
+    ProviderConfig.objects.create(
+        name="vllm", **fake_provider_row_values(fake_openai.base_url, api_key_env="VLLM_AUTH")
+    )
     registry.get_provider("vllm")
     record = logging.LogRecord("x", logging.WARNING, __file__, 1, "upstream said: invalid key %s", (key,), None)
     RedactSecretsFilter().filter(record)
@@ -194,8 +215,11 @@ def test_error_responses_quoting_an_upstream_never_carry_a_key(monkeypatch):
     from marketplace.api_errors import error_response, sse_error_event
 
     monkeypatch.setenv("OPENROUTER_API_KEY", SECRET)
-    exc = ProviderResponseError(f"Provider 'openrouter' said: bad key {SECRET}", provider="openrouter",
-                                details={"reason": "malformed_json", "excerpt": f"<p>key {SECRET} refused</p>"})
+    exc = ProviderResponseError(
+        f"Provider 'openrouter' said: bad key {SECRET}",
+        provider="openrouter",
+        details={"reason": "malformed_json", "excerpt": f"<p>key {SECRET} refused</p>"},
+    )
     body = error_response(exc).content.decode()
     event = sse_error_event(exc).decode()
     for text in (body, event):

@@ -1,5 +1,6 @@
 """Provider configuration reads (llm/selectors.py): the async read looks after its own database
 connection, since the gateway's requests no longer run the request signals in its thread."""
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections

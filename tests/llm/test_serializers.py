@@ -1,5 +1,6 @@
 """Edge validation of chat completion requests: what passes (not stricter than the servers behind us)
 and what is refused, with the field named in the error."""
+
 import pytest
 from django.test import override_settings
 
@@ -29,7 +30,9 @@ def test_max_tokens_minus_one_passes_through_as_no_limit():
     assert serializer.chat_request().max_tokens == -1
 
 
-@pytest.mark.parametrize("value", [0, -2, 32769, 1.5, "10", True], ids=["zero", "minus-two", "above-limit", "float", "string", "bool"])
+@pytest.mark.parametrize(
+    "value", [0, -2, 32769, 1.5, "10", True], ids=["zero", "minus-two", "above-limit", "float", "string", "bool"]
+)
 def test_max_tokens_outside_the_range_or_not_an_integer_is_refused(value):
     serializer, ok = validate(max_tokens=value)
     assert not ok
@@ -62,8 +65,11 @@ def test_temperature_out_of_range_or_not_a_number_is_refused(value):
     assert "temperature" in serializer.errors
 
 
-@pytest.mark.parametrize("content", [5, {"text": "x"}, True, [{"type": "image_url", "image_url": {"url": "x"}}], ["x"]],
-                         ids=["int", "object", "bool", "image-part", "bare-string-part"])
+@pytest.mark.parametrize(
+    "content",
+    [5, {"text": "x"}, True, [{"type": "image_url", "image_url": {"url": "x"}}], ["x"]],
+    ids=["int", "object", "bool", "image-part", "bare-string-part"],
+)
 def test_non_string_content_is_refused(content):
     serializer, ok = validate(messages=[{"role": "user", "content": content}])
     assert not ok
@@ -79,8 +85,13 @@ def test_text_content_parts_are_joined_with_newlines():
 
 def test_null_content_is_allowed_only_for_assistant_tool_calls():
     calls = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
-    serializer, ok = validate(messages=[USER, {"role": "assistant", "content": None, "tool_calls": calls},
-                                        {"role": "tool", "content": "42", "tool_call_id": "c1"}])
+    serializer, ok = validate(
+        messages=[
+            USER,
+            {"role": "assistant", "content": None, "tool_calls": calls},
+            {"role": "tool", "content": "42", "tool_call_id": "c1"},
+        ]
+    )
     assert ok, serializer.errors
     messages = serializer.chat_request().messages
     assert messages[1].to_openai() == {"role": "assistant", "content": None, "tool_calls": calls}
@@ -92,23 +103,31 @@ def test_null_content_is_allowed_only_for_assistant_tool_calls():
 CALL = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
 
 
-@pytest.mark.parametrize("message", [
-    {"role": "assistant", "content": None, "tool_calls": CALL},
-    {"role": "assistant", "tool_calls": CALL},
-    {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
-    {"role": "assistant", "content": ""},
-], ids=["null-with-tool-calls", "missing-with-tool-calls", "null-with-function-call", "empty-string"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"role": "assistant", "content": None, "tool_calls": CALL},
+        {"role": "assistant", "tool_calls": CALL},
+        {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
+        {"role": "assistant", "content": ""},
+    ],
+    ids=["null-with-tool-calls", "missing-with-tool-calls", "null-with-function-call", "empty-string"],
+)
 def test_an_assistant_message_has_content_or_a_call(message):
     serializer, ok = validate(messages=[USER, message])
     assert ok, serializer.errors
 
 
-@pytest.mark.parametrize("message", [
-    {"role": "assistant"},
-    {"role": "assistant", "content": None},
-    {"role": "assistant", "content": None, "tool_calls": []},
-    {"role": "assistant", "content": None, "tool_calls": None, "refusal": "No."},
-], ids=["missing", "null", "empty-tool-calls", "refusal-only"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"role": "assistant"},
+        {"role": "assistant", "content": None},
+        {"role": "assistant", "content": None, "tool_calls": []},
+        {"role": "assistant", "content": None, "tool_calls": None, "refusal": "No."},
+    ],
+    ids=["missing", "null", "empty-tool-calls", "refusal-only"],
+)
 def test_an_assistant_message_without_content_or_a_call_is_refused(message):
     # OpenAI: content is "required unless tool_calls or function_call is specified"
     serializer, ok = validate(messages=[USER, message])
@@ -118,7 +137,9 @@ def test_an_assistant_message_without_content_or_a_call_is_refused(message):
     }
 
 
-@pytest.mark.parametrize("messages", [[], None, "hi", [None], ["hi"]], ids=["empty", "null", "string", "null-item", "string-item"])
+@pytest.mark.parametrize(
+    "messages", [[], None, "hi", [None], ["hi"]], ids=["empty", "null", "string", "null-item", "string-item"]
+)
 def test_missing_empty_or_malformed_messages_are_refused(messages):
     serializer, ok = validate(messages=messages)
     assert not ok
@@ -158,8 +179,16 @@ def test_unknown_message_field_is_refused_by_name():
 
 
 def test_openai_parameters_and_server_extensions_are_forwarded_untouched():
-    extras = {"top_p": 0.9, "stop": ["\n"], "seed": 7, "tools": [], "response_format": {"type": "json_object"},
-              "top_k": 40, "repeat_penalty": 1.1, "min_p": 0.05}
+    extras = {
+        "top_p": 0.9,
+        "stop": ["\n"],
+        "seed": 7,
+        "tools": [],
+        "response_format": {"type": "json_object"},
+        "top_k": 40,
+        "repeat_penalty": 1.1,
+        "min_p": 0.05,
+    }
     serializer, ok = validate(model="m", provider="lm_studio", **extras)
     assert ok, serializer.errors
     request = serializer.chat_request()
@@ -192,7 +221,9 @@ def test_only_one_choice_is_supported(n, ok):
     assert validate(n=n)[1] is ok
 
 
-@pytest.mark.parametrize("body", [b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", b"[" * 100_000], ids=["object", "array"])
+@pytest.mark.parametrize(
+    "body", [b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", b"[" * 100_000], ids=["object", "array"]
+)
 def test_deeply_nested_json_body_is_a_validation_error(rf, body):
     request = rf.post("/", data=body, content_type="application/json")
     with pytest.raises(RequestValidationError) as caught:

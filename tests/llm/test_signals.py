@@ -1,6 +1,7 @@
 """The post_migrate seeding of provider rows across partial migrations: `migrate auth` on a fresh database,
 `migrate llm zero` or back to an older state, a full `migrate` afterwards, and the upgrade of rows synced by
 older code, each run as `make run` would run it (a subprocess)."""
+
 import hashlib
 import json
 import sqlite3
@@ -53,12 +54,15 @@ def test_upgrading_from_the_fingerprint_keeps_admin_edits(tmp_path, settings):
     with sqlite3.connect(database) as connection:
         connection.execute(
             f"INSERT INTO llm_providerconfig ({', '.join(row)}, created_at, updated_at) "
-            f"VALUES ({', '.join('?' * len(row))}, '2026-01-01', '2026-01-01')", list(row.values()))
+            f"VALUES ({', '.join('?' * len(row))}, '2026-01-01', '2026-01-01')",
+            list(row.values()),
+        )
 
     result = run_manage("migrate", "--noinput", database=database)
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(database) as connection:
         timeout, env_values = connection.execute(
-            "SELECT timeout, env_values FROM llm_providerconfig WHERE name = 'lm_studio'").fetchone()
+            "SELECT timeout, env_values FROM llm_providerconfig WHERE name = 'lm_studio'"
+        ).fetchone()
     assert timeout == 123.0
     assert json.loads(env_values) == env

@@ -1,5 +1,6 @@
 """The SSE decoder: every framing case of DESIGN's "Streaming hard cases", fed whole and split at every
 byte position (the network may cut anywhere, including inside CRLF and inside a UTF-8 character)."""
+
 import pytest
 
 from llm.exceptions import ProviderResponseError

@@ -1,5 +1,6 @@
 """Stream shaping: coalescing, bounding, both combined; that the upstream is closed, and that the end of
 an answer and failures are never delayed or lost. Scripted upstreams, plus one real one (fake server)."""
+
 import asyncio
 
 import pytest

@@ -1,5 +1,6 @@
 """Every "Streaming hard case" of DESIGN, against the fake OpenAI-compatible server over real loopback
 HTTP: what the provider yields, or the exact exception class and code, and the partial text kept."""
+
 import asyncio
 
 import pytest
@@ -38,8 +39,16 @@ async def stream_error(provider, model: str, expected: type[Exception]):
 @pytest.mark.parametrize(
     "behaviour",
     ["normal", "comments", "no-space", "crlf", "cr", "split", "multiline", "done-no-blank"],
-    ids=["lf", "comment_lines", "data_without_space", "crlf", "cr", "split_lines", "multi_line_data",
-         "done_at_eof_without_blank_line"],
+    ids=[
+        "lf",
+        "comment_lines",
+        "data_without_space",
+        "crlf",
+        "cr",
+        "split_lines",
+        "multi_line_data",
+        "done_at_eof_without_blank_line",
+    ],
 )
 async def test_framing_variants_yield_the_exact_text(fake_openai_provider, fake_openai, behaviour):
     chunks = await collect(fake_openai_provider, behaviour)
@@ -276,7 +285,9 @@ async def test_huge_line_is_bounded(settings, make_fake_provider):
         ("context-overflow-openai", ContextOverflowError, "LLM_CONTEXT_OVERFLOW", 1),
     ],
 )
-async def test_error_status_on_a_streaming_request(fake_openai_provider, fake_openai, behaviour, expected, code, attempts):
+async def test_error_status_on_a_streaming_request(
+    fake_openai_provider, fake_openai, behaviour, expected, code, attempts
+):
     exc = await stream_error(fake_openai_provider, behaviour, expected)
     assert type(exc) is expected
     assert exc.code == code

@@ -2,6 +2,7 @@
 them: parsed by the provider layer (streamed and not), never merged or cut by stream shaping, written
 in OpenAI's format, and put back together by the official SDK through a live gateway. Plain text
 streams are unchanged."""
+
 import json
 
 import httpx
@@ -41,8 +42,9 @@ def reassemble(deltas):
     calls = {}
     for delta in deltas:
         for piece in delta:
-            call = calls.setdefault(piece["index"],
-                                    {"id": None, "type": None, "function": {"name": "", "arguments": ""}})
+            call = calls.setdefault(
+                piece["index"], {"id": None, "type": None, "function": {"name": "", "arguments": ""}}
+            )
             call["id"] = piece.get("id") or call["id"]
             call["type"] = piece.get("type") or call["type"]
             function = piece.get("function") or {}
@@ -55,8 +57,9 @@ def reassemble(deltas):
 async def test_streamed_tool_calls_are_relayed_fragment_by_fragment(fake_openai_provider):
     chunks = await collect(fake_openai_provider.stream(request("tool-calls")))
     calls = [c for c in chunks if c.tool_calls]
-    assert calls[0].tool_calls == [{"index": 0, "id": "call_fake_0", "type": "function",
-                                    "function": {"name": "get_weather", "arguments": ""}}]
+    assert calls[0].tool_calls == [
+        {"index": 0, "id": "call_fake_0", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+    ]
     assert calls[1].tool_calls == [{"index": 0, "function": {"arguments": '{"ci'}}]
     assert reassemble(c.tool_calls for c in calls) == TOOL_CALLS
     assert chunks[-1].finish_reason == "tool_calls"
@@ -97,8 +100,9 @@ async def test_a_refusal_is_relayed_streamed_and_not(fake_openai_provider):
 
 async def test_logprobs_are_relayed_with_their_tokens_streamed_and_not(fake_openai_provider):
     chunks = await collect(fake_openai_provider.stream(request("logprobs")))
-    assert [(c.delta, c.logprobs) for c in chunks if c.delta] == [(expected_text(i + 1)[len(expected_text(i)):],
-                                                                   token_logprobs(i)) for i in range(8)]
+    assert [(c.delta, c.logprobs) for c in chunks if c.delta] == [
+        (expected_text(i + 1)[len(expected_text(i)) :], token_logprobs(i)) for i in range(8)
+    ]
     completion = await fake_openai_provider.complete(request("logprobs"))
     assert completion.logprobs == expected_logprobs(8)
 
@@ -137,14 +141,18 @@ def delta(fields, finish=None, **choice):
 
 
 def answer(message, **choice):
-    return {"id": "x", "model": "m",
-            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls", **choice}]}
+    return {
+        "id": "x",
+        "model": "m",
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls", **choice}],
+    }
 
 
 async def test_a_whole_answer_to_a_stream_request_gives_its_tool_calls_their_index():
     # A server that ignores stream=true sends a message; a delta's tool calls need `index`.
-    provider = mock_provider(lambda req: httpx.Response(200, json=answer({"role": "assistant", "content": None,
-                                                                          "tool_calls": TOOL_CALLS})))
+    provider = mock_provider(
+        lambda req: httpx.Response(200, json=answer({"role": "assistant", "content": None, "tool_calls": TOOL_CALLS}))
+    )
     [chunk] = await collect(provider.stream(request("m")))
     assert chunk.tool_calls == [{"index": i, **call} for i, call in enumerate(TOOL_CALLS)]
     assert chunk.finish_reason == "tool_calls"
@@ -152,12 +160,14 @@ async def test_a_whole_answer_to_a_stream_request_gives_its_tool_calls_their_ind
 
 async def test_empty_tool_calls_count_as_absent():
     # vLLM sends `"tool_calls": []` with plain text
-    provider = mock_provider(lambda req: sse(delta({"role": "assistant", "content": "Hi", "tool_calls": []}),
-                                             delta({}, "stop")))
+    provider = mock_provider(
+        lambda req: sse(delta({"role": "assistant", "content": "Hi", "tool_calls": []}), delta({}, "stop"))
+    )
     chunks = await collect(provider.stream(request("m")))
     assert [c.delta for c in chunks] == ["Hi", ""] and not any(c.has_parts for c in chunks)
-    provider = mock_provider(lambda req: httpx.Response(200, json=answer({"role": "assistant", "content": "Hi",
-                                                                          "tool_calls": []})))
+    provider = mock_provider(
+        lambda req: httpx.Response(200, json=answer({"role": "assistant", "content": "Hi", "tool_calls": []}))
+    )
     assert (await provider.complete(request("m"))).tool_calls is None
 
 
@@ -189,6 +199,7 @@ def upstream(*chunks):
     async def generate():
         for chunk in chunks:
             yield chunk
+
     return generate()
 
 
@@ -198,16 +209,32 @@ CALL_ARGS = Chunk(tool_calls=[{"index": 0, "function": {"arguments": "{}"}}])
 
 @pytest.mark.parametrize("max_ms", [0, 1000], ids=["by-size", "timed"])
 async def test_coalescing_sends_tool_call_chunks_alone_after_the_text_before_them(max_ms):
-    chunks = [Chunk(role="assistant"), Chunk(delta="a"), Chunk(delta="b"), CALL_START, CALL_ARGS,
-              Chunk(delta="c"), Chunk(finish_reason="tool_calls")]
+    chunks = [
+        Chunk(role="assistant"),
+        Chunk(delta="a"),
+        Chunk(delta="b"),
+        CALL_START,
+        CALL_ARGS,
+        Chunk(delta="c"),
+        Chunk(finish_reason="tool_calls"),
+    ]
     out = await collect(coalesce(upstream(*chunks), max_chars=100, max_ms=max_ms))
-    assert out == [Chunk(delta="ab", role="assistant"), CALL_START, CALL_ARGS,
-                   Chunk(delta="c", finish_reason="tool_calls")]
+    assert out == [
+        Chunk(delta="ab", role="assistant"),
+        CALL_START,
+        CALL_ARGS,
+        Chunk(delta="c", finish_reason="tool_calls"),
+    ]
 
 
 async def test_coalescing_never_merges_logprobs_or_refusals():
-    chunks = [Chunk(delta="a", logprobs={"content": []}), Chunk(delta="b", logprobs={"content": []}),
-              Chunk(refusal="no"), Chunk(refusal="pe"), Chunk(finish_reason="stop")]
+    chunks = [
+        Chunk(delta="a", logprobs={"content": []}),
+        Chunk(delta="b", logprobs={"content": []}),
+        Chunk(refusal="no"),
+        Chunk(refusal="pe"),
+        Chunk(finish_reason="stop"),
+    ]
     assert await collect(coalesce(upstream(*chunks), max_chars=100)) == chunks
 
 
@@ -228,20 +255,34 @@ def payload(event: bytes) -> dict:
 
 def test_plain_events_and_answers_are_byte_for_byte_what_they_were():
     encoder = StreamEncoder(completion_id="chatcmpl-1", model="m-1", include_usage=True, created=123)
-    events = b"".join(encoder.encode(c) for c in (Chunk(role="assistant"), Chunk(delta='Hé "x"'),
-                                                 Chunk(reasoning="r"), Chunk(finish_reason="stop"),
-                                                 Chunk(usage=Usage(1, 2, 3))))
+    events = b"".join(
+        encoder.encode(c)
+        for c in (
+            Chunk(role="assistant"),
+            Chunk(delta='Hé "x"'),
+            Chunk(reasoning="r"),
+            Chunk(finish_reason="stop"),
+            Chunk(usage=Usage(1, 2, 3)),
+        )
+    )
     head = b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":123,"model":"m-1","system_fingerprint":null,'
     assert events + encoder.finish() == (
-        head + b'"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'
-        + head + b'"choices":[{"index":0,"delta":{"content":"H\xc3\xa9 \\"x\\""},"logprobs":null,"finish_reason":null}]}\n\n'
-        + head + b'"choices":[{"index":0,"delta":{"reasoning_content":"r"},"logprobs":null,"finish_reason":null}]}\n\n'
-        + head + b'"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n'
-        + head + b'"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}\n\n' + DONE_EVENT
+        head
+        + b'"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'
+        + head
+        + b'"choices":[{"index":0,"delta":{"content":"H\xc3\xa9 \\"x\\""},"logprobs":null,"finish_reason":null}]}\n\n'
+        + head
+        + b'"choices":[{"index":0,"delta":{"reasoning_content":"r"},"logprobs":null,"finish_reason":null}]}\n\n'
+        + head
+        + b'"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n'
+        + head
+        + b'"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}\n\n'
+        + DONE_EVENT
     )
     body = completion_body(Completion(text="hi", model="m", usage=Usage(1, 2, 3), id="x"), fallback_model="d")
-    assert body["choices"] == [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "logprobs": None,
-                                "finish_reason": "stop"}]
+    assert body["choices"] == [
+        {"index": 0, "message": {"role": "assistant", "content": "hi"}, "logprobs": None, "finish_reason": "stop"}
+    ]
 
 
 def test_tool_call_chunks_are_sdk_chunks_whose_delta_is_what_the_upstream_sent():
@@ -254,8 +295,12 @@ def test_tool_call_chunks_are_sdk_chunks_whose_delta_is_what_the_upstream_sent()
     chunk = ChatCompletionChunk.model_validate(body)
     assert chunk.choices[0].delta.tool_calls[0].function.name == "f"
     ending = payload(encoder.encode(Chunk(tool_calls=CALL_ARGS.tool_calls, finish_reason="tool_calls")))
-    assert ending["choices"][0] == {"index": 0, "delta": {"tool_calls": CALL_ARGS.tool_calls}, "logprobs": None,
-                                    "finish_reason": "tool_calls"}
+    assert ending["choices"][0] == {
+        "index": 0,
+        "delta": {"tool_calls": CALL_ARGS.tool_calls},
+        "logprobs": None,
+        "finish_reason": "tool_calls",
+    }
 
 
 def test_a_stream_that_opens_with_a_tool_call_has_null_content_as_openai_sends_it():
@@ -280,8 +325,16 @@ def test_refusal_function_call_and_logprobs_go_where_openai_puts_them():
 def test_an_answer_with_tool_calls_or_a_refusal_has_null_content():
     from openai.types.chat import ChatCompletion
 
-    body = completion_body(Completion(text="", model="m", finish_reason="tool_calls", tool_calls=TOOL_CALLS,
-                                      logprobs={"content": None, "refusal": None}), fallback_model="d")
+    body = completion_body(
+        Completion(
+            text="",
+            model="m",
+            finish_reason="tool_calls",
+            tool_calls=TOOL_CALLS,
+            logprobs={"content": None, "refusal": None},
+        ),
+        fallback_model="d",
+    )
     assert body["choices"][0]["message"] == {"role": "assistant", "content": None, "tool_calls": TOOL_CALLS}
     assert body["choices"][0]["logprobs"] == {"content": None, "refusal": None}
     assert ChatCompletion.model_validate(body).choices[0].message.tool_calls[1].function.name == "get_time"
@@ -298,15 +351,20 @@ def client(live_gateway):
 
 
 def sdk_calls(tool_calls):
-    return [{"id": c.id, "type": c.type, "function": {"name": c.function.name, "arguments": c.function.arguments}}
-            for c in tool_calls]
+    return [
+        {"id": c.id, "type": c.type, "function": {"name": c.function.name, "arguments": c.function.arguments}}
+        for c in tool_calls
+    ]
 
 
 def test_sdk_reassembles_a_streamed_tool_call_into_the_upstreams(client, fake_upstream):
     stream = client.chat.completions.create(model="tool-calls", messages=HI, tools=TOOLS, stream=True)
     chunks = list(stream)
-    deltas = [[c.model_dump(exclude_none=True) for c in chunk.choices[0].delta.tool_calls]
-              for chunk in chunks if chunk.choices and chunk.choices[0].delta.tool_calls]
+    deltas = [
+        [c.model_dump(exclude_none=True) for c in chunk.choices[0].delta.tool_calls]
+        for chunk in chunks
+        if chunk.choices and chunk.choices[0].delta.tool_calls
+    ]
     assert reassemble(deltas) == TOOL_CALLS
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
     assert fake_upstream.last.body["tools"] == TOOLS
@@ -327,8 +385,11 @@ def test_sdk_gets_a_non_streamed_tool_call_and_can_answer_it(client, fake_upstre
     assert sdk_calls(message.tool_calls) == TOOL_CALLS
     assert (message.content, completion.choices[0].finish_reason) == (None, "tool_calls")
     # the next turn: the assistant's message as the SDK returned it, and the tool's answer
-    turn = [*HI, message.model_dump(exclude_none=True),
-            {"role": "tool", "tool_call_id": "call_fake_0", "content": "12 °C"}]
+    turn = [
+        *HI,
+        message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": "call_fake_0", "content": "12 °C"},
+    ]
     reply = client.chat.completions.create(model="fake-model", messages=turn, tools=TOOLS)
     assert reply.choices[0].message.content == expected_text(8)
     forwarded = fake_upstream.last.body["messages"]

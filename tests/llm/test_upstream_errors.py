@@ -1,4 +1,5 @@
 """Classification of upstream failures into our exceptions, with the texts real servers send."""
+
 import json
 
 import pytest
@@ -29,8 +30,16 @@ def classify(status, body, headers=JSON):
 
 @pytest.mark.parametrize(
     "body",
-    [{"error": LM_STUDIO_CONTEXT_OVERFLOW}, {"error": LLAMA_CPP_CONTEXT_OVERFLOW}, {"error": OPENAI_CONTEXT_OVERFLOW},
-     {"error": {"message": "The number of tokens to keep from the initial prompt is greater than the context length"}}],
+    [
+        {"error": LM_STUDIO_CONTEXT_OVERFLOW},
+        {"error": LLAMA_CPP_CONTEXT_OVERFLOW},
+        {"error": OPENAI_CONTEXT_OVERFLOW},
+        {
+            "error": {
+                "message": "The number of tokens to keep from the initial prompt is greater than the context length"
+            }
+        },
+    ],
     ids=["lm_studio", "llama_cpp", "openai", "lm_studio_n_keep"],
 )
 def test_context_overflow_texts_become_context_overflow(body):

@@ -1,6 +1,7 @@
 """`POST /api/v1/llm/chat/completions` over a live ASGI server: the JSON and SSE answers, the SSE headers,
 tokens relayed as they come, the request forwarded faithfully, and every bad input refused with
 VALIDATION_ERROR (413 for an oversized body) before any upstream call."""
+
 import json
 
 import httpx
@@ -40,8 +41,10 @@ def test_streamed_answer_is_openai_chunks_ending_with_done(live_gateway, fake_up
 
 
 def test_usage_is_streamed_only_when_asked_for(live_gateway, fake_upstream):
-    result = post_chat(live_gateway.url, {"model": "fake-model", "messages": HI, "stream": True,
-                                          "stream_options": {"include_usage": True}})
+    result = post_chat(
+        live_gateway.url,
+        {"model": "fake-model", "messages": HI, "stream": True, "stream_options": {"include_usage": True}},
+    )
     usage_chunk = result.events[-2]
     assert usage_chunk["choices"] == []
     assert usage_chunk["usage"] == {"prompt_tokens": 5, "completion_tokens": 8, "total_tokens": 13}
@@ -50,9 +53,10 @@ def test_usage_is_streamed_only_when_asked_for(live_gateway, fake_upstream):
 
 def test_tokens_are_relayed_as_they_arrive_not_buffered(live_gateway, fake_upstream):
     body = {"model": "slow:150", "messages": HI, "stream": True}
-    with httpx.Client(timeout=10) as client, client.stream(
-        "POST", f"{live_gateway.url}/api/v1/llm/chat/completions", json=body
-    ) as response:
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream("POST", f"{live_gateway.url}/api/v1/llm/chat/completions", json=body) as response,
+    ):
         lines = response.iter_lines()
         first = next(line for line in lines if line.startswith("data: "))
         upstream = fake_upstream.last
@@ -63,13 +67,25 @@ def test_tokens_are_relayed_as_they_arrive_not_buffered(live_gateway, fake_upstr
 
 
 def test_request_fields_are_forwarded_to_the_upstream(live_gateway, fake_upstream):
-    body = {"model": "fake-model", "messages": [{"role": "system", "content": "Be brief."},
-                                                {"role": "developer", "content": "x"}, *HI],
-            "temperature": 0.3, "max_tokens": -1, "top_p": 0.5, "stop": ["\n"], "top_k": 20}
+    body = {
+        "model": "fake-model",
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "developer", "content": "x"}, *HI],
+        "temperature": 0.3,
+        "max_tokens": -1,
+        "top_p": 0.5,
+        "stop": ["\n"],
+        "top_k": 20,
+    }
     assert post_chat(live_gateway.url, body).status == 200
     sent = fake_upstream.last.body
     assert sent["messages"] == body["messages"]
-    assert (sent["temperature"], sent["max_tokens"], sent["top_p"], sent["stop"], sent["top_k"]) == (0.3, -1, 0.5, ["\n"], 20)
+    assert (sent["temperature"], sent["max_tokens"], sent["top_p"], sent["stop"], sent["top_k"]) == (
+        0.3,
+        -1,
+        0.5,
+        ["\n"],
+        20,
+    )
     assert "provider" not in sent
 
 
@@ -113,7 +129,9 @@ def test_bad_input_is_refused_before_any_upstream_call(live_gateway, fake_upstre
     assert fake_upstream.records == []
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"", "\"caf\xe9\"".encode("latin-1"), b"null"], ids=["broken", "empty", "not-utf8", "null"])
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"", '"caf\xe9"'.encode("latin-1"), b"null"], ids=["broken", "empty", "not-utf8", "null"]
+)
 def test_body_that_is_not_a_json_object_is_refused(live_gateway, fake_upstream, raw):
     result = post_chat(live_gateway.url, None, raw=raw)
     assert (result.status, result.body["error"]["code"]) == (400, "VALIDATION_ERROR")
@@ -155,8 +173,11 @@ def test_oversized_chunked_body_without_content_length_is_413(live_gateway, fake
             yield payload[i : i + 1000]
 
     with httpx.Client(timeout=10) as client:
-        response = client.post(f"{live_gateway.url}/api/v1/llm/chat/completions", content=chunks(),
-                               headers={"Content-Type": "application/json"})
+        response = client.post(
+            f"{live_gateway.url}/api/v1/llm/chat/completions",
+            content=chunks(),
+            headers={"Content-Type": "application/json"},
+        )
     assert "content-length" not in response.request.headers
     assert (response.status_code, response.json()["error"]["code"]) == (413, "VALIDATION_ERROR")
     assert fake_upstream.records == []
@@ -214,8 +235,11 @@ def test_streams_through_the_sync_test_client_complete_one_after_the_other(clien
     # Django's sync client runs the view on one event loop and reads the body on another; the view
     # must not leave the upstream stream to the first loop's shutdown (which used to cut it short).
     for _ in range(2):
-        response = client.post("/api/v1/llm/chat/completions", {"model": "fake-model", "messages": HI, "stream": True},
-                               content_type="application/json")
+        response = client.post(
+            "/api/v1/llm/chat/completions",
+            {"model": "fake-model", "messages": HI, "stream": True},
+            content_type="application/json",
+        )
         assert response.status_code == 200
         assert response["Content-Type"] == "text/event-stream"
         events = sse_events(b"".join(response))  # how WSGI and the test client read a body
@@ -225,8 +249,11 @@ def test_streams_through_the_sync_test_client_complete_one_after_the_other(clien
 
 
 def test_a_failure_mid_stream_through_the_sync_test_client_is_the_final_error_event(client, fake_upstream):
-    response = client.post("/api/v1/llm/chat/completions",
-                           {"model": "drop-after:3", "messages": HI, "stream": True}, content_type="application/json")
+    response = client.post(
+        "/api/v1/llm/chat/completions",
+        {"model": "drop-after:3", "messages": HI, "stream": True},
+        content_type="application/json",
+    )
     events = sse_events(b"".join(response))  # how WSGI and the test client read a body
     assert events[-1]["error"]["code"] == "LLM_BAD_GATEWAY"
     assert "[DONE]" not in events

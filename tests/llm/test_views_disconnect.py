@@ -1,6 +1,7 @@
 """A client that leaves cancels the upstream request at once: through Django's ASGI handler
 (ApplicationCommunicator, as in Django's own tests/asgi/tests.py) and through a live uvicorn server,
 both after the first byte and while still waiting for the first token."""
+
 import json
 import socket
 import time
@@ -16,11 +17,22 @@ PATH = "/api/v1/llm/chat/completions"
 
 def http_scope(body: bytes) -> dict:
     return {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": PATH, "raw_path": PATH.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": PATH,
+        "raw_path": PATH.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
     }
 
 
@@ -58,8 +70,10 @@ async def test_disconnect_while_waiting_for_the_first_token_closes_the_upstream(
 
 def test_live_client_that_hangs_up_mid_stream_cancels_the_upstream(live_gateway, fake_upstream):
     payload = json.dumps({"model": "slow:300", "messages": HI, "stream": True}).encode()
-    request = (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+    request = (
+        f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    ).encode() + payload
     with socket.create_connection(("127.0.0.1", live_gateway.port), timeout=5) as sock:
         sock.sendall(request)
         received = b""

@@ -1,6 +1,7 @@
 """Every mapped error at the HTTP level, before the first byte (a JSON error with its status) and after
 it (HTTP 200, then one final `data: {"error": ...}` event and the end of the stream), for streamed and
 non-streamed requests; a stream whose upstream dies mid-way ends promptly."""
+
 import time
 
 import pytest
@@ -52,7 +53,9 @@ BEFORE_FIRST_BYTE = [
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
 @pytest.mark.parametrize("behaviour,status,code", BEFORE_FIRST_BYTE, ids=[b[0] for b in BEFORE_FIRST_BYTE])
-def test_upstream_error_before_the_first_byte_is_a_json_error_with_its_status(live_gateway, behaviour, status, code, stream):
+def test_upstream_error_before_the_first_byte_is_a_json_error_with_its_status(
+    live_gateway, behaviour, status, code, stream
+):
     result = chat(live_gateway, behaviour, stream=stream)
     assert (result.status, result.body["error"]["code"]) == (status, code)
     assert result.headers["content-type"] == "application/json"
@@ -154,7 +157,9 @@ def scripted(monkeypatch):
     def install(error, chunks_before=0):
         async def aget_provider(name=None):
             return ScriptedProvider(error, chunks_before)
+
         monkeypatch.setattr(apis, "aget_provider", aget_provider)
+
     return install
 
 

@@ -1,4 +1,5 @@
 """`GET /api/v1/llm/models[?provider=]`: OpenAI's list format, provider selection and its errors."""
+
 import httpx
 import pytest
 
@@ -22,7 +23,9 @@ def test_provider_can_be_named(live_gateway, fake_upstream):
     assert get_models(live_gateway, "?provider=lm_studio").status_code == 200
 
 
-@pytest.mark.parametrize("query,code", [("?provider=nope", "LLM_UNKNOWN_PROVIDER"), ("?provider=openrouter", "LLM_PROVIDER_DISABLED")])
+@pytest.mark.parametrize(
+    "query,code", [("?provider=nope", "LLM_UNKNOWN_PROVIDER"), ("?provider=openrouter", "LLM_PROVIDER_DISABLED")]
+)
 def test_unknown_or_disabled_provider_is_400(live_gateway, fake_upstream, query, code):
     response = get_models(live_gateway, query)
     assert (response.status_code, response.json()["error"]["code"]) == (400, code)

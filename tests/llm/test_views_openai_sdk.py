@@ -1,5 +1,6 @@
 """The official openai SDK, pointed at a live gateway's /api/v1/llm, works end to end against the fake
 upstream: models, completion, streamed completion, and an exception on a mid-stream error."""
+
 import openai
 import pytest
 
@@ -21,7 +22,9 @@ def test_sdk_gets_a_completion(client, fake_upstream):
 
 def test_sdk_gets_a_streamed_completion_with_usage(client, fake_upstream):
     stream = client.chat.completions.create(
-        model="fake-model", messages=[{"role": "user", "content": "Hi"}], stream=True,
+        model="fake-model",
+        messages=[{"role": "user", "content": "Hi"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -52,7 +55,9 @@ def test_sdk_raises_on_a_mid_stream_error(client, fake_upstream):
 
 def test_sdk_raises_a_status_error_before_the_first_byte(client, fake_upstream):
     with pytest.raises(openai.NotFoundError) as excinfo:
-        client.chat.completions.create(model="model-not-found", messages=[{"role": "user", "content": "Hi"}], stream=True)
+        client.chat.completions.create(
+            model="model-not-found", messages=[{"role": "user", "content": "Hi"}], stream=True
+        )
     assert excinfo.value.body["code"] == "LLM_MODEL_NOT_FOUND"
 
 

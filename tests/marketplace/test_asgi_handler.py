@@ -2,6 +2,7 @@
 a per-request ThreadSensitiveContext (no thread created per request) and with the request signals on
 the event loop (no thread hop); every other view keeps Django's. Its copy of Django's `handle` is
 checked against the installed Django."""
+
 import hashlib
 import inspect
 import threading
@@ -30,9 +31,20 @@ def contexts(monkeypatch):
 
 
 async def get(path):
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
     communicator = ApplicationCommunicator(application, scope)
     await communicator.send_input({"type": "http.request", "body": b""})
     start = await communicator.receive_output(timeout=5)
@@ -42,13 +54,16 @@ async def get(path):
     return start["status"]
 
 
-@pytest.mark.parametrize("path,needs_thread", [
-    ("/api/v1/llm/models", False),
-    ("/api/v1/llm/chat/completions", False),
-    ("/api/v1/health/live", True),
-    ("/admin/login/", True),
-    ("/no/such/page", True),
-])
+@pytest.mark.parametrize(
+    "path,needs_thread",
+    [
+        ("/api/v1/llm/models", False),
+        ("/api/v1/llm/chat/completions", False),
+        ("/api/v1/health/live", True),
+        ("/admin/login/", True),
+        ("/no/such/page", True),
+    ],
+)
 def test_only_views_that_opt_out_skip_the_request_thread(path, needs_thread):
     assert asgi_handler._needs_request_thread(path) is needs_thread
 

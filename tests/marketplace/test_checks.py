@@ -1,4 +1,5 @@
 """The project's own system checks: the development secret key is refused when DEBUG is off."""
+
 from django.core import checks
 
 from marketplace.checks import check_secret_key

@@ -1,6 +1,7 @@
 """Logging as the servers configure it: with DEBUG on (the development default) and under uvicorn, whose CLI
 configures logging before it loads the app, every record of Django's and the servers' own loggers is
 printed once, with secrets masked (Django's and uvicorn's own handlers have no redaction filter)."""
+
 import subprocess
 import sys
 
@@ -21,16 +22,30 @@ for name in sys.argv[1:]:
                                     "/api/v1/negotiations/1/stream?token={SECRET}", "1.1", 200)
 """
 
-LOGGERS = ["django.request", "django.channels.server", "django.server", "uvicorn.access", "uvicorn.error",
-           "negotiations.live.views"]
+LOGGERS = [
+    "django.request",
+    "django.channels.server",
+    "django.server",
+    "uvicorn.access",
+    "uvicorn.error",
+    "negotiations.live.views",
+]
 
 
 @pytest.mark.parametrize("debug", ["true", "false"])
 def test_every_logger_prints_once_and_masked(debug):
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, *LOGGERS], cwd=settings.BASE_DIR, capture_output=True, text=True,
-        timeout=60, env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "marketplace.settings",
-                         "DJANGO_DEBUG": debug, "LOG_LEVEL": "INFO"},
+        [sys.executable, "-c", SCRIPT, *LOGGERS],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+            "DJANGO_DEBUG": debug,
+            "LOG_LEVEL": "INFO",
+        },
     )
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr

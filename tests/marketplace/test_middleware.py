@@ -2,6 +2,7 @@
 admin login (CSRF check of a POSTed form, session save, messages) works over a live uvicorn server,
 security headers are set, and API requests are unaffected. Any database access left inline would
 fail these with SynchronousOnlyOperation."""
+
 import re
 
 import httpx
@@ -23,12 +24,22 @@ def test_admin_login_over_asgi_saves_the_session_and_checks_csrf(live_gateway_se
         assert page.headers["x-frame-options"] == "DENY"
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
 
-        refused = client.post("/admin/login/", data={"username": "admin", "password": "pw-for-tests-only"},
-                              headers={"Referer": f"{live_gateway_server.url}/admin/login/"})
+        refused = client.post(
+            "/admin/login/",
+            data={"username": "admin", "password": "pw-for-tests-only"},
+            headers={"Referer": f"{live_gateway_server.url}/admin/login/"},
+        )
         assert refused.status_code == 403  # no CSRF token
 
-        logged_in = client.post("/admin/login/?next=/admin/", data={
-            "username": "admin", "password": "pw-for-tests-only", "csrfmiddlewaretoken": token, "next": "/admin/"})
+        logged_in = client.post(
+            "/admin/login/?next=/admin/",
+            data={
+                "username": "admin",
+                "password": "pw-for-tests-only",
+                "csrfmiddlewaretoken": token,
+                "next": "/admin/",
+            },
+        )
         assert logged_in.status_code == 302
         assert "sessionid" in client.cookies
         assert client.get("/admin/").status_code == 200

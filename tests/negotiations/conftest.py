@@ -5,6 +5,7 @@ WHY: every engine test needs the same setup; going through the services (not ORM
 HOW: async tests use `@pytest.mark.django_db(transaction=True)`; sync services are called through
      `sync_to_async`, as the engine itself does.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -38,12 +39,19 @@ def scripted_llm() -> FakeProvider:
 
 
 def make_listing(**overrides: Any):
-    fields = {"title": "Oak dining table", "list_price": "500.00", "description": "Solid oak, seats six.", "category": "furniture"}
+    fields = {
+        "title": "Oak dining table",
+        "list_price": "500.00",
+        "description": "Solid oak, seats six.",
+        "category": "furniture",
+    }
     fields.update(overrides)
     return listing_create(**fields)
 
 
-def make_negotiation(*, buyer: dict | None = None, seller: dict | None = None, listing=None, start: bool = True, **kwargs: Any):
+def make_negotiation(
+    *, buyer: dict | None = None, seller: dict | None = None, listing=None, start: bool = True, **kwargs: Any
+):
     """A negotiation over a 500.00 listing (buyer limit 450, seller floor 350 unless overridden)."""
     listing = listing or make_listing()
     buyer = {"limit_price": "450.00", "mode": "rule", **(buyer or {})}

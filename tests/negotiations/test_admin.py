@@ -1,5 +1,6 @@
 """Staff can inspect a negotiation in the admin: participants with their limits and the whole log,
 never a token digest."""
+
 import pytest
 
 from tests.negotiations.conftest import make_negotiation

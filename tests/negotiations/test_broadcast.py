@@ -1,4 +1,5 @@
 """The in-process broadcaster: fan-out, bounded queues with a Gap marker, thread-safe publishing."""
+
 import asyncio
 import threading
 
@@ -58,7 +59,11 @@ async def test_get_nowait_takes_a_waiting_item_or_returns_none_at_once():
         assert subscription.get_nowait() is None
         broadcaster.publish_delta(delta("a"))
         broadcaster.publish_delta(delta("b"))
-        assert [subscription.get_nowait().text, subscription.get_nowait().text, subscription.get_nowait()] == ["a", "b", None]
+        assert [subscription.get_nowait().text, subscription.get_nowait().text, subscription.get_nowait()] == [
+            "a",
+            "b",
+            None,
+        ]
 
 
 async def test_deltas_of_one_draft_are_merged_over_the_coalescing_window_in_order():

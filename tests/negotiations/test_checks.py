@@ -1,5 +1,6 @@
 """System checks for the negotiation settings: each refused value yields its negotiations.E00x id and
 names the variable; the defaults pass; `manage.py check` fails on a bad value."""
+
 import pytest
 
 from negotiations.checks import check_negotiation_settings

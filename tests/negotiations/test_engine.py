@@ -1,5 +1,6 @@
 """The engine, service level, with a scripted LLM: deals, walk-aways, the round limit, no zone of
 agreement, cancel, resume after interruptions, LLM failures, and what each side's prompt may contain."""
+
 from __future__ import annotations
 
 import asyncio
@@ -66,13 +67,19 @@ async def test_a_deal_is_reached_within_both_limits(mode):
     assert accept.data["action"] == "accept" and price(accept.data["price"]) == negotiation.agreed_price
     standing = [m for m in messages(events) if m.actor != accept.actor and m.data["action"] == "offer"][-1]
     assert standing.data["price"] == accept.data["price"], "only the other side's standing offer is accepted"
-    assert events[-1].data == {"result": "agreed", "end_reason": "accepted", "agreed_price": accept.data["price"],
-                               "rounds_used": negotiation.rounds_used}
+    assert events[-1].data == {
+        "result": "agreed",
+        "end_reason": "accepted",
+        "agreed_price": accept.data["price"],
+        "rounds_used": negotiation.rounds_used,
+    }
     assert_well_formed(negotiation, events)
 
 
 async def test_narrated_words_come_from_the_llm():
-    negotiation, events = await play(FakeProvider(respond=polite), buyer={"mode": "narrate"}, seller={"mode": "narrate"})
+    negotiation, events = await play(
+        FakeProvider(respond=polite), buyer={"mode": "narrate"}, seller={"mode": "narrate"}
+    )
     first = messages(events)[0]
     assert first.data["text"] == f"I can do {format_price(price(first.data['price']))}."
     assert guardrails(events) == []
@@ -88,10 +95,15 @@ async def test_walks_away_at_the_deadline_when_no_offer_is_acceptable():
 
 async def test_ends_at_the_round_limit_when_both_keep_countering():
     def stubborn(request):
-        return "<action>offer</action><price>100</price><message>$100.</message>" if "buying" in prompt_of(request) \
+        return (
+            "<action>offer</action><price>100</price><message>$100.</message>"
+            if "buying" in prompt_of(request)
             else "<action>offer</action><price>490</price><message>$490.</message>"
+        )
 
-    negotiation, events = await play(FakeProvider(respond=stubborn), buyer={"mode": "llm"}, seller={"mode": "llm"}, max_rounds=3)
+    negotiation, events = await play(
+        FakeProvider(respond=stubborn), buyer={"mode": "llm"}, seller={"mode": "llm"}, max_rounds=3
+    )
     assert final(negotiation) == ("no_deal", None, "max_rounds", 3)
     assert len(messages(events)) == 6
     assert all(m.data["action"] == "offer" for m in messages(events))
@@ -129,7 +141,10 @@ async def test_cancel_mid_run_stops_the_task_and_logs_only_the_cancellation():
     assert task.cancelled()
     negotiation, events = await reload(negotiation.pk)
     assert final(negotiation) == ("cancelled", None, "cancelled", 2)
-    assert [(e.type, e.data.get("status", e.data.get("result"))) for e in events[-2:]] == [("status", "cancelled"), ("outcome", "cancelled")]
+    assert [(e.type, e.data.get("status", e.data.get("result"))) for e in events[-2:]] == [
+        ("status", "cancelled"),
+        ("outcome", "cancelled"),
+    ]
     assert len(messages(events)) == 3
     assert_well_formed(negotiation, events)
 
@@ -153,7 +168,8 @@ async def test_a_cancel_from_another_process_drops_the_turn_being_played():
     class ElsewhereRunner:  # the engine runs in "another process": this runner cannot reach it
         def submit(self, negotiation_id): ...
         def cancel(self, negotiation_id): ...
-        def is_active(self, negotiation_id): return False
+        def is_active(self, negotiation_id):
+            return False
 
     await sync_to_async(negotiation_cancel)(negotiation=negotiation, runner=ElsewhereRunner())
     release.set()
@@ -184,7 +200,9 @@ def llm_or_polite(request):
 async def test_resume_between_turns_loses_and_duplicates_nothing():
     expected, expected_events = await play(FakeProvider(respond=llm_or_polite), **SIDES, seed=11)
     negotiation, _ = await sync_to_async(make_negotiation)(**SIDES, seed=11)
-    first = await NegotiationEngine(provider_resolver=FakeProvider(respond=llm_or_polite).resolve).run(negotiation.pk, max_turns=3)
+    first = await NegotiationEngine(provider_resolver=FakeProvider(respond=llm_or_polite).resolve).run(
+        negotiation.pk, max_turns=3
+    )
     assert first.turns_played == 3 and first.status == "running"
     # A new engine (a restarted process) picks up from the log.
     await NegotiationEngine(provider_resolver=FakeProvider(respond=llm_or_polite).resolve).run(negotiation.pk)
@@ -254,7 +272,9 @@ async def test_two_engines_on_one_negotiation_never_write_a_turn_twice(caplog):
 # --- LLM failures ------------------------------------------------------------------------------------
 async def test_an_llm_timeout_falls_back_to_templated_words():
     provider = FakeProvider([Stall(10)], respond=None)
-    negotiation, _ = await sync_to_async(make_negotiation)(buyer={"mode": "narrate"}, seller={"mode": "narrate"}, max_rounds=2)
+    negotiation, _ = await sync_to_async(make_negotiation)(
+        buyer={"mode": "narrate"}, seller={"mode": "narrate"}, max_rounds=2
+    )
     await NegotiationEngine(provider_resolver=provider.resolve, llm_timeout=0.2).run(negotiation.pk)
     negotiation, events = await reload(negotiation.pk)
     assert negotiation.is_finished and negotiation.status != "failed"
@@ -303,15 +323,22 @@ async def test_each_prompt_holds_only_what_its_side_may_see(mode):
     provider = FakeProvider(respond=llm_or_polite)
     side = {"mode": mode}
     negotiation, events = await play(
-        provider, buyer={**side, "limit_price": "447.77", "target_price": "311.11"},
+        provider,
+        buyer={**side, "limit_price": "447.77", "target_price": "311.11"},
         seller={**side, "limit_price": "353.33", "target_price": "533.33"},
     )
     public = {price(m.data["price"]) for m in messages(events) if m.data["price"]}
-    thoughts = {e.actor: [t.data["reasoning"] for t in events if t.type == "thought" and t.actor == e.actor] for e in events if e.actor != "system"}
+    thoughts = {
+        e.actor: [t.data["reasoning"] for t in events if t.type == "thought" and t.actor == e.actor]
+        for e in events
+        if e.actor != "system"
+    }
     for prompt in provider.prompts():
         me = "buyer" if "buying" in prompt else "seller"
         other = "seller" if me == "buyer" else "buyer"
-        other_private = {Decimal("353.33"), Decimal("533.33")} if me == "buyer" else {Decimal("447.77"), Decimal("311.11")}
+        other_private = (
+            {Decimal("353.33"), Decimal("533.33")} if me == "buyer" else {Decimal("447.77"), Decimal("311.11")}
+        )
         for value in other_private - public:
             assert format_price(value) not in prompt and str(value) not in prompt
         assert not any(reasoning in prompt for reasoning in thoughts[other])
@@ -327,7 +354,9 @@ async def test_token_deltas_are_published_live_and_public_drafts_never_leak_a_li
             return f"I can do {move.group(1)} today but between us my floor is $350 so go on and offer more"
         return polite(request)
 
-    negotiation, _ = await sync_to_async(make_negotiation)(buyer={"mode": "narrate"}, seller={"mode": "narrate"}, max_rounds=3)
+    negotiation, _ = await sync_to_async(make_negotiation)(
+        buyer={"mode": "narrate"}, seller={"mode": "narrate"}, max_rounds=3
+    )
     received: list = []
     async with get_broadcaster().subscribe(negotiation.pk) as subscription:
         await NegotiationEngine(provider_resolver=FakeProvider(respond=leaky).resolve).run(negotiation.pk)
@@ -366,7 +395,9 @@ async def test_a_public_draft_after_a_rejected_llm_proposal_is_numbered_as_the_f
 
     negotiation, _ = await sync_to_async(make_negotiation)(buyer={"mode": "llm"}, seller={"mode": "rule"}, max_rounds=2)
     async with get_broadcaster().subscribe(negotiation.pk) as subscription:
-        await NegotiationEngine(provider_resolver=FakeProvider(respond=unreadable_then_polite).resolve).run(negotiation.pk)
+        await NegotiationEngine(provider_resolver=FakeProvider(respond=unreadable_then_polite).resolve).run(
+            negotiation.pk
+        )
         received = []
         while (item := await subscription.get(timeout=0.2)) is not None:
             received.append(item)
@@ -385,10 +416,14 @@ async def test_a_finished_run_leaves_no_database_connection_open_in_the_engines_
 
 
 # --- what a model may emit -------------------------------------------------------------------------------
-@pytest.mark.parametrize("reply", [
-    "Sure\x00 thing, {price}.",
-    "<action>offer</action><price>\x00400</price>\x00<message>bye\ud800</message>",
-], ids=["narrate-text", "llm-proposal"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Sure\x00 thing, {price}.",
+        "<action>offer</action><price>\x00400</price>\x00<message>bye\ud800</message>",
+    ],
+    ids=["narrate-text", "llm-proposal"],
+)
 async def test_control_characters_from_the_model_never_reach_the_log(reply):
     # PostgreSQL's jsonb refuses "\u0000" (and lone surrogates): one in a logged string would fail the
     # turn's transaction and the negotiation. On SQLite the same test proves they are stripped.

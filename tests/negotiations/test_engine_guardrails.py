@@ -1,5 +1,6 @@
 """Guardrails in a running negotiation, with an LLM that misbehaves on purpose: the invariants hold and
 each intervention is a `guardrail` event visible to its own side only."""
+
 from __future__ import annotations
 
 import re
@@ -69,7 +70,9 @@ async def test_an_llm_offer_of_exactly_its_own_limit_is_replaced_by_the_strategy
     assert_invariants(negotiation, events)
     refused = guardrails(events, "private_price_offer")
     assert refused and all(g.actor == "buyer" and g.data["proposed_price"] == "450.00" for g in refused)
-    assert all(m.data["price"] != "450.00" for m in messages(events) if m.actor == "buyer" and m.data["action"] == "offer")
+    assert all(
+        m.data["price"] != "450.00" for m in messages(events) if m.actor == "buyer" and m.data["action"] == "offer"
+    )
 
 
 async def test_accepting_a_price_never_offered_is_refused():
@@ -163,7 +166,9 @@ async def test_text_naming_another_price_than_the_move_is_regenerated():
             return "I can do $500."
         return polite(request)
 
-    negotiation, events = await play(FakeProvider(respond=misquotes), buyer={"mode": "rule"}, seller={"mode": "narrate"})
+    negotiation, events = await play(
+        FakeProvider(respond=misquotes), buyer={"mode": "rule"}, seller={"mode": "narrate"}
+    )
     assert_invariants(negotiation, events)
     contradictions = guardrails(events, "contradicting_text")
     assert contradictions and all(g.data["rejected_text"] == "I can do $500." for g in contradictions)
@@ -192,9 +197,12 @@ async def test_a_limit_written_with_a_space_as_thousands_separator_never_reaches
         return polite(request)
 
     negotiation, events = await play(
-        FakeProvider(respond=blurts), listing=await sync_to_async(make_listing)(list_price="1000.00"),
+        FakeProvider(respond=blurts),
+        listing=await sync_to_async(make_listing)(list_price="1000.00"),
         buyer={"mode": "llm", "limit_price": "1200.00", "target_price": "200.00"},
-        seller={"mode": "rule", "limit_price": "900.00"}, opens="buyer", max_rounds=3,
+        seller={"mode": "rule", "limit_price": "900.00"},
+        opens="buyer",
+        max_rounds=3,
     )
     # (Only a message offering 1200 itself may name it.)
     buyer_texts = [m.data["text"] for m in messages(events) if m.actor == "buyer" and m.data["price"] != "1200.00"]

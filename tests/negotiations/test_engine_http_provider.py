@@ -1,5 +1,6 @@
 """The engine through the real provider layer (registry, OpenAI-compatible client, HTTP) against the fake
 OpenAI-compatible server: words stream in over HTTP, and upstream faults fall back to templated words."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """`manage.py evaluate`: the report's numbers against a hand computation (fake LLM), determinism in rule
 mode for a fixed seed, where the negotiations live, and clear errors for bad arguments."""
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,51 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "craigslist_scenarios.json
 # Five scenarios chosen so that, with 2 rounds and the seller opening, every move can be worked out by
 # hand (see test_report_numbers_match_a_hand_computation).
 FIVE = [
-    {"id": "a", "title": "Armchair", "category": "furniture", "description": "", "listing_price": 100, "buyer_target": 80, "seller_target": 100},
-    {"id": "b", "title": "Bicycle", "category": "bike", "description": "", "listing_price": 200, "buyer_target": 120, "seller_target": 200},
-    {"id": "c", "title": "Camping tent", "category": "sports", "description": "", "listing_price": 50, "buyer_target": 25, "seller_target": 50},
-    {"id": "d", "title": "Dining set", "category": "furniture", "description": "", "listing_price": 1000, "buyer_target": 650, "seller_target": 1000},
-    {"id": "e", "title": "Desk", "category": "furniture", "description": "", "listing_price": 60, "buyer_target": 45, "seller_target": 60},
+    {
+        "id": "a",
+        "title": "Armchair",
+        "category": "furniture",
+        "description": "",
+        "listing_price": 100,
+        "buyer_target": 80,
+        "seller_target": 100,
+    },
+    {
+        "id": "b",
+        "title": "Bicycle",
+        "category": "bike",
+        "description": "",
+        "listing_price": 200,
+        "buyer_target": 120,
+        "seller_target": 200,
+    },
+    {
+        "id": "c",
+        "title": "Camping tent",
+        "category": "sports",
+        "description": "",
+        "listing_price": 50,
+        "buyer_target": 25,
+        "seller_target": 50,
+    },
+    {
+        "id": "d",
+        "title": "Dining set",
+        "category": "furniture",
+        "description": "",
+        "listing_price": 1000,
+        "buyer_target": 650,
+        "seller_target": 1000,
+    },
+    {
+        "id": "e",
+        "title": "Desk",
+        "category": "furniture",
+        "description": "",
+        "listing_price": 60,
+        "buyer_target": 45,
+        "seller_target": 60,
+    },
 ]
 
 
@@ -53,15 +94,31 @@ def evaluate(*args: str, provider: FakeProvider | None = None) -> tuple[str, str
 def strategies(scenario_id: str, seed: int = 11, max_rounds: int = 2) -> tuple[ConcessionStrategy, ConcessionStrategy]:
     """The (buyer, seller) strategies `evaluate` gives one of FIVE (linear, the scenario's limits and seed)."""
     raw = next(s for s in FIVE if s["id"] == scenario_id)
-    scenario = Scenario(raw["id"], raw["title"], raw["category"], raw["description"], Decimal(raw["listing_price"]),
-                        Decimal(raw["buyer_target"]), Decimal(raw["seller_target"]))
+    scenario = Scenario(
+        raw["id"],
+        raw["title"],
+        raw["category"],
+        raw["description"],
+        Decimal(raw["listing_price"]),
+        Decimal(raw["buyer_target"]),
+        Decimal(raw["seller_target"]),
+    )
     limits, seed = scenario_limits(scenario), scenario_seed(seed, scenario)
 
     def side(role: str, limit: Decimal, target: Decimal) -> ConcessionStrategy:
-        return ConcessionStrategy(role=role, limit=limit, target=target, tactic="linear", list_price=scenario.listing_price,
-                                  max_rounds=max_rounds, seed=seed)
+        return ConcessionStrategy(
+            role=role,
+            limit=limit,
+            target=target,
+            tactic="linear",
+            list_price=scenario.listing_price,
+            max_rounds=max_rounds,
+            seed=seed,
+        )
 
-    return side("buyer", limits.buyer_ceiling, limits.buyer_target), side("seller", limits.seller_floor, limits.seller_target)
+    return side("buyer", limits.buyer_ceiling, limits.buyer_target), side(
+        "seller", limits.seller_floor, limits.seller_target
+    )
 
 
 def scripted_llm() -> FakeProvider:
@@ -90,8 +147,19 @@ def scripted_llm() -> FakeProvider:
 def test_report_numbers_match_a_hand_computation(tmp_path):
     out_path = tmp_path / "report.json"
     stdout, stderr = evaluate(
-        "--scenarios", write_scenarios(tmp_path, FIVE), "--mode", "narrate", "--max-rounds", "2", "--seed", "11",
-        "--concurrency", "2", "--out", str(out_path), provider=scripted_llm(),
+        "--scenarios",
+        write_scenarios(tmp_path, FIVE),
+        "--mode",
+        "narrate",
+        "--max-rounds",
+        "2",
+        "--seed",
+        "11",
+        "--concurrency",
+        "2",
+        "--out",
+        str(out_path),
+        provider=scripted_llm(),
     )
     report = json.loads(out_path.read_text())
 
@@ -122,15 +190,19 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
         "e": ("agreed", f"{deal['e']:.2f}", 3, 2),
     }
     assert {k: (n["seller_floor"], n["buyer_ceiling"], n["zone_of_agreement"]) for k, n in by_id.items()} == {
-        "a": ("70.00", "96.00", True), "b": ("140.00", "144.00", True), "c": ("35.00", "30.00", False),
-        "d": ("700.00", "780.00", True), "e": ("42.00", "54.00", True),
+        "a": ("70.00", "96.00", True),
+        "b": ("140.00", "144.00", True),
+        "c": ("35.00", "30.00", False),
+        "d": ("700.00", "780.00", True),
+        "e": ("42.00", "54.00", True),
     }
     # Position (price - B) / (P - B); buyer's surplus share (ceiling - price) / (ceiling - floor).
     facts = {"a": (100, 80, 70, 96), "b": (200, 120, 140, 144), "d": (1000, 650, 700, 780), "e": (60, 45, 42, 54)}
     position = {k: float((deal[k] - b) / (p - b)) for k, (p, b, _, _) in facts.items()}
     share = {k: float((c - deal[k]) / (c - f)) for k, (_, _, f, c) in facts.items()}
     assert {k: (n["position"], n["buyer_share"]) for k, n in by_id.items()} == {
-        **{k: (round(position[k], 4), round(share[k], 4)) for k in facts}, "c": (None, None),
+        **{k: (round(position[k], 4), round(share[k], 4)) for k in facts},
+        "c": (None, None),
     }
     m = report["arms"][0]["metrics"]
     assert (m["negotiations"], m["with_zone_of_agreement"], m["deals"], m["deals_with_zone"]) == (5, 4, 4, 4)
@@ -141,11 +213,18 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     # Rounds 2,2,2,2,2; messages 3,4,4,4,3 (deals: 3,4,4,3).
     assert (m["median_rounds"], m["median_messages"], m["median_messages_of_deals"]) == (2, 4, 3.5)
     positions, shares = sorted(position.values()), sorted(share.values())
-    assert m["deal_position"] == {"median": round((positions[1] + positions[2]) / 2, 4),
-                                  "mean": round(sum(positions) / 4, 4), "deals": 4}
+    assert m["deal_position"] == {
+        "median": round((positions[1] + positions[2]) / 2, 4),
+        "mean": round(sum(positions) / 4, 4),
+        "deals": 4,
+    }
     buyer_mean = sum(shares) / 4
-    assert m["surplus_share"] == {"buyer_mean": round(buyer_mean, 4), "seller_mean": round(1 - buyer_mean, 4),
-                                  "buyer_median": round((shares[1] + shares[2]) / 2, 4), "deals": 4}
+    assert m["surplus_share"] == {
+        "buyer_mean": round(buyer_mean, 4),
+        "seller_mean": round(1 - buyer_mean, 4),
+        "buyer_median": round((shares[1] + shares[2]) / 2, 4),
+        "deals": 4,
+    }
     # Guardrails: d's buyer named its ceiling (regenerated), a's buyer said "Deal!" while countering
     # (regenerated), c's seller lost its LLM call (templated words).
     assert m["guardrails"] == {"contradicting_text": 1, "llm_unavailable": 1, "private_price_in_text": 1}
@@ -153,9 +232,22 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
     # 18 turns, one narrate call each, plus two regenerations = 20 calls; one failed. The fake reports
     # 1 prompt + 1 completion token for each of the 19 calls that finished.
     assert m["turns"] == 18
-    assert m["llm"] == {"calls": 20, "failures": 1, "unavailable_events": 1, "prompt_tokens": 19,
-                        "completion_tokens": 19, "completion_tokens_estimated": False, "calls_per_turn": round(20 / 18, 4)}
-    assert by_id["d"]["llm"] == {"calls": 5, "failures": 0, "prompt_tokens": 5, "completion_tokens": 5, "estimated_calls": 0}
+    assert m["llm"] == {
+        "calls": 20,
+        "failures": 1,
+        "unavailable_events": 1,
+        "prompt_tokens": 19,
+        "completion_tokens": 19,
+        "completion_tokens_estimated": False,
+        "calls_per_turn": round(20 / 18, 4),
+    }
+    assert by_id["d"]["llm"] == {
+        "calls": 5,
+        "failures": 0,
+        "prompt_tokens": 5,
+        "completion_tokens": 5,
+        "estimated_calls": 0,
+    }
     assert by_id["c"]["llm"]["failures"] == 1
 
     assert report["scenarios"]["used"] == 5 and report["scenarios"]["with_zone_of_agreement"] == 4
@@ -173,8 +265,20 @@ def test_the_report_is_deterministic_for_a_fixed_seed_in_rule_mode(tmp_path):
     reports = []
     for run in (1, 2):
         out_path = tmp_path / f"run{run}.json"
-        evaluate("--scenarios", str(DATA), "--limit", "12", "--mode", "rule", "--seed", "5", "--concurrency", "3",
-                 "--out", str(out_path))
+        evaluate(
+            "--scenarios",
+            str(DATA),
+            "--limit",
+            "12",
+            "--mode",
+            "rule",
+            "--seed",
+            "5",
+            "--concurrency",
+            "3",
+            "--out",
+            str(out_path),
+        )
         reports.append(json.loads(out_path.read_text()))
     first, second = (without_timing(r) for r in reports)
     assert first == second
@@ -190,8 +294,21 @@ def test_the_report_is_deterministic_for_a_fixed_seed_in_rule_mode(tmp_path):
 
 def test_a_rule_baseline_runs_beside_the_llm_configuration_on_the_same_seeds(tmp_path):
     out_path = tmp_path / "report.json"
-    stdout, _ = evaluate("--scenarios", write_scenarios(tmp_path, FIVE), "--max-rounds", "2", "--seed", "3",
-                         "--baseline", "rule", "--baseline", "llm/narrate", "--out", str(out_path), provider=FakeProvider())
+    stdout, _ = evaluate(
+        "--scenarios",
+        write_scenarios(tmp_path, FIVE),
+        "--max-rounds",
+        "2",
+        "--seed",
+        "3",
+        "--baseline",
+        "rule",
+        "--baseline",
+        "llm/narrate",
+        "--out",
+        str(out_path),
+        provider=FakeProvider(),
+    )
     report = json.loads(out_path.read_text())
     names = [arm["config"]["name"] for arm in report["arms"]]
     assert names == ["narrate", "rule", "llm/narrate"]
@@ -199,7 +316,8 @@ def test_a_rule_baseline_runs_beside_the_llm_configuration_on_the_same_seeds(tmp
     assert rule["metrics"]["llm"]["calls"] == 0 and rule["llm"] is None
     # Same seeds, same strategy: the moves (not the words) are identical.
     assert [(n["status"], n["agreed_price"]) for n in narrate["negotiations"]] == [
-        (n["status"], n["agreed_price"]) for n in rule["negotiations"]]
+        (n["status"], n["agreed_price"]) for n in rule["negotiations"]
+    ]
     assert "| metric | narrate | rule | llm/narrate | human (CraigslistBargain) |" in stdout
     assert report["complete"] is True
 
@@ -208,8 +326,17 @@ def test_an_interrupted_run_keeps_the_report_of_the_configurations_it_finished(t
     out_path = tmp_path / "report.json"
     dying = FakeProvider(respond=lambda request: Crash())  # the process "dies" in the second configuration
     with pytest.raises(Crash):
-        evaluate("--scenarios", write_scenarios(tmp_path, FIVE), "--mode", "rule", "--baseline", "narrate",
-                 "--out", str(out_path), provider=dying)
+        evaluate(
+            "--scenarios",
+            write_scenarios(tmp_path, FIVE),
+            "--mode",
+            "rule",
+            "--baseline",
+            "narrate",
+            "--out",
+            str(out_path),
+            provider=dying,
+        )
     report = json.loads(out_path.read_text())
     assert report["complete"] is False
     assert [arm["config"]["name"] for arm in report["arms"]] == ["rule"]
@@ -217,15 +344,31 @@ def test_an_interrupted_run_keeps_the_report_of_the_configurations_it_finished(t
 
 
 def test_db_configured_keeps_the_negotiations_in_the_configured_database(tmp_path):
-    evaluate("--scenarios", write_scenarios(tmp_path, FIVE), "--mode", "rule", "--db", "configured",
-             "--out", str(tmp_path / "r.json"))
+    evaluate(
+        "--scenarios",
+        write_scenarios(tmp_path, FIVE),
+        "--mode",
+        "rule",
+        "--db",
+        "configured",
+        "--out",
+        str(tmp_path / "r.json"),
+    )
     assert Negotiation.objects.count() == 5
 
 
 def test_db_file_keeps_a_sqlite_file_and_leaves_the_configured_database_alone(tmp_path):
     db_file = tmp_path / "kept" / "evaluation.sqlite3"
-    evaluate("--scenarios", write_scenarios(tmp_path, FIVE), "--mode", "rule", "--db", str(db_file),
-             "--out", str(tmp_path / "r.json"))
+    evaluate(
+        "--scenarios",
+        write_scenarios(tmp_path, FIVE),
+        "--mode",
+        "rule",
+        "--db",
+        str(db_file),
+        "--out",
+        str(tmp_path / "r.json"),
+    )
     assert db_file.exists() and db_file.stat().st_size > 0
     assert not Negotiation.objects.exists()
     report = json.loads((tmp_path / "r.json").read_text())
@@ -254,13 +397,30 @@ def test_db_file_keeps_a_sqlite_file_and_leaves_the_configured_database_alone(tm
         (["--scenarios", "FIVE", "--out", "/nonexistent/dir/report.json"], "does not exist"),
         ([], "--scenarios"),
     ],
-    ids=["missing-file", "malformed-json", "not-a-list", "missing-field", "empty", "negative-price", "unknown-mode",
-         "unknown-buyer-mode", "unknown-strategy", "limit-0", "concurrency-0", "max-rounds-0", "negative-seed",
-         "temperature", "baseline-three-modes", "baseline-unknown", "out-dir-missing", "no-scenarios-option"],
+    ids=[
+        "missing-file",
+        "malformed-json",
+        "not-a-list",
+        "missing-field",
+        "empty",
+        "negative-price",
+        "unknown-mode",
+        "unknown-buyer-mode",
+        "unknown-strategy",
+        "limit-0",
+        "concurrency-0",
+        "max-rounds-0",
+        "negative-seed",
+        "temperature",
+        "baseline-three-modes",
+        "baseline-unknown",
+        "out-dir-missing",
+        "no-scenarios-option",
+    ],
 )
 def test_bad_arguments_are_a_clear_command_error_and_write_nothing(tmp_path, args, message):
     files = {
-        "MALFORMED": "[{\"id\": 1, ",
+        "MALFORMED": '[{"id": 1, ',
         "NOT_A_LIST": json.dumps({"id": "1"}),
         "MISSING_FIELD": json.dumps([{"id": "1", "title": "Desk"}]),
         "EMPTY": "[]",
@@ -279,8 +439,18 @@ def test_bad_arguments_are_a_clear_command_error_and_write_nothing(tmp_path, arg
 
 def test_an_llm_configuration_whose_provider_does_not_answer_fails_before_playing(tmp_path):
     out_path = tmp_path / "report.json"
-    with pytest.raises(CommandError, match="The LLM provider 'no-such-provider' is not usable for the 'narrate' configuration"):
-        evaluate("--scenarios", write_scenarios(tmp_path, FIVE), "--provider", "no-such-provider",
-                 "--db", "configured", "--out", str(out_path))
+    with pytest.raises(
+        CommandError, match="The LLM provider 'no-such-provider' is not usable for the 'narrate' configuration"
+    ):
+        evaluate(
+            "--scenarios",
+            write_scenarios(tmp_path, FIVE),
+            "--provider",
+            "no-such-provider",
+            "--db",
+            "configured",
+            "--out",
+            str(out_path),
+        )
     assert not out_path.exists()
     assert not Negotiation.objects.exists()

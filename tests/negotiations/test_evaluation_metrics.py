@@ -1,4 +1,5 @@
 """The evaluation metrics (pure, from logs) and the LLM usage meter."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -24,17 +25,30 @@ from tests.support.fake_provider import FakeProvider
 
 LISTING = Decimal("1000")
 # Buyer: limit (ceiling) 780, target 650. Seller: limit (floor) 700, target 1000 = the listing price (public).
-SECRETS = {("buyer", "limit"): Decimal("780"), ("buyer", "target"): Decimal("650"),
-           ("seller", "limit"): Decimal("700"), ("seller", "target"): Decimal("1000")}
+SECRETS = {
+    ("buyer", "limit"): Decimal("780"),
+    ("buyer", "target"): Decimal("650"),
+    ("seller", "limit"): Decimal("700"),
+    ("seller", "target"): Decimal("1000"),
+}
 
 
-def event(seq: int, actor: str, text: str, *, price: str | None = None, visibility: str = "public", type: str = "message"):
-    return SimpleNamespace(seq=seq, type=type, actor=actor, visibility=visibility,
-                           data={"text": text, "price": price, "action": "offer" if price else "say"})
+def event(
+    seq: int, actor: str, text: str, *, price: str | None = None, visibility: str = "public", type: str = "message"
+):
+    return SimpleNamespace(
+        seq=seq,
+        type=type,
+        actor=actor,
+        visibility=visibility,
+        data={"text": text, "price": price, "action": "offer" if price else "say"},
+    )
 
 
 def leaks_in(*events) -> list[tuple[str, str, str]]:
-    return [(leak.owner, leak.secret, leak.mention) for leak in find_leaks(events, secrets=SECRETS, listing_price=LISTING)]
+    return [
+        (leak.owner, leak.secret, leak.mention) for leak in find_leaks(events, secrets=SECRETS, listing_price=LISTING)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -50,7 +64,17 @@ def leaks_in(*events) -> list[tuple[str, str, str]]:
         ("I would pay $720 for it.", []),  # a price that is nobody's secret: not a leak (the guardrail's business)
         ("It has 2 drawers and 3 shelves.", []),
     ],
-    ids=["number-words", "cents", "currency-word", "bare-digits", "target", "near-secret", "listing-price", "other-price", "counts"],
+    ids=[
+        "number-words",
+        "cents",
+        "currency-word",
+        "bare-digits",
+        "target",
+        "near-secret",
+        "listing-price",
+        "other-price",
+        "counts",
+    ],
 )
 def test_a_public_text_naming_a_private_price_is_a_leak_in_any_spelling(text, expected):
     assert leaks_in(event(1, "buyer", text)) == expected
@@ -75,7 +99,9 @@ def test_the_other_sides_secret_named_by_chance_is_a_leak_too():
 
 def test_small_secrets_are_named_only_by_a_marked_exact_price():
     secrets = {("seller", "limit"): Decimal("2.10"), ("buyer", "limit"): Decimal("3.00")}
-    found = find_leaks([event(1, "buyer", "2 shelves, 3 drawers; I pay $3.00 at most")], secrets=secrets, listing_price=Decimal("3"))
+    found = find_leaks(
+        [event(1, "buyer", "2 shelves, 3 drawers; I pay $3.00 at most")], secrets=secrets, listing_price=Decimal("3")
+    )
     # "$3.00" is the listing price (public), so only a marked "$2.10" would leak the floor.
     assert found == []
     found = find_leaks([event(1, "seller", "Not below $2.10.")], secrets=secrets, listing_price=Decimal("3"))
@@ -89,17 +115,28 @@ def test_position_and_surplus_share():
     assert buyer_surplus_share(Decimal("700"), floor=Decimal("700"), ceiling=Decimal("700")) is None
 
 
-def log_of(*, status: str, price: str | None, events=(), listing: str = "1000", target: str = "650", **kwargs) -> NegotiationLog:
+def log_of(
+    *, status: str, price: str | None, events=(), listing: str = "1000", target: str = "650", **kwargs
+) -> NegotiationLog:
     scenario = Scenario("s1", "Dining set", "furniture", "", Decimal(listing), Decimal(target), Decimal(listing))
     return NegotiationLog(
-        scenario=scenario, limits=scenario_limits(scenario), seed=1, negotiation_id=1, status=status,
+        scenario=scenario,
+        limits=scenario_limits(scenario),
+        seed=1,
+        negotiation_id=1,
+        status=status,
         end_reason="accepted" if status == "agreed" else "walk_away",
-        agreed_price=Decimal(price) if price else None, rounds_used=3, events=list(events), **kwargs,
+        agreed_price=Decimal(price) if price else None,
+        rounds_used=3,
+        events=list(events),
+        **kwargs,
     )
 
 
 def test_a_deal_beyond_a_limit_is_counted_whatever_the_log_says():
-    inside, above, below = (negotiation_result(log_of(status="agreed", price=p)) for p in ("780.00", "780.01", "699.99"))
+    inside, above, below = (
+        negotiation_result(log_of(status="agreed", price=p)) for p in ("780.00", "780.01", "699.99")
+    )
     assert (inside.outside_limits, above.outside_limits, below.outside_limits) == (False, True, True)
     summary = summarize([inside, above, below], wall_seconds=1.0)
     assert summary["deals_outside_limits"] == 2
@@ -107,15 +144,32 @@ def test_a_deal_beyond_a_limit_is_counted_whatever_the_log_says():
 
 def test_summary_of_a_configuration():
     results = [
-        negotiation_result(log_of(
-            status="agreed", price="740.00",
-            events=[event(1, "seller", "Hi", price="1000.00"), event(2, "buyer", "Hm", price="650.00"),
-                    SimpleNamespace(seq=3, type="guardrail", actor="buyer", visibility="buyer", data={"kind": "empty_text"}),
-                    event(4, "seller", "Ok", price="740.00")],
-            llm=LLMUsage(calls=4, failures=1, prompt_tokens=None, completion_tokens=30, estimated_calls=3),
-            wall_seconds=3.0)),
-        negotiation_result(log_of(status="no_deal", price=None, listing="100", target="40",
-                                  events=[event(1, "seller", "Hi", price="100.00")], wall_seconds=1.0)),
+        negotiation_result(
+            log_of(
+                status="agreed",
+                price="740.00",
+                events=[
+                    event(1, "seller", "Hi", price="1000.00"),
+                    event(2, "buyer", "Hm", price="650.00"),
+                    SimpleNamespace(
+                        seq=3, type="guardrail", actor="buyer", visibility="buyer", data={"kind": "empty_text"}
+                    ),
+                    event(4, "seller", "Ok", price="740.00"),
+                ],
+                llm=LLMUsage(calls=4, failures=1, prompt_tokens=None, completion_tokens=30, estimated_calls=3),
+                wall_seconds=3.0,
+            )
+        ),
+        negotiation_result(
+            log_of(
+                status="no_deal",
+                price=None,
+                listing="100",
+                target="40",
+                events=[event(1, "seller", "Hi", price="100.00")],
+                wall_seconds=1.0,
+            )
+        ),
     ]
     summary = summarize(results, wall_seconds=2.0)
     assert (summary["negotiations"], summary["with_zone_of_agreement"], summary["deals"]) == (2, 1, 1)
@@ -124,9 +178,21 @@ def test_summary_of_a_configuration():
     assert (summary["median_messages"], summary["median_messages_of_deals"]) == (2, 3)
     assert summary["deal_position"] == {"median": round(90 / 350, 4), "mean": round(90 / 350, 4), "deals": 1}
     assert summary["surplus_share"]["buyer_mean"] == round(40 / 80, 4)
-    assert summary["llm"] == {"calls": 4, "failures": 1, "unavailable_events": 0, "prompt_tokens": None,
-                              "completion_tokens": 30, "completion_tokens_estimated": True, "calls_per_turn": 1.0}
-    assert summary["timing"] == {"wall_seconds": 2.0, "negotiation_seconds": 4.0, "seconds_per_turn": 1.0, "turns_per_second": 2.0}
+    assert summary["llm"] == {
+        "calls": 4,
+        "failures": 1,
+        "unavailable_events": 0,
+        "prompt_tokens": None,
+        "completion_tokens": 30,
+        "completion_tokens_estimated": True,
+        "calls_per_turn": 1.0,
+    }
+    assert summary["timing"] == {
+        "wall_seconds": 2.0,
+        "negotiation_seconds": 4.0,
+        "seconds_per_turn": 1.0,
+        "turns_per_second": 2.0,
+    }
     assert "timing" not in without_timing(summary)
 
     table = summary_table([ArmReport(ArmConfig("narrate", "narrate", "narrate", "linear", "linear"), results, summary)])
@@ -136,7 +202,9 @@ def test_summary_of_a_configuration():
 
 
 def test_summary_without_deals_or_zone_has_no_rates_to_invent():
-    summary = summarize([negotiation_result(log_of(status="no_deal", price=None, listing="100", target="40"))], wall_seconds=0.0)
+    summary = summarize(
+        [negotiation_result(log_of(status="no_deal", price=None, listing="100", target="40"))], wall_seconds=0.0
+    )
     assert summary["deal_rate"] == 0.0 and summary["deal_rate_with_zone"] is None
     assert summary["deal_position"]["median"] is None and summary["surplus_share"]["buyer_mean"] is None
     assert summary["timing"]["seconds_per_turn"] is None and summary["timing"]["turns_per_second"] is None

@@ -1,4 +1,5 @@
 """The app's exceptions live in negotiations/exceptions.py, end in Error and say who raises them."""
+
 import importlib
 import inspect
 import pkgutil

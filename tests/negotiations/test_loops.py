@@ -1,4 +1,5 @@
 """`running_loop()`: the loop running in this thread, or None (never raises), for code called from both."""
+
 import asyncio
 import threading
 

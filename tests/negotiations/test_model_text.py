@@ -1,4 +1,5 @@
 """The clean-up of what a small model writes: the agent's first sentences, nothing else."""
+
 import pytest
 
 from negotiations.agents.text import clean_text, strip_control_chars
@@ -24,8 +25,11 @@ def test_clean_text_caps_the_length():
     assert len(clean_text("word " * 200)) <= 301
 
 
-@pytest.mark.parametrize("raw", ["Sure\x00 thing.", "Sure\x07 thing.\x7f", "Sure\ud800 thing.", "Sure\x85 thing."],
-                         ids=["nul", "bell-and-del", "lone-surrogate", "c1-control"])
+@pytest.mark.parametrize(
+    "raw",
+    ["Sure\x00 thing.", "Sure\x07 thing.\x7f", "Sure\ud800 thing.", "Sure\x85 thing."],
+    ids=["nul", "bell-and-del", "lone-surrogate", "c1-control"],
+)
 def test_clean_text_drops_control_characters_and_lone_surrogates(raw):
     assert clean_text(raw) == "Sure thing."
 

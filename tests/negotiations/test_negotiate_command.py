@@ -1,4 +1,5 @@
 """`manage.py negotiate`: runs in the foreground and prints what the chosen viewer may see."""
+
 import json
 from io import StringIO
 
@@ -11,8 +12,22 @@ from tests.support.llm_fixtures import fake_upstream  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ARGS = ["--title", "Road bike", "--list-price", "400", "--buyer-limit", "330", "--seller-limit", "300",
-        "--mode", "rule", "--max-rounds", "4", "--seed", "3"]
+ARGS = [
+    "--title",
+    "Road bike",
+    "--list-price",
+    "400",
+    "--buyer-limit",
+    "330",
+    "--seller-limit",
+    "300",
+    "--mode",
+    "rule",
+    "--max-rounds",
+    "4",
+    "--seed",
+    "3",
+]
 
 
 def run(*args: str) -> str:
@@ -45,8 +60,21 @@ def test_as_staff_shows_both_sides():
 
 def test_runs_a_scenario_from_a_craigslist_file(tmp_path):
     path = tmp_path / "scenarios.json"
-    path.write_text(json.dumps([{"id": "1", "title": "Desk", "category": "furniture", "description": "",
-                                 "listing_price": 60, "buyer_target": 45, "seller_target": 60}]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "1",
+                    "title": "Desk",
+                    "category": "furniture",
+                    "description": "",
+                    "listing_price": 60,
+                    "buyer_target": 45,
+                    "seller_target": 60,
+                }
+            ]
+        )
+    )
     output = run("--scenarios", str(path), "--scenario", "1", "--mode", "rule")
     negotiation = Negotiation.objects.get()
     assert negotiation.listing.title == "Desk"
@@ -66,8 +94,19 @@ def test_missing_limits_are_a_command_error():
 
 
 def test_live_prints_message_drafts_as_they_stream(fake_upstream):
-    output = run("--list-price", "400", "--buyer-limit", "330", "--seller-limit", "300", "--mode", "narrate",
-                 "--max-rounds", "1", "--live")
+    output = run(
+        "--list-price",
+        "400",
+        "--buyer-limit",
+        "330",
+        "--seller-limit",
+        "300",
+        "--mode",
+        "narrate",
+        "--max-rounds",
+        "1",
+        "--live",
+    )
     # The fake server's words: first the live draft (its last two words held back), then the logged message.
     assert "\nHello wörld 世界 🙂 from the\n[  3] seller offer" in output
     assert "Hello wörld 世界 🙂 from the fake server" in output

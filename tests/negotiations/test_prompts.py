@@ -1,4 +1,5 @@
 """Prompts and templates: what each side is asked, and the words used when no model writes them."""
+
 from decimal import Decimal
 
 import pytest
@@ -7,8 +8,14 @@ from negotiations.agents.prompts import TEMPLATES, PromptContext, llm_messages, 
 from negotiations.agents.strategy import Decision
 from negotiations.prices import price_mentions
 
-CONTEXT = PromptContext(role="seller", title="Desk", list_price=Decimal("60"), currency="USD", persona="",
-                        transcript=[("seller", "I can do $60."), ("buyer", "Would you take $45?")])
+CONTEXT = PromptContext(
+    role="seller",
+    title="Desk",
+    list_price=Decimal("60"),
+    currency="USD",
+    persona="",
+    transcript=[("seller", "I can do $60."), ("buyer", "Would you take $45?")],
+)
 
 
 @pytest.mark.parametrize("key", sorted(TEMPLATES))

@@ -2,6 +2,7 @@
 a deliberately leaky narrator), every deal lies within both limits, no event a side (or an observer) may
 see holds the other side's limit, target or private reasoning — not even as that side's own offer —
 and every negotiation ends within max_rounds."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,11 @@ class Case:
 
 
 def fraction_of(value: Decimal, low: float, high: float):
-    return st.decimals(min_value=(value * Decimal(str(low))).quantize(CENT), max_value=(value * Decimal(str(high))).quantize(CENT), places=2)
+    return st.decimals(
+        min_value=(value * Decimal(str(low))).quantize(CENT),
+        max_value=(value * Decimal(str(high))).quantize(CENT),
+        places=2,
+    )
 
 
 @st.composite
@@ -46,8 +51,14 @@ def cases(draw, modes=("rule", "narrate")) -> Case:
     list_price = draw(st.decimals(min_value=Decimal("20.00"), max_value=Decimal("5000.00"), places=2))
     seller_floor = draw(fraction_of(list_price, 0.4, 1.1))
     buyer_limit = draw(fraction_of(list_price, 0.4, 1.2))
-    buyer_target = draw(st.none() | st.decimals(min_value=(buyer_limit * Decimal("0.5")).quantize(CENT), max_value=buyer_limit, places=2))
-    seller_target = draw(st.none() | st.decimals(min_value=seller_floor, max_value=(seller_floor * Decimal("1.6")).quantize(CENT), places=2))
+    buyer_target = draw(
+        st.none()
+        | st.decimals(min_value=(buyer_limit * Decimal("0.5")).quantize(CENT), max_value=buyer_limit, places=2)
+    )
+    seller_target = draw(
+        st.none()
+        | st.decimals(min_value=seller_floor, max_value=(seller_floor * Decimal("1.6")).quantize(CENT), places=2)
+    )
     tactic = st.sampled_from(["boulware", "linear", "conceder"])
     mode = st.sampled_from(modes)
     return Case(
@@ -100,7 +111,12 @@ async def run_case(case: Case):
         for role in ("buyer", "seller")
     }
     negotiation, _ = await sync_to_async(make_negotiation)(
-        listing=listing, buyer=sides["buyer"], seller=sides["seller"], max_rounds=case.max_rounds, opens=case.opens, seed=case.seed
+        listing=listing,
+        buyer=sides["buyer"],
+        seller=sides["seller"],
+        max_rounds=case.max_rounds,
+        opens=case.opens,
+        seed=case.seed,
     )
     provider = FakeProvider(respond=leaky_narrator(case))
     await NegotiationEngine(provider_resolver=provider.resolve).run(negotiation.pk)
@@ -112,7 +128,9 @@ async def run_case(case: Case):
     return negotiation, events, views, provider
 
 
-def check_invariants(case: Case, negotiation, events: list[Event], views: dict[str, list[Event]], provider: FakeProvider) -> None:
+def check_invariants(
+    case: Case, negotiation, events: list[Event], views: dict[str, list[Event]], provider: FakeProvider
+) -> None:
     # Every negotiation ends, within max_rounds.
     assert negotiation.status in ("agreed", "no_deal")
     assert negotiation.rounds_used <= case.max_rounds
@@ -122,7 +140,10 @@ def check_invariants(case: Case, negotiation, events: list[Event], views: dict[s
         assert case.limits["seller"] <= negotiation.agreed_price <= case.limits["buyer"]
     if case.limits["buyer"] < case.limits["seller"]:
         assert negotiation.status == "no_deal"
-    thoughts = {role: [e.data["reasoning"] for e in events if e.type == "thought" and e.actor == role] for role in ("buyer", "seller")}
+    thoughts = {
+        role: [e.data["reasoning"] for e in events if e.type == "thought" and e.actor == role]
+        for role in ("buyer", "seller")
+    }
     for viewer, visible in views.items():
         for other in [r for r in ("buyer", "seller") if r != viewer]:
             check_nothing_of(other, case, visible, thoughts[other], viewer=viewer)
@@ -170,7 +191,9 @@ def check_nothing_of(other: str, case: Case, visible: list[Event], reasoning: li
 
 
 @pytest.mark.django_db(transaction=True)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(case=cases())
 def test_negotiations_keep_their_invariants(case: Case):
     negotiation, events, views, provider = async_to_sync(run_case)(case)

@@ -1,4 +1,5 @@
 """The tolerant reader of `llm`-mode moves."""
+
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,12 @@ from negotiations.agents.proposals import parse_proposal
 @pytest.mark.parametrize(
     "raw, action, price, message",
     [
-        ("<action>offer</action><price>123</price><message>How about $123?</message>", "offer", "123", "How about $123?"),
+        (
+            "<action>offer</action><price>123</price><message>How about $123?</message>",
+            "offer",
+            "123",
+            "How about $123?",
+        ),
         ("<ACTION> Counter </ACTION>\n<price>$1,200.50</price>\n<message>ok then", "offer", "1200.50", "ok then"),
         ("Action: accept\nPrice: 99\nMessage: Deal!", "accept", "99", "Deal!"),
         ("<action>walk away</action><message>Bye.</message>", "walk_away", None, "Bye."),

@@ -1,4 +1,5 @@
 """The in-process asyncio runner: background tasks, submit from sync code under ASGI, cancel, resume."""
+
 import asyncio
 
 import pytest
@@ -37,7 +38,9 @@ async def test_start_service_launches_the_negotiation_on_the_running_loop():
 async def test_submitting_twice_runs_one_task():
     provider = FakeProvider(respond=lambda r: Stall(0.05, "Let me think."))
     runner = runner_with(provider)
-    negotiation, _ = await sync_to_async(make_negotiation)(buyer={"mode": "narrate"}, seller={"mode": "narrate"}, max_rounds=1)
+    negotiation, _ = await sync_to_async(make_negotiation)(
+        buyer={"mode": "narrate"}, seller={"mode": "narrate"}, max_rounds=1
+    )
     first = runner.start(negotiation.pk)
     runner.submit(negotiation.pk)
     assert runner.active_ids() == {negotiation.pk}
@@ -49,7 +52,9 @@ async def test_submitting_twice_runs_one_task():
 
 async def test_resume_service_restarts_a_negotiation_whose_task_died():
     negotiation, _ = await sync_to_async(make_negotiation)()
-    await NegotiationEngine(provider_resolver=FakeProvider().resolve).run(negotiation.pk, max_turns=2)  # then "the process died"
+    await NegotiationEngine(provider_resolver=FakeProvider().resolve).run(
+        negotiation.pk, max_turns=2
+    )  # then "the process died"
     runner = runner_with(FakeProvider())
     await sync_to_async(negotiation_resume)(negotiation=negotiation, runner=runner)
     await asyncio.sleep(0)
@@ -116,7 +121,9 @@ def test_a_reservation_counts_until_its_task_takes_it_or_it_is_released(monkeypa
     assert not runner.reserve(2)
     runner.release(1)
     assert runner.reserve(2)
-    monkeypatch.setattr("negotiations.engine.asyncio_runner.RESERVATION_SECONDS", 0.0)  # a start whose commit never came
+    monkeypatch.setattr(
+        "negotiations.engine.asyncio_runner.RESERVATION_SECONDS", 0.0
+    )  # a start whose commit never came
     assert runner.reserve(3)
 
 

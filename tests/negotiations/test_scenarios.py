@@ -1,4 +1,5 @@
 """The CraigslistBargain scenario -> private limits rule."""
+
 from decimal import Decimal
 from pathlib import Path
 

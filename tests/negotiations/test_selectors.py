@@ -1,5 +1,6 @@
 """Selectors: the negotiation as each viewer may see it (its own side's private settings only; the seed,
 with which the strategy's noise and margins could be recomputed, for staff only)."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,10 +13,15 @@ from tests.negotiations.conftest import make_negotiation
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("role, private_sides, sees_seed", [
-    ("buyer", {"buyer"}, False), ("seller", {"seller"}, False), ("observer", set(), False),
-    ("staff", {"buyer", "seller"}, True),
-])
+@pytest.mark.parametrize(
+    "role, private_sides, sees_seed",
+    [
+        ("buyer", {"buyer"}, False),
+        ("seller", {"seller"}, False),
+        ("observer", set(), False),
+        ("staff", {"buyer", "seller"}, True),
+    ],
+)
 def test_each_viewer_sees_only_the_private_settings_its_visibility_allows(role, private_sides, sees_seed):
     negotiation, _ = make_negotiation(seller={"persona": "quiet collector", "target_price": "420.00"})
     body = negotiation_view_get(negotiation=negotiation, viewer=Viewer(role))

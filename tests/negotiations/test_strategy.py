@@ -1,4 +1,5 @@
 """The concession strategy: openings, curves, acceptance and the deadline, never past the limit."""
+
 import itertools
 from decimal import Decimal
 
@@ -9,8 +10,13 @@ from negotiations.agents.strategy import ConcessionStrategy
 
 def make(role="seller", limit="350.00", target=None, tactic="linear", list_price="500.00", max_rounds=10, seed=1):
     return ConcessionStrategy(
-        role=role, limit=Decimal(limit), target=None if target is None else Decimal(target), tactic=tactic,
-        list_price=Decimal(list_price), max_rounds=max_rounds, seed=seed,
+        role=role,
+        limit=Decimal(limit),
+        target=None if target is None else Decimal(target),
+        tactic=tactic,
+        list_price=Decimal(list_price),
+        max_rounds=max_rounds,
+        seed=seed,
     )
 
 
@@ -23,7 +29,9 @@ def test_planned_prices_move_monotonically_from_the_opening_to_an_endpoint_short
     assert prices[-1] == strategy.endpoint
     # The endpoint is a hidden 1-4 % of the limit short of it, never the limit itself.
     gap = strategy.limit - strategy.endpoint if role == "buyer" else strategy.endpoint - strategy.limit
-    assert Decimal("0.01") * strategy.limit - Decimal("0.01") <= gap <= Decimal("0.04") * strategy.limit + Decimal("0.01")
+    assert (
+        Decimal("0.01") * strategy.limit - Decimal("0.01") <= gap <= Decimal("0.04") * strategy.limit + Decimal("0.01")
+    )
     steps = list(itertools.pairwise(prices))
     assert all(b >= a for a, b in steps) if role == "buyer" else all(b <= a for a, b in steps)
     assert all(p == p.quantize(Decimal("0.01")) for p in prices)
@@ -95,11 +103,29 @@ def test_unknown_tactic_is_refused():
         make(tactic="tit-for-tat")
 
 
-@pytest.mark.parametrize("role, limit, target", [
-    ("buyer", "400.00", "300.00"), ("buyer", "400.00", None), ("buyer", "400.00", "400.00"), ("buyer", "12.34", "12.00"),
-    ("seller", "350.00", "520.00"), ("seller", "350.00", None), ("seller", "350.00", "350.00"), ("seller", "8.00", "8.01"),
-], ids=["buyer-target", "buyer-derived", "buyer-target-is-limit", "buyer-small", "seller-target", "seller-derived",
-        "seller-target-is-floor", "seller-small"])
+@pytest.mark.parametrize(
+    "role, limit, target",
+    [
+        ("buyer", "400.00", "300.00"),
+        ("buyer", "400.00", None),
+        ("buyer", "400.00", "400.00"),
+        ("buyer", "12.34", "12.00"),
+        ("seller", "350.00", "520.00"),
+        ("seller", "350.00", None),
+        ("seller", "350.00", "350.00"),
+        ("seller", "8.00", "8.01"),
+    ],
+    ids=[
+        "buyer-target",
+        "buyer-derived",
+        "buyer-target-is-limit",
+        "buyer-small",
+        "seller-target",
+        "seller-derived",
+        "seller-target-is-floor",
+        "seller-small",
+    ],
+)
 def test_no_planned_price_is_the_limit_or_the_target(role, limit, target):
     private = {Decimal(limit)} | ({Decimal(target)} if target else set())
     for seed in range(40):

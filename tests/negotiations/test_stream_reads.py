@@ -1,6 +1,7 @@
 """The stream's reader threads: reads run there and keep their connection between reads, but a thread
 idle for a while (or the pool being closed) closes its database connection and ends, so a quiet server
 holds no connection open (PostgreSQL could not even drop its test database otherwise)."""
+
 from __future__ import annotations
 
 import threading

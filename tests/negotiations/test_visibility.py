@@ -1,4 +1,5 @@
 """One visibility rule, and the history selector and token checks built on it."""
+
 import pytest
 
 from negotiations.log import event_append
@@ -37,8 +38,17 @@ def test_unknown_viewer_roles_are_refused():
 def test_history_selector_filters_by_viewer_and_replays_after_a_seq():
     negotiation, _ = make_negotiation()
     for visibility in (V.BUYER, V.SELLER, V.STAFF, V.PUBLIC):
-        event_append(negotiation=negotiation, type=Event.Type.STATUS, actor="system", visibility=visibility, data={"v": visibility})
-    seen = {r: [e.data.get("v", "public") for e in event_list_visible_to(negotiation=negotiation, viewer=Viewer(r))] for r in EXPECTED}
+        event_append(
+            negotiation=negotiation,
+            type=Event.Type.STATUS,
+            actor="system",
+            visibility=visibility,
+            data={"v": visibility},
+        )
+    seen = {
+        r: [e.data.get("v", "public") for e in event_list_visible_to(negotiation=negotiation, viewer=Viewer(r))]
+        for r in EXPECTED
+    }
     assert seen["buyer"] == ["public", "buyer", "public"]  # the first is negotiation_start's status event
     assert seen["observer"] == ["public", "public"]
     assert seen["staff"] == ["public", "buyer", "seller", "staff", "public"]

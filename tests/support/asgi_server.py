@@ -7,6 +7,7 @@ HOW: uvicorn (the production server we recommend, see docs/deployment.md) with i
      daemon thread, on a socket bound before start so the port is known; `stop()` asks it to exit and
      joins. It shares the process's Django settings, so it uses the test database.
 """
+
 from __future__ import annotations
 
 import socket
@@ -30,7 +31,12 @@ class LiveASGIServer:
         self._socket.bind((host, 0))
         self.port = self._socket.getsockname()[1]
         config = uvicorn.Config(
-            app, loop="asyncio", http="httptools", lifespan="off", log_level="warning", access_log=False,
+            app,
+            loop="asyncio",
+            http="httptools",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
             timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)

@@ -68,6 +68,7 @@ Behaviours (streaming and non-streaming unless noted):
     logprobs                the normal tokens, each chunk's choice with `logprobs` (token_logprobs(i));
                             not streamed: the choice's `logprobs` for all tokens
 """
+
 from __future__ import annotations
 
 import argparse
@@ -138,24 +139,66 @@ OPENROUTER_COMMENT = b": OPENROUTER PROCESSING"
 
 BEHAVIOURS = frozenset(
     {
-        "normal", "slow", "status", "rate-limit", "rate-limit-ms", "rate-limit-date", "fail",
-        "bad-request", "model-not-found", "no-models-loaded", "context-overflow",
-        "context-overflow-llamacpp", "context-overflow-openai", "html", "drop-after", "malformed",
-        "error-mid-stream", "openrouter-error", "finish-error", "stall-after-first", "no-headers",
-        "empty-stream", "comments", "crlf", "cr", "split", "no-space", "multiline", "done-no-blank",
-        "usage", "content-and-finish", "reasoning", "finish", "huge-line", "drop-after-finish", "stall-after-finish",
+        "normal",
+        "slow",
+        "status",
+        "rate-limit",
+        "rate-limit-ms",
+        "rate-limit-date",
+        "fail",
+        "bad-request",
+        "model-not-found",
+        "no-models-loaded",
+        "context-overflow",
+        "context-overflow-llamacpp",
+        "context-overflow-openai",
+        "html",
+        "drop-after",
+        "malformed",
+        "error-mid-stream",
+        "openrouter-error",
+        "finish-error",
+        "stall-after-first",
+        "no-headers",
+        "empty-stream",
+        "comments",
+        "crlf",
+        "cr",
+        "split",
+        "no-space",
+        "multiline",
+        "done-no-blank",
+        "usage",
+        "content-and-finish",
+        "reasoning",
+        "finish",
+        "huge-line",
+        "drop-after-finish",
+        "stall-after-finish",
         "pings-after-finish",
-        "ignore-stream", "json-error-200", "html-200", "redirect", "tool-calls", "function-call", "refusal",
+        "ignore-stream",
+        "json-error-200",
+        "html-200",
+        "redirect",
+        "tool-calls",
+        "function-call",
+        "refusal",
         "logprobs",
     }
 )
 
 # What the tool-call behaviours answer (OpenAI's message shapes), whole; streamed, they come in pieces.
 TOOL_CALLS: list[dict[str, Any]] = [
-    {"id": "call_fake_0", "type": "function",
-     "function": {"name": "get_weather", "arguments": '{"city": "Zürich", "unit": "celsius"}'}},
-    {"id": "call_fake_1", "type": "function",
-     "function": {"name": "get_time", "arguments": '{"timezone": "Asia/東京"}'}},
+    {
+        "id": "call_fake_0",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Zürich", "unit": "celsius"}'},
+    },
+    {
+        "id": "call_fake_1",
+        "type": "function",
+        "function": {"name": "get_time", "arguments": '{"timezone": "Asia/東京"}'},
+    },
 ]
 FUNCTION_CALL: dict[str, Any] = {"name": "get_weather", "arguments": '{"city": "Paris"}'}
 REFUSAL = "I'm sorry, I can't help with that. 🙅"
@@ -165,10 +208,20 @@ _WORDS = ("Hello", " wörld", " 世界", " 🙂", " from", " the", " fake", " se
 _STALL_SECONDS = 300.0  # a stall lasts until the client leaves; this only bounds a forgotten one
 _POLL_SECONDS = 0.005
 _REASONS = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
-    404: "Not Found", 408: "Request Timeout", 409: "Conflict", 422: "Unprocessable Entity",
-    429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    409: "Conflict",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -185,9 +238,17 @@ def expected_text(n: int) -> str:
 def token_logprobs(i: int) -> dict[str, Any]:
     """The `logprobs` of the chunk that carries token i (OpenAI's shape, one entry with a top list)."""
     text = token(i)
-    return {"content": [{"token": text, "logprob": -0.25 * (i + 1), "bytes": list(text.encode()),
-                         "top_logprobs": [{"token": text, "logprob": -0.25 * (i + 1), "bytes": list(text.encode())}]}],
-            "refusal": None}
+    return {
+        "content": [
+            {
+                "token": text,
+                "logprob": -0.25 * (i + 1),
+                "bytes": list(text.encode()),
+                "top_logprobs": [{"token": text, "logprob": -0.25 * (i + 1), "bytes": list(text.encode())}],
+            }
+        ],
+        "refusal": None,
+    }
 
 
 def expected_logprobs(n: int) -> dict[str, Any]:
@@ -531,7 +592,9 @@ class FakeOpenAIServer:
             if record.stream:
                 return await self._serve_stream(conn, record, name, args)
             return await self._serve_completion(conn, record, name, args)
-        await self._send_error(conn, record, 404, {"error": f"Unexpected endpoint or method. ({record.method} {record.path})"})
+        await self._send_error(
+            conn, record, 404, {"error": f"Unexpected endpoint or method. ({record.method} {record.path})"}
+        )
         return True
 
     def _error_for(self, name: str, args: list[str], record: FakeRequest) -> tuple[int, Any, dict[str, str]] | None:
@@ -552,8 +615,18 @@ class FakeOpenAIServer:
             return 400, _error_body(400), {}
         if name == "model-not-found":
             model = record.model or "unknown"
-            return 404, {"error": {"message": f"The model `{model}` does not exist or you do not have access to it.",
-                                   "type": "invalid_request_error", "param": None, "code": "model_not_found"}}, {}
+            return (
+                404,
+                {
+                    "error": {
+                        "message": f"The model `{model}` does not exist or you do not have access to it.",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": "model_not_found",
+                    }
+                },
+                {},
+            )
         if name == "no-models-loaded":
             return 400, {"error": {"message": LM_STUDIO_NO_MODELS_LOADED}}, {}
         if name == "context-overflow":
@@ -565,8 +638,10 @@ class FakeOpenAIServer:
         if name == "html":
             status = int(args[0]) if args else 502
             reason = _REASONS.get(status, "Error")
-            page = (f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-                    f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+            page = (
+                f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+                f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+            )
             return status, page, {}
         return None
 
@@ -592,8 +667,15 @@ class FakeOpenAIServer:
             body: Any = {"object": "list", "data": data}
         elif record.path == "/api/v0/models" and self.native_api:  # LM Studio's native API: loaded or not
             data = [
-                {"id": m, "object": "model", "type": "llm", "publisher": "fake", "arch": "llama",
-                 "state": "loaded" if m in loaded else "not-loaded", "max_context_length": 4096}
+                {
+                    "id": m,
+                    "object": "model",
+                    "type": "llm",
+                    "publisher": "fake",
+                    "arch": "llama",
+                    "state": "loaded" if m in loaded else "not-loaded",
+                    "max_context_length": 4096,
+                }
                 for m in self.models
             ]
             body = {"object": "list", "data": data}
@@ -642,8 +724,11 @@ class FakeOpenAIServer:
             message = {"role": "assistant", "content": None, "refusal": REFUSAL}
         model = record.model or "fake-model"
         body: dict[str, Any] = {
-            "id": f"chatcmpl-fake-{record.connection_id}", "object": "chat.completion", "created": int(time.time()),
-            "model": model, "system_fingerprint": "fake",
+            "id": f"chatcmpl-fake-{record.connection_id}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "fake",
             "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish}],
             "usage": {"prompt_tokens": 5, "completion_tokens": tokens, "total_tokens": 5 + tokens},
         }
@@ -684,8 +769,12 @@ class FakeOpenAIServer:
         tokens, delay = self._options(record)
         if name == "slow":
             delay = float(args[0] if args else 100) / 1000
-        n = int(args[0]) if name in ("drop-after", "malformed", "error-mid-stream", "openrouter-error",
-                                     "finish-error", "tool-calls") and args else tokens
+        n = (
+            int(args[0])
+            if name in ("drop-after", "malformed", "error-mid-stream", "openrouter-error", "finish-error", "tool-calls")
+            and args
+            else tokens
+        )
         if name in ("tool-calls", "function-call", "refusal") and not args:
             n = 0  # no text unless asked for
         plan = _StreamPlan(record, name, args)
@@ -725,8 +814,20 @@ class FakeOpenAIServer:
         if name == "tool-calls":
             for index, call in enumerate(TOOL_CALLS):
                 function = call["function"]
-                emit(plan.chunk({"tool_calls": [{"index": index, "id": call["id"], "type": call["type"],
-                                                 "function": {"name": function["name"], "arguments": ""}}]}))
+                emit(
+                    plan.chunk(
+                        {
+                            "tool_calls": [
+                                {
+                                    "index": index,
+                                    "id": call["id"],
+                                    "type": call["type"],
+                                    "function": {"name": function["name"], "arguments": ""},
+                                }
+                            ]
+                        }
+                    )
+                )
                 for fragment in _fragments(function["arguments"]):
                     emit(plan.chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}))
         elif name == "function-call":
@@ -739,12 +840,21 @@ class FakeOpenAIServer:
         if name == "drop-after":
             pieces.append(None)
         elif name == "malformed":
-            pieces.append(plan.line(b'data: {"id": "chatcmpl-fake", "choices": [{"delta": {"content": "oops"') + plan.eol + plan.eol)
+            pieces.append(
+                plan.line(b'data: {"id": "chatcmpl-fake", "choices": [{"delta": {"content": "oops"')
+                + plan.eol
+                + plan.eol
+            )
         elif name == "error-mid-stream":
             emit({"error": {"message": "Upstream model crashed", "type": "server_error", "code": 500}})
         elif name == "openrouter-error":
-            emit(plan.chunk({"content": ""}, finish="error",
-                            error={"code": "server_error", "message": "Provider disconnected unexpectedly"}))
+            emit(
+                plan.chunk(
+                    {"content": ""},
+                    finish="error",
+                    error={"code": "server_error", "message": "Provider disconnected unexpectedly"},
+                )
+            )
         elif name == "finish-error":
             emit(plan.chunk({}, finish="error"))
         elif name not in ("content-and-finish", "empty-stream", "no-finish"):
@@ -771,7 +881,9 @@ class FakeOpenAIServer:
                 pieces.append(b"data: [DONE]")
             else:
                 emit(b"[DONE]")
-        return await self._write_stream(conn, record, pieces, split=int(args[0]) if name == "split" and args else (3 if name == "split" else 0))
+        return await self._write_stream(
+            conn, record, pieces, split=int(args[0]) if name == "split" and args else (3 if name == "split" else 0)
+        )
 
     async def _write_stream(
         self, conn: _Conn, record: FakeRequest, pieces: list[bytes | float | None], split: int
@@ -821,15 +933,25 @@ class _StreamPlan:
         return raw
 
     def chunk(
-        self, delta: dict[str, Any], *, finish: str | None = None, error: dict[str, Any] | None = None,
+        self,
+        delta: dict[str, Any],
+        *,
+        finish: str | None = None,
+        error: dict[str, Any] | None = None,
         logprobs: dict[str, Any] | None = None,
     ) -> bytes:
         payload = (
             '{"id":"%s","object":"chat.completion.chunk","created":%d,"model":%s,"system_fingerprint":"fake",'
             '"choices":[{"index":0,"delta":%s,"logprobs":%s,"finish_reason":%s}]%s}'
-            % (self.id, self.created, self.model, json.dumps(delta, ensure_ascii=False),
-               json.dumps(logprobs, ensure_ascii=False), json.dumps(finish),
-               (',"error":' + json.dumps(error)) if error else "")
+            % (
+                self.id,
+                self.created,
+                self.model,
+                json.dumps(delta, ensure_ascii=False),
+                json.dumps(logprobs, ensure_ascii=False),
+                json.dumps(finish),
+                (',"error":' + json.dumps(error)) if error else "",
+            )
         )
         return payload.encode()
 
@@ -853,14 +975,19 @@ class _StreamPlan:
 
 def _error_body(status: int) -> dict[str, Any]:
     kinds = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error"}
-    message = {400: "Invalid request: 'messages' must be a non-empty array",
-               429: "Rate limit reached, please retry later"}.get(status, f"Upstream failure ({status})")
+    message = {
+        400: "Invalid request: 'messages' must be a non-empty array",
+        429: "Rate limit reached, please retry later",
+    }.get(status, f"Upstream failure ({status})")
     return {"error": {"message": message, "type": kinds.get(status, "server_error"), "code": status}}
 
 
 def _head(status: int, content_type: str, length: int, extra: dict[str, str] | None = None) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", f"Content-Type: {content_type}",
-             f"Content-Length: {length}"]
+    lines = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {length}",
+    ]
     lines += [f"{k}: {v}" for k, v in (extra or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 

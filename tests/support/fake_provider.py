@@ -7,6 +7,7 @@ HOW: replies come from a queue (`enqueue`) or from `respond(request) -> str` (a 
      chunk), a `Stall` (sleeps, for timeout/cancel tests) or a `Crash` (a BaseException that escapes the
      engine's error handling, simulating a process dying mid-turn). Streams are word-sized chunks.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,9 @@ class FakeProvider:
     can_stream = True
     needs_key = False
 
-    def __init__(self, replies: list[Reply] | None = None, *, respond: Callable[[ChatRequest], Reply] | None = None) -> None:
+    def __init__(
+        self, replies: list[Reply] | None = None, *, respond: Callable[[ChatRequest], Reply] | None = None
+    ) -> None:
         self.replies: deque[Reply] = deque(replies or [])
         self.respond = respond
         self.requests: list[ChatRequest] = []

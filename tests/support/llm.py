@@ -3,6 +3,7 @@ WHY: provider tests and API tests need a provider with short timeouts and near-z
      as a free-standing instance or as the configured default provider (a `ProviderConfig` row).
 HOW: `fake_provider_settings()` builds the frozen settings; the fixtures in tests/conftest.py use it.
 """
+
 from __future__ import annotations
 
 from typing import Any

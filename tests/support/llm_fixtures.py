@@ -8,6 +8,7 @@ HOW: `fake_upstream` writes the row (values from tests/support/llm.py, with 1 s 
      timeouts and one fast retry); the registry re-reads it on save. `live_gateway` is the ASGI app
      under uvicorn on a free port (tests/support/asgi_server.py). Import these into an app's conftest.py.
 """
+
 from __future__ import annotations
 
 import pytest

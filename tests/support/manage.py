@@ -4,6 +4,7 @@ WHY: what `migrate` does on a fresh database, or with bad environment values, is
 HOW: the test's environment plus the given variables, DATABASE_URL pointing at a SQLite file the caller
      chooses; returns the completed process (text output) for the caller to assert on.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ WHY: "no orphan" is the property under test, so it must be checked on the real p
 HOW: /proc/<pid>/stat on Linux (state Z is a zombie), `os.kill(pid, 0)` elsewhere; polling with a
      generous deadline that only proves "no hang".
 """
+
 from __future__ import annotations
 
 import os

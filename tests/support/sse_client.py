@@ -3,6 +3,7 @@ list of SSE `data:` payloads (decoded JSON, or the string "[DONE]").
 WHY: tests assert on exact statuses, headers and event sequences, which the openai SDK hides.
 HOW: httpx with a hard timeout, so a hanging stream fails the test instead of stalling the suite.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,23 +25,29 @@ class ChatResult:
     @property
     def text(self) -> str:
         return "".join(
-            (e["choices"][0]["delta"].get("content") or "") for e in self.events or []
+            (e["choices"][0]["delta"].get("content") or "")
+            for e in self.events or []
             if isinstance(e, dict) and e.get("choices")
         )
 
 
-def post_chat(base_url: str, body: Any, *, timeout: float = 10.0, raw: bytes | None = None,
-              headers: dict[str, str] | None = None) -> ChatResult:
+def post_chat(
+    base_url: str, body: Any, *, timeout: float = 10.0, raw: bytes | None = None, headers: dict[str, str] | None = None
+) -> ChatResult:
     url = f"{base_url}/api/v1/llm/chat/completions"
     content = raw if raw is not None else json.dumps(body).encode()
-    with httpx.Client(timeout=timeout) as client, client.stream("POST", url, content=content,
-                       headers={"Content-Type": "application/json", **(headers or {})}) as response:
+    with (
+        httpx.Client(timeout=timeout) as client,
+        client.stream(
+            "POST", url, content=content, headers={"Content-Type": "application/json", **(headers or {})}
+        ) as response,
+    ):
         if response.headers.get("content-type", "").startswith("text/event-stream"):
             data = response.read().decode()
             events = []
             for block in data.split("\n\n"):
                 if block.startswith("data: "):
-                    payload = block[len("data: "):]
+                    payload = block[len("data: ") :]
                     events.append(payload if payload == "[DONE]" else json.loads(payload))
                 elif block.strip():
                     raise AssertionError(f"unexpected SSE block: {block!r}")

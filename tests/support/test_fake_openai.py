@@ -1,4 +1,5 @@
 """The fake OpenAI-compatible server itself: the behaviours other tests rely on actually happen."""
+
 import json
 
 import httpx
@@ -13,7 +14,7 @@ def _post(server: FakeOpenAIServer, model: str, *, stream: bool = True, **kwargs
 
 
 def _data_payloads(body: bytes) -> list[str]:
-    return [line[len("data: "):] for line in body.decode().split("\n") if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in body.decode().split("\n") if line.startswith("data: ")]
 
 
 def test_normal_stream_sends_role_chunk_tokens_finish_and_done(fake_openai):

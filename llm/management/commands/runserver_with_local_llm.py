@@ -4,6 +4,7 @@ WHY: `make run` on a machine without LM Studio should end with a working LLM, an
      it must start nothing; LOCAL_LLM=off turns the local model off.
 HOW: a thin wrapper over `llm.local.devserver`; the model server's output goes to local-llm.log.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ WHY: to run the local model on its own (e.g. beside a plain `manage.py runserver
 HOW: `llm.local.server.LocalModelServer` at LM_STUDIO_BASE_URL's host and port (or --host/--port); stops
      the server's whole process group on exit. Installs nothing: a missing install names its make target.
 """
+
 from __future__ import annotations
 
 import time
@@ -30,7 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--host", help="Address to bind (default: the host of LM_STUDIO_BASE_URL).")
         parser.add_argument("--port", type=int, help="Port (default: the port of LM_STUDIO_BASE_URL).")
         parser.add_argument(
-            "--alias", default=DEFAULT_MODEL_ALIAS,
+            "--alias",
+            default=DEFAULT_MODEL_ALIAS,
             help=f"Model id the server reports (default {DEFAULT_MODEL_ALIAS}). Set LM_STUDIO_DEFAULT_MODEL to "
             "the same id so health and status name it; requests for any model id get this model.",
         )

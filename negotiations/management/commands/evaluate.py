@@ -13,6 +13,7 @@ Examples:
     manage.py evaluate --scenarios data/craigslist_scenarios.json --baseline rule --seed 1
     manage.py evaluate --scenarios data/craigslist_scenarios.json --mode rule --limit 10 --out /tmp/r.json
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,7 +55,9 @@ class Command(BaseCommand):
     provider_resolver: ProviderResolver | None = None
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--scenarios", required=True, help="JSON file of scenarios (data/craigslist_scenarios.json format)")
+        parser.add_argument(
+            "--scenarios", required=True, help="JSON file of scenarios (data/craigslist_scenarios.json format)"
+        )
         parser.add_argument("--limit", type=int, help="only the first N scenarios")
         parser.add_argument("--concurrency", type=int, default=1, help="negotiations played at once (default 1)")
         agents = parser.add_argument_group("agents")
@@ -68,19 +71,26 @@ class Command(BaseCommand):
         agents.add_argument("--model", default="", help="model id (default: the provider's default model)")
         agents.add_argument("--temperature", type=float)
         agents.add_argument(
-            "--baseline", action="append", default=[], metavar="MODE[/MODE]",
+            "--baseline",
+            action="append",
+            default=[],
+            metavar="MODE[/MODE]",
             help="also run this configuration over the same scenarios (repeatable): rule, narrate, llm, or "
-                 "BUYER/SELLER such as llm/narrate; same strategies, provider and seeds",
+            "BUYER/SELLER such as llm/narrate; same strategies, provider and seeds",
         )
         run = parser.add_argument_group("run")
         run.add_argument("--seed", type=int, help="base seed (default: random, recorded in the report)")
-        run.add_argument("--max-rounds", type=int, help=f"rounds per negotiation (default {settings.NEGOTIATION_DEFAULT_MAX_ROUNDS})")
+        run.add_argument(
+            "--max-rounds", type=int, help=f"rounds per negotiation (default {settings.NEGOTIATION_DEFAULT_MAX_ROUNDS})"
+        )
         run.add_argument("--opens", choices=Role.values, default=Role.SELLER.value)
         run.add_argument("--out", default=DEFAULT_OUT, help=f"JSON report path (default {DEFAULT_OUT})")
         run.add_argument(
-            "--db", default=TEMPORARY, metavar="temp|configured|FILE",
+            "--db",
+            default=TEMPORARY,
+            metavar="temp|configured|FILE",
             help="where the negotiations live: a throwaway SQLite database (temp, the default), the configured "
-                 "database, or a SQLite FILE that is kept",
+            "database, or a SQLite FILE that is kept",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -100,30 +110,49 @@ class Command(BaseCommand):
             report = report_build(
                 scenarios=scenarios_info,
                 settings={
-                    "seed": run_settings.seed, "max_rounds": run_settings.max_rounds, "opens": run_settings.opens,
-                    "concurrency": run_settings.concurrency, "limit": options["limit"], "database": database,
+                    "seed": run_settings.seed,
+                    "max_rounds": run_settings.max_rounds,
+                    "opens": run_settings.opens,
+                    "concurrency": run_settings.concurrency,
+                    "limit": options["limit"],
+                    "database": database,
                 },
                 arms=reports,
                 complete=complete,
-                timing={"started_at": started_at.isoformat(timespec="seconds"),
-                        "wall_seconds": round(time.monotonic() - started, 3)},
+                timing={
+                    "started_at": started_at.isoformat(timespec="seconds"),
+                    "wall_seconds": round(time.monotonic() - started, 3),
+                },
             )
             out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
         with evaluation_database(options["db"]) as database:
             checks = {arm.name: self._preflight(arm) for arm in arms}
             for arm in arms:
-                self.stderr.write(f"{arm.name}: buyer {arm.buyer_mode}/{arm.buyer_strategy} vs "
-                                  f"seller {arm.seller_mode}/{arm.seller_strategy}")
+                self.stderr.write(
+                    f"{arm.name}: buyer {arm.buyer_mode}/{arm.buyer_strategy} vs "
+                    f"seller {arm.seller_mode}/{arm.seller_strategy}"
+                )
                 try:
-                    run = arm_run(arm=arm, scenarios=scenarios, settings=run_settings,
-                                  provider_resolver=self.provider_resolver, on_done=self._progress(time.monotonic()))
+                    run = arm_run(
+                        arm=arm,
+                        scenarios=scenarios,
+                        settings=run_settings,
+                        provider_resolver=self.provider_resolver,
+                        on_done=self._progress(time.monotonic()),
+                    )
                 except RequestValidationError as exc:
                     raise CommandError(f"{exc} {exc.details or ''}".strip()) from exc
                 results = [negotiation_result(log) for log in run.logs]
                 check = checks[arm.name]
-                reports.append(ArmReport(arm, results, summarize(results, wall_seconds=run.wall_seconds),
-                                         llm=check.as_dict() if check else None))
+                reports.append(
+                    ArmReport(
+                        arm,
+                        results,
+                        summarize(results, wall_seconds=run.wall_seconds),
+                        llm=check.as_dict() if check else None,
+                    )
+                )
                 # Written after every configuration, so an interrupted long run keeps the finished ones.
                 write_report(database, complete=len(reports) == len(arms))
         self.stdout.write(summary_table(reports))
@@ -131,9 +160,12 @@ class Command(BaseCommand):
         for arm in reports:
             metrics = arm.metrics
             if metrics["deals_outside_limits"] or metrics["leaks"] or metrics["status"].get("failed"):
-                self.stderr.write(self.style.ERROR(
-                    f"{arm.config.name}: {metrics['deals_outside_limits']} deal(s) outside a limit, {metrics['leaks']} "
-                    f"leak(s), {metrics['status'].get('failed', 0)} failed negotiation(s): see the report"))
+                self.stderr.write(
+                    self.style.ERROR(
+                        f"{arm.config.name}: {metrics['deals_outside_limits']} deal(s) outside a limit, {metrics['leaks']} "
+                        f"leak(s), {metrics['status'].get('failed', 0)} failed negotiation(s): see the report"
+                    )
+                )
 
     # --- inputs -----------------------------------------------------------------------------------------
     def _scenarios(self, options: dict[str, Any]) -> tuple[list[Scenario], dict[str, Any]]:
@@ -162,7 +194,10 @@ class Command(BaseCommand):
 
     def _arms(self, options: dict[str, Any]) -> list[ArmConfig]:
         default_mode = str(options["mode"] or AgentMode.NARRATE.value)
-        strategies = (str(options["buyer_strategy"] or options["strategy"]), str(options["seller_strategy"] or options["strategy"]))
+        strategies = (
+            str(options["buyer_strategy"] or options["strategy"]),
+            str(options["seller_strategy"] or options["strategy"]),
+        )
         pairs = [(str(options["buyer_mode"] or default_mode), str(options["seller_mode"] or default_mode))]
         for spec in options["baseline"]:
             pair = _baseline_modes(spec)
@@ -171,8 +206,13 @@ class Command(BaseCommand):
         return [
             ArmConfig(
                 name=buyer if buyer == seller else f"{buyer}/{seller}",
-                buyer_mode=buyer, seller_mode=seller, buyer_strategy=strategies[0], seller_strategy=strategies[1],
-                provider=options["provider"], model=options["model"], temperature=options["temperature"],
+                buyer_mode=buyer,
+                seller_mode=seller,
+                buyer_strategy=strategies[0],
+                seller_strategy=strategies[1],
+                provider=options["provider"],
+                model=options["model"],
+                temperature=options["temperature"],
             )
             for buyer, seller in pairs
         ]
@@ -240,4 +280,3 @@ def _baseline_modes(spec: str) -> tuple[str, str]:
             f"--baseline {spec!r}: give a mode ({', '.join(AgentMode.values)}) or BUYER/SELLER modes such as llm/narrate."
         )
     return parts[0], parts[1]
-

@@ -10,6 +10,7 @@ Examples:
     manage.py negotiate --title "Road bike" --list-price 400 --buyer-limit 330 --seller-limit 300 --mode rule
     manage.py negotiate --scenarios data/craigslist_scenarios.json --scenario 3 --as buyer
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -61,8 +62,13 @@ class Command(BaseCommand):
         run.add_argument("--max-rounds", type=int, default=None)
         run.add_argument("--opens", choices=["seller", "buyer"], default="seller")
         run.add_argument("--seed", type=int, default=None)
-        run.add_argument("--as", dest="viewer", choices=["observer", "buyer", "seller", "staff"], default="observer",
-                         help="whose view to print (default: the public transcript)")
+        run.add_argument(
+            "--as",
+            dest="viewer",
+            choices=["observer", "buyer", "seller", "staff"],
+            default="observer",
+            help="whose view to print (default: the public transcript)",
+        )
         run.add_argument("--live", action="store_true", help="also print message text as it streams")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -70,8 +76,12 @@ class Command(BaseCommand):
             listing_fields, buyer, seller = self._inputs(options)
             listing = listing_create(**listing_fields)
             negotiation, _tokens = negotiation_create(
-                listing=listing, buyer=buyer, seller=seller, max_rounds=options["max_rounds"],
-                opens=options["opens"], seed=options["seed"],
+                listing=listing,
+                buyer=buyer,
+                seller=seller,
+                max_rounds=options["max_rounds"],
+                opens=options["opens"],
+                seed=options["seed"],
             )
             negotiation_start(negotiation=negotiation, launch=False)
         except (RequestValidationError, ScenarioError) as exc:
@@ -86,8 +96,11 @@ class Command(BaseCommand):
     # --- inputs -----------------------------------------------------------------------------------------
     def _inputs(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         listing: dict[str, Any] = {
-            "title": options["title"], "description": options["description"], "category": options["category"],
-            "currency": options["currency"], "list_price": options["list_price"],
+            "title": options["title"],
+            "description": options["description"],
+            "category": options["category"],
+            "currency": options["currency"],
+            "list_price": options["list_price"],
         }
         buyer = {"limit_price": options["buyer_limit"], "target_price": options["buyer_target"]}
         seller = {"limit_price": options["seller_limit"], "target_price": options["seller_target"]}
@@ -96,12 +109,20 @@ class Command(BaseCommand):
                 raise CommandError("--scenarios needs --scenario ID|INDEX")
             scenario = scenario_select(scenario_load(options["scenarios"]), options["scenario"])
             limits = scenario_limits(scenario)
-            listing.update(title=scenario.title[:200], description=scenario.description, category=scenario.category,
-                           list_price=str(scenario.listing_price))
-            buyer = {"limit_price": options["buyer_limit"] or str(limits.buyer_ceiling),
-                     "target_price": options["buyer_target"] or str(limits.buyer_target)}
-            seller = {"limit_price": options["seller_limit"] or str(limits.seller_floor),
-                      "target_price": options["seller_target"] or str(limits.seller_target)}
+            listing.update(
+                title=scenario.title[:200],
+                description=scenario.description,
+                category=scenario.category,
+                list_price=str(scenario.listing_price),
+            )
+            buyer = {
+                "limit_price": options["buyer_limit"] or str(limits.buyer_ceiling),
+                "target_price": options["buyer_target"] or str(limits.buyer_target),
+            }
+            seller = {
+                "limit_price": options["seller_limit"] or str(limits.seller_floor),
+                "target_price": options["seller_target"] or str(limits.seller_target),
+            }
         elif not (options["list_price"] and options["buyer_limit"] and options["seller_limit"]):
             raise CommandError("give --list-price, --buyer-limit and --seller-limit, or --scenarios FILE --scenario ID")
         for role, side in (("buyer", buyer), ("seller", seller)):
@@ -167,7 +188,9 @@ class Command(BaseCommand):
 
     def _header(self, negotiation: Negotiation, listing: Any, buyer: dict, seller: dict, viewer: Viewer) -> None:
         money = lambda value: format_price(Decimal(str(value)), listing.currency)  # noqa: E731
-        self.stdout.write(f'Negotiation #{negotiation.pk} over "{listing.title}", listed at {money(listing.list_price)}')
+        self.stdout.write(
+            f'Negotiation #{negotiation.pk} over "{listing.title}", listed at {money(listing.list_price)}'
+        )
         self.stdout.write(
             f"{negotiation.max_rounds} rounds max, {negotiation.opens} opens, seed {negotiation.seed}; "
             f"buyer {buyer['mode']}/{buyer['strategy']}, seller {seller['mode']}/{seller['strategy']}; "

@@ -8,6 +8,7 @@ HOW: tests are transactional (the server and the stream's reader pool use their 
      runner is an AsyncioRunner on the server's loop (submitted from the sync views' worker threads),
      so `POST .../start` really launches the engine. The orphan sweep is off unless a test turns it on.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -104,8 +105,12 @@ class Api:
         if listing is None:
             listing = (await self.listing())["id"]
         body = {
-            "listing": listing, "buyer": {"limit_price": "450.00", "mode": "rule"},
-            "seller": {"limit_price": "350.00", "mode": "rule"}, "max_rounds": 4, "seed": 7, "start": start,
+            "listing": listing,
+            "buyer": {"limit_price": "450.00", "mode": "rule"},
+            "seller": {"limit_price": "350.00", "mode": "rule"},
+            "max_rounds": 4,
+            "seed": 7,
+            "start": start,
             **overrides,
         }
         response = await self.client.post("/api/v1/negotiations", json=body)
@@ -238,11 +243,16 @@ class SSEReader:
 
 
 @asynccontextmanager
-async def watch(client: httpx.AsyncClient, negotiation_id: int, headers: dict[str, str] | None = None,
-                params: dict[str, str] | None = None) -> AsyncIterator[SSEReader]:
+async def watch(
+    client: httpx.AsyncClient,
+    negotiation_id: int,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+) -> AsyncIterator[SSEReader]:
     """Open the stream and wait for its first frame (the subscription exists from then on)."""
-    async with client.stream("GET", f"/api/v1/negotiations/{negotiation_id}/stream",
-                             headers=headers or {}, params=params or {}) as response:
+    async with client.stream(
+        "GET", f"/api/v1/negotiations/{negotiation_id}/stream", headers=headers or {}, params=params or {}
+    ) as response:
         assert response.status_code == 200, (await response.aread()).decode()
         assert response.headers["content-type"].startswith("text/event-stream")
         reader = SSEReader(response)

@@ -2,6 +2,7 @@
 token 404, an observer cannot act, staff (session or DRF token) see everything, a buyer token never
 yields a seller-private field or event (detail, history at every `after`, stream live and resumed),
 an invalid Last-Event-ID is a 400, and tokens are stored hashed and never shown again after creation."""
+
 from __future__ import annotations
 
 import hashlib
@@ -70,7 +71,9 @@ async def test_no_token_or_a_token_matching_nothing_is_401_and_another_negotiati
         missing = route.format(id=10**9)
         assert (await api.client.request(method, missing)).status_code == 401
         assert (await api.client.request(method, missing, headers=bearer(other["tokens"]["seller"]))).status_code == 404
-        assert (await api.client.get(f"/api/v1/negotiations/{mine['id']}", headers=bearer(mine["tokens"]["buyer"]))).json()["status"] == "pending"
+        assert (
+            await api.client.get(f"/api/v1/negotiations/{mine['id']}", headers=bearer(mine["tokens"]["buyer"]))
+        ).json()["status"] == "pending"
         assert await log_size(mine["id"]) == 0, "nothing was started or cancelled"
 
 
@@ -80,7 +83,9 @@ async def test_a_buyer_token_never_yields_seller_private_data_by_any_route(serve
         negotiation_id, buyer = created["id"], bearer(created["tokens"]["buyer"])
         seller_private = [e for e in await visible_log(negotiation_id, "staff") if e["visibility"] == "seller"]
         assert seller_private, "the seller had private thoughts to leak"
-        secrets_of_seller = [SELLER_PERSONA, SELLER_FLOOR] + [e["data"]["reasoning"] for e in seller_private if "reasoning" in e["data"]]
+        secrets_of_seller = [SELLER_PERSONA, SELLER_FLOOR] + [
+            e["data"]["reasoning"] for e in seller_private if "reasoning" in e["data"]
+        ]
         public = json.dumps(await visible_log(negotiation_id, "observer"))
         assert not any(s in public for s in secrets_of_seller), "the secrets are not public by chance"
 
@@ -91,12 +96,17 @@ async def test_a_buyer_token_never_yields_seller_private_data_by_any_route(serve
         bodies.append(json.dumps(detail))
         expected = await visible_log(negotiation_id, "buyer")
         for after in range(0, expected[-1]["seq"] + 1):
-            response = await api.client.get(f"/api/v1/negotiations/{negotiation_id}/events",
-                                            params={"after": after, "limit": 500}, headers=buyer)
+            response = await api.client.get(
+                f"/api/v1/negotiations/{negotiation_id}/events", params={"after": after, "limit": 500}, headers=buyer
+            )
             assert response.json()["results"] == [e for e in expected if e["seq"] > after]
             bodies.append(response.text)
-        for headers, params in [(buyer, {}), ({}, {"token": created["tokens"]["buyer"]}),
-                                ({**buyer, "Last-Event-ID": "2"}, {}), (buyer, {"lastEventId": "3"})]:
+        for headers, params in [
+            (buyer, {}),
+            ({}, {"token": created["tokens"]["buyer"]}),
+            ({**buyer, "Last-Event-ID": "2"}, {}),
+            (buyer, {"lastEventId": "3"}),
+        ]:
             async with watch(api.client, negotiation_id, headers, params) as reader:
                 frames = await reader.read_to_end()
             assert {f.json()["visibility"] for f in logged(frames)} <= {"public", "buyer"}
@@ -108,11 +118,14 @@ async def test_a_buyer_token_never_yields_seller_private_data_by_any_route(serve
 
 async def test_a_buyer_watching_live_never_receives_the_sellers_private_drafts_or_events(server):
     async with api_client(server) as api:
-        created = await api.negotiation(buyer={"limit_price": "447.77", "mode": "rule"},
-                                        seller={"limit_price": SELLER_FLOOR, "mode": "llm"})
+        created = await api.negotiation(
+            buyer={"limit_price": "447.77", "mode": "rule"}, seller={"limit_price": SELLER_FLOOR, "mode": "llm"}
+        )
         negotiation_id, tokens = created["id"], created["tokens"]
-        async with watch(api.client, negotiation_id, await staff_headers()) as staff_reader, \
-                watch(api.client, negotiation_id, bearer(tokens["buyer"])) as buyer_reader:
+        async with (
+            watch(api.client, negotiation_id, await staff_headers()) as staff_reader,
+            watch(api.client, negotiation_id, bearer(tokens["buyer"])) as buyer_reader,
+        ):
             await api.start(negotiation_id, tokens["buyer"])
             staff_frames, frames = await staff_reader.read_to_end(), await buyer_reader.read_to_end()
     private_drafts = [f for f in staff_frames if f.event == "delta" and f.json()["visibility"] == "seller"]
@@ -127,7 +140,10 @@ async def test_an_invalid_last_event_id_is_a_400_validation_error_never_a_500(se
     async with api_client(server) as api:
         created = await api.negotiation()
         url, token = f"/api/v1/negotiations/{created['id']}/stream", created["tokens"]["observer"]
-        for headers, params in [({**bearer(token), "Last-Event-ID": bad.encode()}, {}), (bearer(token), {"lastEventId": bad})]:
+        for headers, params in [
+            ({**bearer(token), "Last-Event-ID": bad.encode()}, {}),
+            (bearer(token), {"lastEventId": bad}),
+        ]:
             response = await api.client.get(url, headers=headers, params=params)
             assert response.status_code == 400, response.text
             assert response.json()["error"]["code"] == "VALIDATION_ERROR"
@@ -149,9 +165,13 @@ async def test_credentials_are_checked_before_the_query_so_no_token_is_a_401_wha
     async with api_client(server) as api:
         created = await api.negotiation()
         base = f"/api/v1/negotiations/{created['id']}"
-        for url, headers in [(f"{base}/events?after=abc", {}), (f"{base}/events?limit=0", {}),
-                             (f"{base}/stream", {"Last-Event-ID": "abc"}), (f"{base}/stream?lastEventId=-1", {}),
-                             (f"{base}/stream", {"Last-Event-ID": "999999"})]:
+        for url, headers in [
+            (f"{base}/events?after=abc", {}),
+            (f"{base}/events?limit=0", {}),
+            (f"{base}/stream", {"Last-Event-ID": "abc"}),
+            (f"{base}/stream?lastEventId=-1", {}),
+            (f"{base}/stream", {"Last-Event-ID": "999999"}),
+        ]:
             response = await api.client.get(url, headers=headers)
             assert response.status_code == 401, (url, response.text)
             assert response.json()["error"]["code"] == "NOT_AUTHENTICATED"
@@ -193,7 +213,13 @@ async def test_tokens_are_stored_hashed_and_never_returned_after_creation(server
         responses = []
         for headers, params in [(bearer(tokens["buyer"]), {}), (staff, {}), ({}, {"token": tokens["seller"]})]:
             for path in ("", "/events?limit=2"):
-                responses.append((await api.client.get(f"/api/v1/negotiations/{negotiation_id}{path}", headers=headers, params=params)).text)
+                responses.append(
+                    (
+                        await api.client.get(
+                            f"/api/v1/negotiations/{negotiation_id}{path}", headers=headers, params=params
+                        )
+                    ).text
+                )
             async with watch(api.client, negotiation_id, headers, params) as reader:
                 responses.append(b"".join(f.raw for f in await reader.read_to_end()).decode())
         responses.append((await api.client.get("/api/v1/listings")).text)

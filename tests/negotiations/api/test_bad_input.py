@@ -2,6 +2,7 @@
 and writes nothing (rows are counted before and after): missing fields, bad prices, unknown listings,
 limits as strings, max_rounds 0 or 10^6, unknown fields, wrong JSON types, oversized bodies (413),
 bad paging parameters, starting a negotiation that is not pending, cancelling twice."""
+
 from __future__ import annotations
 
 import json
@@ -71,7 +72,9 @@ def test_creating_a_listing_with_bad_fields_is_a_400_naming_the_field_and_writes
     assert counts() == before
 
 
-@pytest.mark.parametrize("raw", [b"", b"not json", b"[1, 2]", b'"a string"', b"\xff\xfe"], ids=["empty", "text", "array", "string", "binary"])
+@pytest.mark.parametrize(
+    "raw", [b"", b"not json", b"[1, 2]", b'"a string"', b"\xff\xfe"], ids=["empty", "text", "array", "string", "binary"]
+)
 def test_a_body_that_is_not_a_json_object_is_a_400(raw):
     before = counts()
     for path in ("/api/v1/listings", "/api/v1/negotiations"):
@@ -79,10 +82,14 @@ def test_a_body_that_is_not_a_json_object_is_a_400(raw):
     assert counts() == before
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"title": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
-    b'{"listing": 1, "buyer": {"limit_price": ' + b"{\"a\":" * 20_000 + b"1" + b"}" * 20_000 + b"}}",
-], ids=["nested arrays", "nested objects"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"title": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        b'{"listing": 1, "buyer": {"limit_price": ' + b'{"a":' * 20_000 + b"1" + b"}" * 20_000 + b"}}",
+    ],
+    ids=["nested arrays", "nested objects"],
+)
 def test_a_body_nested_too_deeply_to_parse_is_a_400_not_a_500(raw):
     before = counts()
     for path in ("/api/v1/listings", "/api/v1/negotiations"):
@@ -103,7 +110,9 @@ def test_an_oversized_body_is_a_413_on_both_create_endpoints(settings):
 
 
 # --- GET /listings, /listings/{id} -------------------------------------------------------------------
-@pytest.mark.parametrize("query", ["limit=abc", "limit=0", "limit=201", "limit=-1", "limit=1.5", "offset=-1", "offset=x"])
+@pytest.mark.parametrize(
+    "query", ["limit=abc", "limit=0", "limit=201", "limit=-1", "limit=1.5", "offset=-1", "offset=x"]
+)
 def test_bad_paging_of_listings_is_a_400(query):
     make_listing()
     error = assert_error(Client().get(f"/api/v1/listings?{query}"), 400, "VALIDATION_ERROR")
@@ -132,7 +141,10 @@ def negotiation_cases(listing_id: int) -> dict[str, tuple[dict, tuple[str, ...]]
         "limit as words": ({**good, "buyer": {"limit_price": "four hundred"}}, ("buyer", "limit_price")),
         "limit as an object": ({**good, "buyer": {"limit_price": {"amount": 400}}}, ("buyer", "limit_price")),
         "negative limit": ({**good, "seller": {"limit_price": "-350"}}, ("seller", "limit_price")),
-        "buyer target above its limit": ({**good, "buyer": {"limit_price": "450", "target_price": "500"}}, ("buyer", "target_price")),
+        "buyer target above its limit": (
+            {**good, "buyer": {"limit_price": "450", "target_price": "500"}},
+            ("buyer", "target_price"),
+        ),
         "max_rounds 0": ({**good, "max_rounds": 0}, ("max_rounds",)),
         "max_rounds 10^6": ({**good, "max_rounds": 10**6}, ("max_rounds",)),
         "max_rounds as a string": ({**good, "max_rounds": "5"}, ("max_rounds",)),
@@ -141,7 +153,10 @@ def negotiation_cases(listing_id: int) -> dict[str, tuple[dict, tuple[str, ...]]
         "negative seed": ({**good, "seed": -1}, ("seed",)),
         "start as a string": ({**good, "start": "yes"}, ("start",)),
         "unknown top-level field": ({**good, "max_round": 3}, ("max_round",)),
-        "unknown participant field": ({**good, "buyer": {"limit_price": "450", "ceiling": "500"}}, ("buyer", "ceiling")),
+        "unknown participant field": (
+            {**good, "buyer": {"limit_price": "450", "ceiling": "500"}},
+            ("buyer", "ceiling"),
+        ),
         "participant not an object": ({**good, "seller": "350"}, ("seller",)),
         "unknown strategy": ({**good, "buyer": {"limit_price": "450", "strategy": "greedy"}}, ("buyer", "strategy")),
         "unknown mode": ({**good, "buyer": {"limit_price": "450", "mode": "telepathy"}}, ("buyer", "mode")),
@@ -156,8 +171,11 @@ def test_creating_a_negotiation_with_bad_input_is_a_400_naming_the_field_and_wri
     for name, (body, path) in negotiation_cases(listing.pk).items():
         for start in (True, False):
             before = counts()
-            error = assert_error(post(Client(), "/api/v1/negotiations", {**body, "start": start} if "start" not in body else body),
-                                 400, "VALIDATION_ERROR")
+            error = assert_error(
+                post(Client(), "/api/v1/negotiations", {**body, "start": start} if "start" not in body else body),
+                400,
+                "VALIDATION_ERROR",
+            )
             node = error["details"]["fields"]
             for key in path:
                 assert key in node, (name, error)
@@ -168,7 +186,12 @@ def test_creating_a_negotiation_with_bad_input_is_a_400_naming_the_field_and_wri
 
 def test_a_valid_negotiation_is_created_and_started_by_default(runner):
     listing = make_listing()
-    response = post(Client(), "/api/v1/negotiations", valid_negotiation(listing.pk) | {"buyer": {"limit_price": "450", "mode": "rule"}, "seller": {"limit_price": "350", "mode": "rule"}})
+    response = post(
+        Client(),
+        "/api/v1/negotiations",
+        valid_negotiation(listing.pk)
+        | {"buyer": {"limit_price": "450", "mode": "rule"}, "seller": {"limit_price": "350", "mode": "rule"}},
+    )
     # The sync test client has no event loop for the runner: the start is logged, the launch is the runner's.
     assert response.status_code == 201, response.content
     body = response.json()
@@ -185,8 +208,11 @@ def test_starting_a_negotiation_that_is_not_pending_is_a_409_and_writes_nothing(
     negotiation_cancel(negotiation=finished)
     for negotiation, token in ((running, tokens["buyer"]), (finished, finished_tokens["seller"])):
         before = counts()
-        error = assert_error(post(Client(), f"/api/v1/negotiations/{negotiation.pk}/start", HTTP_AUTHORIZATION=f"Bearer {token}"),
-                             409, "CONFLICT")
+        error = assert_error(
+            post(Client(), f"/api/v1/negotiations/{negotiation.pk}/start", HTTP_AUTHORIZATION=f"Bearer {token}"),
+            409,
+            "CONFLICT",
+        )
         assert error["details"]["status"] in {"running", "cancelled"}
         assert counts() == before
 
@@ -200,14 +226,22 @@ def test_cancelling_twice_is_a_409_the_second_time_and_writes_nothing(runner):
     error = assert_error(post(Client(), url, HTTP_AUTHORIZATION=auth), 409, "CONFLICT")
     assert error["details"] == {"status": "cancelled"}
     assert counts() == before
-    assert [e.type for e in Event.objects.filter(negotiation=negotiation).order_by("seq")] == ["status", "status", "outcome"]
+    assert [e.type for e in Event.objects.filter(negotiation=negotiation).order_by("seq")] == [
+        "status",
+        "status",
+        "outcome",
+    ]
 
 
-@pytest.mark.parametrize("query", ["after=abc", "after=-1", "after=1.5", "after=99999999999999999999", "limit=0",
-                                   "limit=501", "limit=ten", "limit="])
+@pytest.mark.parametrize(
+    "query",
+    ["after=abc", "after=-1", "after=1.5", "after=99999999999999999999", "limit=0", "limit=501", "limit=ten", "limit="],
+)
 def test_bad_paging_of_the_history_is_a_400(query, runner):
     negotiation, tokens = make_negotiation()
-    response = Client().get(f"/api/v1/negotiations/{negotiation.pk}/events?{query}", HTTP_AUTHORIZATION=f"Bearer {tokens['buyer']}")
+    response = Client().get(
+        f"/api/v1/negotiations/{negotiation.pk}/events?{query}", HTTP_AUTHORIZATION=f"Bearer {tokens['buyer']}"
+    )
     error = assert_error(response, 400, "VALIDATION_ERROR")
     assert query.split("=")[0] in error["details"]["fields"]
 
@@ -221,12 +255,22 @@ def test_methods_an_endpoint_does_not_have_are_a_405():
 def test_a_negotiation_id_that_is_not_a_number_or_too_large_is_a_404_with_a_valid_token(runner):
     negotiation, tokens = make_negotiation()
     auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens['buyer']}"}
-    for path in ("/api/v1/negotiations/abc", "/api/v1/negotiations/-1/events", "/api/v1/negotiations/1.5/stream",
-                 "/api/v1/negotiations/99999999999999999999", "/api/v1/negotiations/99999999999999999999/stream"):
+    for path in (
+        "/api/v1/negotiations/abc",
+        "/api/v1/negotiations/-1/events",
+        "/api/v1/negotiations/1.5/stream",
+        "/api/v1/negotiations/99999999999999999999",
+        "/api/v1/negotiations/99999999999999999999/stream",
+    ):
         assert_error(Client().get(path, **auth), 404, "NOT_FOUND")
     before = counts()
-    assert_error(post(Client(), "/api/v1/negotiations/99999999999999999999/cancel", HTTP_AUTHORIZATION=auth["HTTP_AUTHORIZATION"]),
-                 404, "NOT_FOUND")
+    assert_error(
+        post(
+            Client(), "/api/v1/negotiations/99999999999999999999/cancel", HTTP_AUTHORIZATION=auth["HTTP_AUTHORIZATION"]
+        ),
+        404,
+        "NOT_FOUND",
+    )
     assert counts() == before
 
 

@@ -1,5 +1,6 @@
 """Creating a negotiation spends the model: with gateway keys set (LLM_GATEWAY_API_KEYS) it needs one of
 them or staff, else 401 NOT_AUTHENTICATED and nothing written; with no keys set anyone may create."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,10 @@ KEY = "gw-key-0123456789"
 def body() -> dict:
     listing = listing_create(title="Oak dining table", list_price="500.00")
     return {
-        "listing": listing.pk, "buyer": {"limit_price": "450.00", "mode": "rule"},
-        "seller": {"limit_price": "350.00", "mode": "rule"}, "start": False,
+        "listing": listing.pk,
+        "buyer": {"limit_price": "450.00", "mode": "rule"},
+        "seller": {"limit_price": "350.00", "mode": "rule"},
+        "start": False,
     }
 
 

@@ -1,5 +1,6 @@
 """The OpenAPI schema documents every negotiations endpoint: bodies, paging parameters, errors in the
 envelope, the token security schemes, and the stream as text/event-stream with its resume parameters."""
+
 import pytest
 
 OPERATIONS = {
@@ -23,7 +24,9 @@ def test_every_negotiations_endpoint_is_documented_with_its_errors_in_the_envelo
     errors = [status for status in operation["responses"] if status.startswith("4")]
     assert errors
     for status in errors:
-        assert operation["responses"][status]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+        assert operation["responses"][status]["content"]["application/json"]["schema"]["$ref"].endswith(
+            "/ErrorResponse"
+        )
     if "{negotiation_id}" in path:
         assert operation["security"][:2] == TOKEN_SECURITY and "401" in operation["responses"]
         assert {} not in operation["security"]  # no anonymous access to a negotiation
@@ -55,9 +58,21 @@ def test_bodies_and_shapes_are_components(schema):
     assert create["properties"]["max_rounds"]["maximum"] == 50
     created = components["schemas"]["NegotiationCreated"]
     assert "tokens" in created["properties"]
-    assert set(components["schemas"]["NegotiationEvent"]["properties"]) == {"seq", "type", "actor", "visibility", "data", "created_at"}
+    assert set(components["schemas"]["NegotiationEvent"]["properties"]) == {
+        "seq",
+        "type",
+        "actor",
+        "visibility",
+        "data",
+        "created_at",
+    }
     assert "private" not in components["schemas"]["Participant"].get("required", [])
     assert components["securitySchemes"]["negotiationToken"] == {
-        "type": "http", "scheme": "bearer", "description": "A buyer, seller or observer token from `POST /api/v1/negotiations`."}
-    listing_page = schema["paths"]["/api/v1/listings"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A buyer, seller or observer token from `POST /api/v1/negotiations`.",
+    }
+    listing_page = schema["paths"]["/api/v1/listings"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
     assert listing_page["$ref"].endswith("/PaginatedListingList")

@@ -1,6 +1,7 @@
 """The stream's frame encoders: text from an LLM cannot forge SSE fields or events (CR/LF/NUL are dropped
 from `event`/`id`; any line break in data becomes a new `data:` line), and what we write is what a
 spec-following client (our own decoder, llm/upstream/sse.py) reads back."""
+
 import json
 
 import pytest
@@ -26,7 +27,9 @@ def test_event_and_id_fields_cannot_be_broken_out_of(evil):
     assert (events[0].event or "message", events[0].id, events[0].data) == (cleaned or "message", cleaned, "ok")
 
 
-@pytest.mark.parametrize("text", ["one\ntwo", "one\r\ntwo\rthree", "trailing\n", "\n\nblank lines\n\n", "data: fake\n\nevent: end"])
+@pytest.mark.parametrize(
+    "text", ["one\ntwo", "one\r\ntwo\rthree", "trailing\n", "\n\nblank lines\n\n", "data: fake\n\nevent: end"]
+)
 def test_multi_line_data_becomes_several_data_lines_and_reads_back_joined_by_lf(text):
     frame = sse_frame(data=text, event="message")
     assert frame.count(b"\n\n") == 1, "no blank line inside the event"
@@ -47,7 +50,13 @@ def test_json_payloads_are_one_compact_line_even_when_the_text_holds_line_breaks
 def test_deltas_end_retry_ping_and_error_frames():
     delta, _ = decode(delta_frame(actor="seller", visibility="public", turn=3, attempt=2, text="How about"))
     assert delta[0].event == "delta" and delta[0].id == ""
-    assert json.loads(delta[0].data) == {"actor": "seller", "visibility": "public", "turn": 3, "attempt": 2, "text": "How about"}
+    assert json.loads(delta[0].data) == {
+        "actor": "seller",
+        "visibility": "public",
+        "turn": 3,
+        "attempt": 2,
+        "text": "How about",
+    }
     end, _ = decode(end_frame(status="agreed", last_seq=12))
     assert (end[0].event, json.loads(end[0].data)) == ("end", {"status": "agreed", "last_seq": 12})
     assert retry_frame(3000) == b"retry: 3000\n\n"

@@ -2,6 +2,7 @@
 tests/asgi/tests.py does), a viewer that disconnects mid-stream ends its generator and releases its
 subscription within a second, without disturbing the negotiation or another viewer; a viewer whose
 client does not read holds up no one, and when it reads again it gets everything, exactly once."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,10 +29,18 @@ NARRATED = {"buyer": {"mode": "narrate"}, "seller": {"mode": "narrate"}}
 def stream_scope(negotiation_id: int, token: str) -> dict[str, Any]:
     path = f"/api/v1/negotiations/{negotiation_id}/stream"
     return {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
         "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {token}".encode())],
-        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
     }
 
 
@@ -89,7 +98,9 @@ async def test_a_viewer_leaving_mid_stream_ends_its_generator_within_a_second_an
     assert logged_events(frames) == await visible_log(negotiation.pk, "observer")
     negotiation = await Negotiation.objects.aget(pk=negotiation.pk)
     assert negotiation.is_finished and negotiation.status != "failed"
-    seqs = [seq async for seq in Event.objects.filter(negotiation=negotiation).order_by("seq").values_list("seq", flat=True)]
+    seqs = [
+        seq async for seq in Event.objects.filter(negotiation=negotiation).order_by("seq").values_list("seq", flat=True)
+    ]
     assert seqs == list(range(1, len(seqs) + 1))
     assert broadcaster.subscriber_count(negotiation.pk) == 0
 

@@ -1,6 +1,7 @@
 """The stream's protocol under the conditions the broadcaster cannot hide: live events out of order, twice,
 or dropped (a Gap), private events that must not be sent, the runner in another process (only the log
 tells), pings while nothing happens, a cancel while watching, and negotiations left running by a restart."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,7 +38,9 @@ def subprocess_database_url() -> str:
     if config["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{config['NAME']}"
     scheme = {"django.db.backends.postgresql": "postgres"}[config["ENGINE"]]
-    credentials = quote(config["USER"] or "", safe="") + (f":{quote(config['PASSWORD'], safe='')}" if config["PASSWORD"] else "")
+    credentials = quote(config["USER"] or "", safe="") + (
+        f":{quote(config['PASSWORD'], safe='')}" if config["PASSWORD"] else ""
+    )
     host = config["HOST"] or "localhost"
     port = f":{config['PORT']}" if config["PORT"] else ""
     return f"{scheme}://{credentials}{'@' if credentials else ''}{host}{port}/{quote(config['NAME'], safe='')}"
@@ -70,7 +73,9 @@ def append(negotiation: Negotiation, visibility: str = "public") -> Event:
 async def test_live_events_out_of_order_or_twice_are_sent_once_in_seq_order_and_a_gap_rereads_the_log():
     negotiation, _ = await sync_to_async(make_negotiation)()  # running, seq 1 logged
     broadcaster = Broadcaster()
-    viewer = Collector(negotiation_id=negotiation.pk, viewer=Viewer.observer(), stream_settings=QUIET, broadcaster=broadcaster)
+    viewer = Collector(
+        negotiation_id=negotiation.pk, viewer=Viewer.observer(), stream_settings=QUIET, broadcaster=broadcaster
+    )
     await wait_for(lambda: viewer.frames() == [(None, None), ("1", "status")])
     two, three, four = [await sync_to_async(append)(negotiation) for _ in range(3)]
     broadcaster.publish_events(negotiation.pk, [four, two, three, two])  # 4 first: 2 and 3 are in the log
@@ -83,18 +88,33 @@ async def test_live_events_out_of_order_or_twice_are_sent_once_in_seq_order_and_
     ending = list(await sync_to_async(lambda: list(Event.objects.filter(negotiation=cancelled, seq__gt=five.seq)))())
     broadcaster.publish_events(negotiation.pk, ending)
     await asyncio.wait_for(viewer.task, 5)
-    assert viewer.frames() == [(None, None), ("1", "status"), ("2", "status"), ("3", "status"), ("4", "status"),
-                               ("5", "status"), ("6", "status"), ("7", "outcome"), (None, "end")]
+    assert viewer.frames() == [
+        (None, None),
+        ("1", "status"),
+        ("2", "status"),
+        ("3", "status"),
+        ("4", "status"),
+        ("5", "status"),
+        ("6", "status"),
+        ("7", "outcome"),
+        (None, "end"),
+    ]
     assert broadcaster.subscriber_count(negotiation.pk) == 0
 
 
 async def test_private_events_arriving_live_are_not_sent_to_other_viewers():
     negotiation, _ = await sync_to_async(make_negotiation)()
     broadcaster = Broadcaster()
-    buyer = Collector(negotiation_id=negotiation.pk, viewer=Viewer.buyer(), stream_settings=QUIET, broadcaster=broadcaster)
-    seller = Collector(negotiation_id=negotiation.pk, viewer=Viewer.seller(), stream_settings=QUIET, broadcaster=broadcaster)
+    buyer = Collector(
+        negotiation_id=negotiation.pk, viewer=Viewer.buyer(), stream_settings=QUIET, broadcaster=broadcaster
+    )
+    seller = Collector(
+        negotiation_id=negotiation.pk, viewer=Viewer.seller(), stream_settings=QUIET, broadcaster=broadcaster
+    )
     await wait_for(lambda: len(buyer.frames()) == len(seller.frames()) == 2)
-    events = [await sync_to_async(append)(negotiation, visibility) for visibility in ("seller", "buyer", "staff", "public")]
+    events = [
+        await sync_to_async(append)(negotiation, visibility) for visibility in ("seller", "buyer", "staff", "public")
+    ]
     broadcaster.publish_events(negotiation.pk, events)
     await wait_for(lambda: len(buyer.frames()) == 4 and len(seller.frames()) == 4)
     assert [f[0] for f in buyer.frames()[2:]] == ["3", "5"]
@@ -110,13 +130,21 @@ async def test_a_negotiation_played_by_another_process_reaches_the_viewer_throug
     negotiation, tokens = await sync_to_async(make_negotiation)(max_rounds=4)  # running; no task here
     async with api_client(server) as api, watch(api.client, negotiation.pk, bearer(tokens["observer"])) as reader:
         engine = await asyncio.create_subprocess_exec(
-            sys.executable, "-c",
+            sys.executable,
+            "-c",
             "import asyncio, sys, django; django.setup();"
             "from negotiations.engine.engine import NegotiationEngine;"
-            "asyncio.run(NegotiationEngine().run(int(sys.argv[1])))", str(negotiation.pk),
-            cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings",
-                           "DATABASE_URL": subprocess_database_url(), "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            "asyncio.run(NegotiationEngine().run(int(sys.argv[1])))",
+            str(negotiation.pk),
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+                "DATABASE_URL": subprocess_database_url(),
+                "PYTHONPATH": str(ROOT),
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         _, stderr = await asyncio.wait_for(engine.communicate(), 60)
         assert engine.returncode == 0, stderr.decode()[-2000:]
@@ -140,14 +168,21 @@ async def test_cancelling_while_watching_sends_the_cancellation_then_the_end(ser
         created = await api.negotiation()
         negotiation_id, tokens = created["id"], created["tokens"]
         async with watch(api.client, negotiation_id, bearer(tokens["observer"])) as reader:
-            response = await api.client.post(f"/api/v1/negotiations/{negotiation_id}/cancel", headers=bearer(tokens["seller"]))
+            response = await api.client.post(
+                f"/api/v1/negotiations/{negotiation_id}/cancel", headers=bearer(tokens["seller"])
+            )
             assert response.status_code == 200 and response.json()["status"] == "cancelled"
             frames = await reader.read_to_end()
-        assert [(f.event, f.json()["data"].get("status")) for f in logged(frames)] == [("status", "cancelled"), ("outcome", None)]
+        assert [(f.event, f.json()["data"].get("status")) for f in logged(frames)] == [
+            ("status", "cancelled"),
+            ("outcome", None),
+        ]
         assert frames[-1].event == "end" and frames[-1].json() == {"status": "cancelled", "last_seq": 2}
 
 
-async def test_negotiations_left_running_by_a_restart_resume_at_the_first_request(server, settings, runner, monkeypatch):
+async def test_negotiations_left_running_by_a_restart_resume_at_the_first_request(
+    server, settings, runner, monkeypatch
+):
     orphan, tokens = await sync_to_async(make_negotiation)()  # running, no task: as after a restart
     playing, playing_tokens = await sync_to_async(make_negotiation)()
     monkeypatch.setattr(recovery, "PROCESS_STARTED_AT", timezone.now())  # "this process" starts now

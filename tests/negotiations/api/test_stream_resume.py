@@ -1,6 +1,7 @@
 """Resuming the stream: a viewer that leaves after k events and comes back with `Last-Event-ID: <k-th seq>`
 (or `?lastEventId=`) gets exactly the rest, so the two pieces put together equal an uninterrupted
 viewer's stream — at every k on a finished negotiation, and in the middle of a live one."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,11 @@ def events_of(frames) -> list[tuple[str, str, str]]:
 
 
 async def finished_negotiation(api) -> tuple[int, dict[str, str]]:
-    created = await api.negotiation(start=True, buyer={"limit_price": "450.00", "mode": "narrate"},
-                                    seller={"limit_price": "350.00", "mode": "narrate"})
+    created = await api.negotiation(
+        start=True,
+        buyer={"limit_price": "450.00", "mode": "narrate"},
+        seller={"limit_price": "350.00", "mode": "narrate"},
+    )
     negotiation_id, tokens = created["id"], created["tokens"]
     async with watch(api.client, negotiation_id, bearer(tokens["observer"])) as reader:
         await reader.read_to_end()  # ends when the negotiation does
@@ -53,8 +57,9 @@ async def test_the_lasteventid_query_parameter_resumes_too_and_the_header_wins_o
         async with watch(api.client, negotiation_id, params={"token": token, "lastEventId": third}) as reader:
             assert events_of(await reader.read_to_end()) == whole[3:]
         # An EventSource created with ?lastEventId= keeps that URL and sends the header when it reconnects.
-        async with watch(api.client, negotiation_id, {"Last-Event-ID": fifth},
-                         params={"token": token, "lastEventId": third}) as reader:
+        async with watch(
+            api.client, negotiation_id, {"Last-Event-ID": fifth}, params={"token": token, "lastEventId": third}
+        ) as reader:
             assert events_of(await reader.read_to_end()) == whole[5:]
         # An empty header (a client that saw no id yet) means "from the start".
         async with watch(api.client, negotiation_id, {**bearer(token), "Last-Event-ID": ""}) as reader:
@@ -65,8 +70,11 @@ async def test_a_viewer_that_drops_mid_negotiation_and_reconnects_gets_exactly_t
     # Each LLM call takes 100 ms, so the negotiation is still running when the viewer comes back.
     api_llm.respond = lambda request: Stall(0.1, "Let me see what I can do.")
     async with api_client(server) as api:
-        created = await api.negotiation(buyer={"limit_price": "450.00", "mode": "narrate"},
-                                        seller={"limit_price": "350.00", "mode": "narrate"}, max_rounds=5)
+        created = await api.negotiation(
+            buyer={"limit_price": "450.00", "mode": "narrate"},
+            seller={"limit_price": "350.00", "mode": "narrate"},
+            max_rounds=5,
+        )
         negotiation_id, token = created["id"], created["tokens"]["buyer"]
 
         async def uninterrupted(opened: asyncio.Event) -> list:
@@ -80,7 +88,9 @@ async def test_a_viewer_that_drops_mid_negotiation_and_reconnects_gets_exactly_t
         async with watch(api.client, negotiation_id, bearer(token)) as reader:
             await api.start(negotiation_id, token)
             first = events_of(await reader.events(3))
-        status = (await api.client.get(f"/api/v1/negotiations/{negotiation_id}", headers=bearer(token))).json()["status"]
+        status = (await api.client.get(f"/api/v1/negotiations/{negotiation_id}", headers=bearer(token))).json()[
+            "status"
+        ]
         assert status == "running", "the viewer left while the negotiation went on"
         async with watch(api.client, negotiation_id, {**bearer(token), "Last-Event-ID": first[-1][0]}) as reader:
             rest = events_of(await reader.read_to_end(timeout=30))

@@ -2,6 +2,7 @@
 an observer and staff: each sees exactly the events its visibility allows, live and on replay, in seq
 order with no gap or duplicate, live deltas only where it may see them, and the same events as the
 JSON history; then the end frame, and the server closes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -73,7 +74,10 @@ async def test_buyer_seller_observer_and_staff_each_see_exactly_their_events_liv
             assert [e["seq"] for e in expected] == seqs, f"{role}: exactly the visible events, no gaps"
             assert [(e["seq"], e["type"], e) for e in expected] == got, f"{role}: frames carry the logged events"
             assert {e["visibility"] for e in expected} <= ALLOWED_VISIBILITIES[role]
-            assert await api.history(negotiation_id, headers[role] or {"Authorization": f"Bearer {tokens[role]}"}) == expected
+            assert (
+                await api.history(negotiation_id, headers[role] or {"Authorization": f"Bearer {tokens[role]}"})
+                == expected
+            )
             # Live drafts: no id, only where the viewer may see them.
             assert all(f.id is None for f in frames if f.event == "delta")
             assert {d["visibility"] for d in deltas(frames)} <= ALLOWED_VISIBILITIES[role]

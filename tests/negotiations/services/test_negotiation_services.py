@@ -1,4 +1,5 @@
 """Services: validation that writes nothing on bad input, tokens shown once, state transitions."""
+
 from decimal import Decimal
 
 import pytest
@@ -50,8 +51,17 @@ def counts():
         ({"currency": "dollars"}, "currency"),
         ({"title": "Oak\x00table"}, "title"),
     ],
-    ids=["zero", "negative", "non-numeric", "three-decimals", "missing", "blank-title", "long-title", "bad-currency",
-         "nul-in-title"],
+    ids=[
+        "zero",
+        "negative",
+        "non-numeric",
+        "three-decimals",
+        "missing",
+        "blank-title",
+        "long-title",
+        "bad-currency",
+        "nul-in-title",
+    ],
 )
 def test_listing_create_rejects_bad_input_and_writes_nothing(overrides, field):
     before = counts()
@@ -85,7 +95,9 @@ BAD_NEGOTIATIONS = [
 ]
 
 
-@pytest.mark.parametrize("overrides, path", BAD_NEGOTIATIONS, ids=["-".join(p) + f"-{i}" for i, (_, p) in enumerate(BAD_NEGOTIATIONS)])
+@pytest.mark.parametrize(
+    "overrides, path", BAD_NEGOTIATIONS, ids=["-".join(p) + f"-{i}" for i, (_, p) in enumerate(BAD_NEGOTIATIONS)]
+)
 def test_negotiation_create_rejects_bad_input_and_writes_nothing(overrides, path):
     listing = make_listing()
     before = counts()
@@ -102,7 +114,11 @@ def test_negotiation_create_rejects_bad_input_and_writes_nothing(overrides, path
 
 def test_negotiation_create_rejects_a_disabled_provider():
     with pytest.raises(RequestValidationError) as excinfo:
-        negotiation_create(listing=make_listing(), buyer={"limit_price": "450", "provider": "openrouter"}, seller={"limit_price": "350"})
+        negotiation_create(
+            listing=make_listing(),
+            buyer={"limit_price": "450", "provider": "openrouter"},
+            seller={"limit_price": "350"},
+        )
     assert "disabled" in excinfo.value.details["fields"]["buyer"]["provider"][0]
 
 
@@ -114,21 +130,32 @@ def test_negotiation_create_rejects_an_unknown_listing():
 
 def test_negotiation_create_returns_three_tokens_once_and_stores_only_digests():
     negotiation, tokens = negotiation_create(
-        listing=make_listing(), buyer={"limit_price": "450", "target_price": "300"}, seller={"limit_price": "350"},
-        max_rounds=12, opens="buyer", seed=5,
+        listing=make_listing(),
+        buyer={"limit_price": "450", "target_price": "300"},
+        seller={"limit_price": "350"},
+        max_rounds=12,
+        opens="buyer",
+        seed=5,
     )
     assert set(tokens) == {"buyer", "seller", "observer"} and len(set(tokens.values())) == 3
     buyer = negotiation.participants.get(role="buyer")
     assert buyer.token_hash == token_hash(tokens["buyer"]) and tokens["buyer"] not in buyer.token_hash
     assert negotiation.observer_token_hash == token_hash(tokens["observer"])
-    assert (negotiation.status, negotiation.max_rounds, negotiation.opens, negotiation.seed) == ("pending", 12, "buyer", 5)
+    assert (negotiation.status, negotiation.max_rounds, negotiation.opens, negotiation.seed) == (
+        "pending",
+        12,
+        "buyer",
+        5,
+    )
     assert buyer.limit_price == Decimal("450.00") and buyer.target_price == Decimal("300.00")
     assert (buyer.strategy, buyer.mode) == ("linear", "narrate")
     assert not Event.objects.filter(negotiation=negotiation).exists()
 
 
 def test_negotiation_create_defaults_rounds_and_draws_a_seed(settings):
-    negotiation, _ = negotiation_create(listing=make_listing().pk, buyer={"limit_price": 450}, seller={"limit_price": 350.5})
+    negotiation, _ = negotiation_create(
+        listing=make_listing().pk, buyer={"limit_price": 450}, seller={"limit_price": 350.5}
+    )
     assert negotiation.max_rounds == settings.NEGOTIATION_DEFAULT_MAX_ROUNDS
     assert negotiation.seed >= 0
 
@@ -208,7 +235,10 @@ def test_resume_hands_a_running_negotiation_back_to_the_runner_and_refuses_other
 
 def test_event_append_allocates_consecutive_seqs():
     negotiation, _ = make_negotiation()
-    seqs = [event_append(negotiation=negotiation, type="status", actor="system", visibility="staff", data={}).seq for _ in range(3)]
+    seqs = [
+        event_append(negotiation=negotiation, type="status", actor="system", visibility="staff", data={}).seq
+        for _ in range(3)
+    ]
     assert seqs == [2, 3, 4]
 
 
