@@ -19,7 +19,7 @@ HOW: a subclass that replaces only that method, for HTTP/1.1 (the client never u
      connection of another origin is closed to make room, else it waits. Idle connections nobody takes
      are probed together at most once a second (SWEEP_SECONDS). Everything else (locking, waiting,
      closing, retries on ConnectionNotAvailable) is httpcore's own. httpcore is pinned in
-     requirements.txt because this overrides a private method; tests/llm/test_pool.py checks the
+     requirements.txt because this overrides a private method; tests/llm/upstream/test_transport.py checks the
      behaviour on a real server.
 """
 

@@ -7,7 +7,7 @@ import pytest
 
 from negotiations.evaluation.scenarios import Scenario, ScenarioError, scenario_limits, scenario_load, scenario_select
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "craigslist_scenarios.json"
+DATA = Path(__file__).resolve().parents[3] / "data" / "craigslist_scenarios.json"
 
 
 def scenario(listing_price: str, buyer_target: str) -> Scenario:

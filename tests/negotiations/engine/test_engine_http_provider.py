@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from negotiations.agents.prompts import TEMPLATES
 from negotiations.engine.engine import NegotiationEngine
 from tests.negotiations.conftest import guardrails, make_negotiation, messages, reload
-from tests.negotiations.test_engine_guardrails import assert_invariants
+from tests.negotiations.engine.test_engine_guardrails import assert_invariants
 from tests.support.llm_fixtures import fake_upstream  # noqa: F401 - fixture: the default provider on the fake server
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -23,7 +23,7 @@ from tests.support.fake_provider import DEFAULT_REPLY, Crash, FakeProvider, prom
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "craigslist_scenarios.json"
+DATA = Path(__file__).resolve().parents[3] / "data" / "craigslist_scenarios.json"
 
 # Five scenarios chosen so that, with 2 rounds and the seller opening, every move can be worked out by
 # hand (see test_report_numbers_match_a_hand_computation).
