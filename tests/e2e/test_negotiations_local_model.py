@@ -13,7 +13,7 @@ from asgiref.sync import sync_to_async
 from negotiations.engine.engine import NegotiationEngine
 from negotiations.models import Event
 from negotiations.prices import price_mentions
-from tests.negotiations.conftest import guardrails, make_listing, make_negotiation, messages, price, reload
+from tests.support.negotiations import guardrails, make_listing, make_negotiation, messages, price, reload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

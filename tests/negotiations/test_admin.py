@@ -3,7 +3,7 @@ never a token digest."""
 
 import pytest
 
-from tests.negotiations.conftest import make_negotiation
+from tests.support.negotiations import make_negotiation
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,8 @@ from negotiations.engine.engine import NegotiationEngine
 from negotiations.models import Event
 from negotiations.prices import format_price, price_mentions
 from negotiations.visibility import Viewer, event_list_visible_to
-from tests.negotiations.conftest import make_listing, make_negotiation, messages, price, reload
 from tests.support.fake_provider import FakeProvider, prompt_of
+from tests.support.negotiations import make_listing, make_negotiation, messages, price, reload
 
 CENT = Decimal("0.01")
 

@@ -8,7 +8,7 @@ import pytest
 from negotiations.selectors import negotiation_view_get
 from negotiations.validation import PARTICIPANT_FIELDS
 from negotiations.visibility import Viewer
-from tests.negotiations.conftest import make_negotiation
+from tests.support.negotiations import make_negotiation
 
 pytestmark = pytest.mark.django_db
 

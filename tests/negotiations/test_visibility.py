@@ -6,7 +6,7 @@ from negotiations.log import event_append
 from negotiations.models import Event
 from negotiations.selectors import negotiation_id_for_token, viewer_for_token
 from negotiations.visibility import Viewer, can_view, event_list_visible_to, visibilities_for
-from tests.negotiations.conftest import make_negotiation
+from tests.support.negotiations import make_negotiation
 
 V = Event.Visibility
 EXPECTED = {

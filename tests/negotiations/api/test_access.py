@@ -15,7 +15,7 @@ from django.test import Client
 
 from negotiations.log import event_append
 from negotiations.models import Event, Listing, Negotiation, Participant
-from tests.negotiations.api.conftest import api_client, bearer, logged, staff_headers, visible_log, watch
+from tests.support.negotiation_api import api_client, bearer, logged, staff_headers, visible_log, watch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -244,7 +244,7 @@ async def test_an_observer_may_watch_but_not_start_or_cancel(server):
 def test_staff_by_session_see_both_sides_and_every_event_and_other_users_need_a_token(runner):
     from django.contrib.auth import get_user_model
 
-    from tests.negotiations.conftest import make_negotiation
+    from tests.support.negotiations import make_negotiation
 
     negotiation, _ = make_negotiation(seller={"persona": SELLER_PERSONA})
     event_append(negotiation=negotiation, type="thought", actor="seller", visibility="seller", data={"x": 1})
@@ -269,7 +269,7 @@ def test_staff_by_session_see_both_sides_and_every_event_and_other_users_need_a_
 
 
 def test_a_wrong_drf_token_is_401_on_rest_and_stream(runner):
-    from tests.negotiations.conftest import make_negotiation
+    from tests.support.negotiations import make_negotiation
 
     negotiation, _ = make_negotiation()
     for path in ("", "/events", "/stream"):

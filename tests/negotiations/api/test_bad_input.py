@@ -13,7 +13,7 @@ from django.test import Client
 from marketplace.errors import RequestValidationError
 from negotiations.models import Event, Listing, Negotiation, Participant
 from negotiations.services import negotiation_cancel, negotiation_create
-from tests.negotiations.conftest import make_listing, make_negotiation
+from tests.support.negotiations import make_listing, make_negotiation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,9 +17,9 @@ from marketplace.asgi import application
 from negotiations.live.broadcast import get_broadcaster
 from negotiations.models import Event, Negotiation
 from negotiations.services import negotiation_start
-from tests.negotiations.api.conftest import parse_block, visible_log, wait_for
-from tests.negotiations.conftest import make_negotiation
 from tests.support.fake_provider import Stall
+from tests.support.negotiation_api import parse_block, visible_log, wait_for
+from tests.support.negotiations import make_negotiation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -23,8 +23,8 @@ from negotiations.log import event_append
 from negotiations.models import Event, Negotiation
 from negotiations.services import negotiation_cancel
 from negotiations.visibility import Viewer
-from tests.negotiations.api.conftest import api_client, bearer, deltas, logged, visible_log, wait_for, watch
-from tests.negotiations.conftest import make_negotiation
+from tests.support.negotiation_api import api_client, bearer, deltas, logged, visible_log, wait_for, watch
+from tests.support.negotiations import make_negotiation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from tests.negotiations.api.conftest import api_client, bearer, visible_log, watch
 from tests.support.fake_provider import Stall
+from tests.support.negotiation_api import api_client, bearer, visible_log, watch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from tests.negotiations.api.conftest import (
+from tests.support.negotiation_api import (
     ROLES,
     api_client,
     deltas,

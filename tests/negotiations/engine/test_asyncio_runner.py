@@ -11,8 +11,8 @@ from negotiations.engine.engine import NegotiationEngine
 from negotiations.engine.runners import NegotiationRunner, get_runner, set_runner
 from negotiations.exceptions import NegotiationCapacityError
 from negotiations.services import negotiation_resume, negotiation_start
-from tests.negotiations.conftest import make_negotiation, reload
 from tests.support.fake_provider import FakeProvider, Stall
+from tests.support.negotiations import make_negotiation, reload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,8 +20,8 @@ from negotiations.live.broadcast import TokenDelta, get_broadcaster
 from negotiations.models import Event, Negotiation, Participant
 from negotiations.prices import format_price
 from negotiations.services import negotiation_cancel
-from tests.negotiations.conftest import guardrails, make_negotiation, messages, play, price, reload
 from tests.support.fake_provider import Crash, FakeProvider, Stall, prompt_of
+from tests.support.negotiations import guardrails, make_negotiation, messages, play, price, reload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

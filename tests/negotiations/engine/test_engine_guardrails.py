@@ -11,9 +11,9 @@ from asgiref.sync import sync_to_async
 
 from negotiations.models import Event
 from negotiations.prices import format_price, price_mentions
-from tests.negotiations.conftest import guardrails, make_listing, messages, play, price
 from tests.negotiations.engine.test_engine import llm_or_polite, polite
 from tests.support.fake_provider import FakeProvider, prompt_of
+from tests.support.negotiations import guardrails, make_listing, messages, play, price
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,9 +8,9 @@ from asgiref.sync import sync_to_async
 
 from negotiations.agents.prompts import TEMPLATES
 from negotiations.engine.engine import NegotiationEngine
-from tests.negotiations.conftest import guardrails, make_negotiation, messages, reload
 from tests.negotiations.engine.test_engine_guardrails import assert_invariants
 from tests.support.llm_fixtures import fake_upstream  # noqa: F401 - fixture: the default provider on the fake server
+from tests.support.negotiations import guardrails, make_negotiation, messages, reload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FAKE_SENTENCE = "Hello wörld 世界 🙂 from the fake server"  # its default 8 tokens

@@ -15,7 +15,7 @@ from negotiations.services import (
     negotiation_start,
 )
 from negotiations.tokens import token_hash
-from tests.negotiations.conftest import make_listing, make_negotiation
+from tests.support.negotiations import make_listing, make_negotiation
 
 pytestmark = pytest.mark.django_db
 
