@@ -2,13 +2,9 @@
 `GET /api/v1/health/live` (liveness) and `GET /api/v1/llm/status` (every provider in detail).
 WHY: load balancers need a cheap liveness answer and a readiness answer whose status code tells them
      whether to send traffic (503 only when the database is down: without an LLM the API still serves
-     listings and history, so that is "degraded", 200); operators need per-provider detail.
-HOW: thin DRF views over `health.probes`; the LLM probes are async (shared with the async views) and
-     run on the server's event loop through `async_to_sync`; nothing here ever shows a key.
-     `/`, health and liveness stay public whatever the configuration (monitoring must reach them), so the
-     health check shows the default provider's name, default model and availability, and an error text
-     with URLs removed: never a base URL, a model list or another provider. The detailed status is an
-     LLM gateway endpoint: it needs a gateway API key when LLM_GATEWAY_API_KEYS is set.
+     listings and history, "degraded", 200); operators need per-provider detail (docs/gateway.md).
+HOW: thin DRF views over `health.probes`, whose async LLM probes run through `async_to_sync`. Nothing
+     here shows a key; the public health check never shows a base URL, a model list or another provider.
 """
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+"""WHAT: the `health` app: readiness, liveness and provider status endpoints, and the probes behind them."""
+
 from django.apps import AppConfig
 
 

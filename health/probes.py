@@ -2,12 +2,9 @@
 WHY: load balancers and dashboards poll health often; a burst of checks must not turn into a burst of
      upstream calls, a slow LLM server must not make the health check slow, and probe output must never
      carry secrets (keys, passwords in URLs, driver messages that name hosts or users).
-HOW: `database_probe()` runs `SELECT 1` on a connection and reports class names only. `allm_probe()`
-     wraps `Provider.health()` in its own timeout (HEALTH_LLM_PROBE_TIMEOUT) and caches the result per
-     provider for HEALTH_LLM_CACHE_SECONDS; concurrent callers, on any thread and any event loop, share
-     one in-flight probe through a `concurrent.futures.Future`, marked running at once so that a waiter
-     that gives up (cancelled, timed out) cannot cancel it for the others. Results are cached per
-     provider configuration: after an admin edit (in any process) the next call probes the new one.
+HOW: `database_probe()` runs `SELECT 1` and reports class names only. `allm_probe()` wraps
+     `Provider.health()` in HEALTH_LLM_PROBE_TIMEOUT and caches its result per provider configuration for
+     HEALTH_LLM_CACHE_SECONDS; concurrent callers, on any thread or event loop, share one in-flight probe.
 """
 
 from __future__ import annotations
@@ -48,11 +45,14 @@ def database_probe(*, using: str = DEFAULT_DB_ALIAS) -> DatabaseHealth:
     return DatabaseHealth(True, _elapsed_ms(started))
 
 
-_CacheKey = tuple[str, Any]
+_CacheKey = tuple[str, Provider]
 
 
 def _cache_key(provider: Provider) -> _CacheKey:
-    return provider.name, getattr(provider, "config", None)
+    # The instance stands for its configuration: the registry replaces a provider whose configuration
+    # changed (an admin edit, in any process) and keeps an unchanged one, so the next call after an edit
+    # probes the new one. Keyed by the object itself (not id()), which cannot be reused while cached.
+    return provider.name, provider
 
 
 class _ProbeCache:

@@ -2,13 +2,10 @@
 streaming, upstream calls), yet appear in the OpenAPI schema like every DRF view.
 WHY: DRF's APIView is sync-only: under ASGI it would hold a worker thread for the whole of a stream and
      add thread hops to every request. drf-spectacular, though, documents only APIView subclasses.
-HOW: subclass it and write `async def get/post(self, request)` returning Django responses; decorate
-     them with `extend_schema` as usual. `dispatch` is async and skips DRF's request wrapping,
-     permissions and throttling. It does run the view's `authentication_classes` (none by default) on
-     the plain Django request, inline on the event loop, so they must do no I/O: e.g. the LLM gateway's
-     optional key check (llm/gateway/auth.py), which a URLconf sets with `as_view(authentication_classes=...)`.
-     An authenticator refuses by raising; errors go through the one mapping,
-     `marketplace.api_errors.error_response`.
+HOW: subclass it and write `async def get/post(self, request)` returning Django responses, decorated
+     with `extend_schema` as usual. `dispatch` is async and skips DRF's request wrapping, permissions and
+     throttling; it runs only the view's `authentication_classes` (see there). Errors go through the one
+     mapping, `marketplace.api_errors.error_response`.
 """
 
 from __future__ import annotations
@@ -27,7 +24,10 @@ __all__ = ["AsyncApiView"]
 class AsyncApiView(APIView):
     """An APIView served as a plain async view: only `options` may stay sync (it is answered here)."""
 
-    # Nothing of DRF's request pipeline runs but these authenticators (I/O-free ones only, see above).
+    # Nothing of DRF's request pipeline runs but these authenticators, on the plain Django request and
+    # inline on the event loop, so they must do no I/O: e.g. the LLM gateway's optional key check
+    # (llm/gateway/auth.py), which a URLconf sets with `as_view(authentication_classes=...)`.
+    # An authenticator refuses by raising.
     authentication_classes: list = []
     permission_classes: list = []
     # False: the view does no sync work of its own (ORM calls, sync libraries), so it is served without

@@ -1,14 +1,6 @@
-"""WHAT: the root of every error the API reports on purpose.
-
-    ApplicationError                      500 INTERNAL_ERROR
-    ├── RequestValidationError            400 VALIDATION_ERROR
-    │   └── PayloadTooLargeError          413 VALIDATION_ERROR
-    ├── NotAuthenticatedError             401 NOT_AUTHENTICATED
-    ├── PermissionDeniedError             403 PERMISSION_DENIED
-    ├── NotFoundError                     404 NOT_FOUND
-    ├── ConflictError                     409 CONFLICT
-    └── llm.exceptions.LLMError           (its own tree, see llm/exceptions.py)
-
+"""WHAT: the root of every error the API reports on purpose: `ApplicationError` and its subclasses for bad
+      input (400, 413), missing credentials (401), refusal (403), absence (404) and conflicts (409);
+      llm.exceptions.LLMError is a branch with its own tree. docs/gateway.md lists every code.
 WHY: the HTTP status and the machine-readable code live on the class, so one mapping
      (marketplace/api_errors.py) serves DRF views, plain async views and SSE streams alike.
 HOW: raise a subclass with a human message and optional `details`; never put secrets in either.
