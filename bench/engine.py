@@ -1,16 +1,11 @@
 """WHAT: the negotiation engine benchmark: engine overhead per turn with an instant fake LLM, against a
-baseline measured in the same run (the same turn's database writes alone), and turns per second with
-1 and 50 concurrent negotiations on SQLite — in one process (the in-process runner's case) and spread
-over several processes writing the same database file.
-WHY: the engine should cost next to nothing beyond the LLM itself. Targets (issue 5): under 5 ms of
-     engine overhead per turn; 50 concurrent negotiations finish with no "database is locked" error and
-     no lost event.
-HOW: a temporary SQLite database (WAL, IMMEDIATE transactions, as in settings), migrated fresh. The
-     baseline writes one turn's rows (lock the negotiation, insert thought + message, update the row) in
-     one transaction through sync_to_async, as the engine does. Engine runs use an LLM that answers at
-     once, in `rule` and `narrate` modes. Concurrency: 50 negotiations via asyncio.gather in one process,
-     then 50 split over worker processes; each must reproduce, event for event, the log of the same
-     negotiation run alone (same seed). `python -m bench.engine [--quick]`.
+baseline measured in the same run, and turns per second with 1 and 50 concurrent negotiations on SQLite.
+WHY: the engine should cost next to nothing beyond the LLM itself. Targets (issue 5): under 5 ms of engine
+     overhead per turn; 50 concurrent negotiations with no "database is locked" error and no lost event.
+HOW: a temporary SQLite database (WAL, IMMEDIATE transactions, as in settings), migrated fresh; the
+     baseline writes one turn's rows in one transaction through sync_to_async, as the engine does. 50
+     negotiations run in one process, then over worker processes; each must reproduce, event for event,
+     the log of the same negotiation run alone. `python -m bench.engine [--quick]`.
 """
 
 from __future__ import annotations

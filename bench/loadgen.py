@@ -1,8 +1,8 @@
 """WHAT: a small HTTP/1.1 load generator for the benchmarks: N requests at concurrency C over keep-alive
 connections, measuring time to first SSE event (TTFT), total latency and wall time.
 WHY: the benchmarks compare a gateway with the upstream it relays; the client must cost far less than
-     either (httpx or the openai SDK spend about a millisecond of CPU per request, as much as the thing
-     measured), and must see the first event the moment it arrives.
+     either (httpx or the openai SDK cost as much CPU per request as the thing measured), and must see
+     the first event the moment it arrives.
 HOW: raw asyncio streams; one connection per concurrent worker; a response ends at Content-Length or at
      the chunked terminator. A streamed response counts as ok only if it ends with `data: [DONE]` and
      has no in-band error event.

@@ -1,16 +1,11 @@
 """WHAT: the local model benchmark: time to first token (TTFT) and tokens per second of the bundled real
-model (SmolLM2-135M-Instruct on llama-cpp-python's server), called directly and through the gateway
-(`POST /api/v1/llm/chat/completions`), in the same run.
+model (SmolLM2-135M-Instruct on llama-cpp-python's server), called directly and through the gateway.
 WHY: the relay benchmark measures the gateway against a fake that answers instantly; this one says what a
      user of `make run` gets from a real CPU model, and whether the gateway costs anything noticeable
      next to real generation (it should not: the ratios should be about 1).
-HOW: the model server (llm.local.server) on a free loopback port; the gateway as its own daphne process
-     (the server `runserver` uses; `--server uvicorn` for the production candidate) on a temporary SQLite
-     database, with its default provider pointed at the model. Each round streams the same greedy
-     (temperature 0) request once per path, the order alternating; TTFT is the time to the first
-     content token, decode rate is tokens after the first per second, end-to-end rate is tokens over the
-     whole request. Medians over the rounds, ratios gateway / direct.
-     `python -m bench.local_model [--rounds 5] [--max-tokens 128] [--server daphne|uvicorn]`.
+HOW: the model server (llm.local.server) and the gateway (its own daphne or uvicorn process on a temporary
+     SQLite database, default provider pointed at the model) on loopback; each round streams the same
+     greedy request once per path, the order alternating. Medians over the rounds, ratios gateway / direct.
 """
 
 from __future__ import annotations
@@ -61,6 +56,7 @@ class Sample:
 
     @property
     def decode_rate(self) -> float:
+        # Tokens after the first, per second after the first; end_to_end_rate is all tokens over the whole request.
         return (self.tokens - 1) / (self.total - self.ttft) if self.tokens > 1 and self.total > self.ttft else 0.0
 
     @property

@@ -1,20 +1,11 @@
 """WHAT: the live-stream benchmark: one negotiation watched by 1, 100 and 500 concurrent SSE viewers on one
-server process, under the production ASGI server (uvicorn with httptools on the asyncio loop) and
-daphne (what `runserver` uses): event delivery latency from log write to viewer, and server memory
-per idle viewer.
+server process (uvicorn, the production server, and daphne, `runserver`'s): event delivery latency from
+log write to viewer, and server memory per idle viewer.
 WHY: issue 6's targets: 500 viewers all receive every event, delivery p99 under 100 ms, under 100 KB of
      server memory per idle viewer.
-HOW: the fake OpenAI server runs in its own process; agents narrate (`mode: narrate`) through it with
-     model `slow:MS`, i.e. MS ms per token, so turns are paced like a real model and every viewer also
-     gets the live token deltas. Each server is a single process with DEBUG off on its own SQLite file.
-     Per viewer count: create a pending negotiation; open N streams (buyer, seller and observer tokens
-     in turn) on raw sockets; once all have their first frame, wait, then read the server's RSS:
-     (RSS with N idle viewers - RSS before) / N is the memory per idle viewer. Then start it; each
-     viewer timestamps every read as it arrives (parsing waits until the end, so the client's own work
-     does not inflate the figures). Latency = receipt time - the event's `created_at` (set when the
-     engine writes the row; same machine, same clock). Afterwards every viewer's ids are compared with
-     the history (`GET .../events`) for its token: "all receive every event" means no viewer missed
-     or repeated one. `python -m bench.stream [--quick] [--servers uvicorn,daphne] [--viewers 1,100,500]`.
+HOW: the agents narrate through the fake OpenAI server at MS ms per token (model `slow:MS`), so viewers
+     get live deltas too. Memory = RSS growth with every viewer connected and idle / viewers; latency =
+     receipt time - the event's `created_at`; afterwards each viewer's ids are checked against its history.
 """
 
 from __future__ import annotations
@@ -265,6 +256,7 @@ async def measure(
         if viewer.ended and [e["seq"] for _, e in received] == expected[viewer.role]:
             complete += 1
         for when, event in received:
+            # `created_at` is set when the engine writes the row: same machine, same clock.
             latency = (when - datetime.fromisoformat(event["created_at"]).timestamp()) * 1000
             latencies.append(latency)
             by_event[(event["seq"], event["type"])].append(latency)
