@@ -1,17 +1,11 @@
 """WHAT: the relay benchmark: what the gateway (`POST /api/v1/llm/chat/completions`) adds on top of the
 upstream it relays, served by daphne (the server `runserver` uses) and by the production ASGI server
 candidates (uvicorn with httptools on the asyncio loop; granian when installed).
-WHY: a gateway must be nearly free. Targets (issue 3): at most 5 ms of gateway CPU per 64-token stream,
-     at most 2 ms added to TTFT p50 at concurrency 1, at least 180 streams/s at concurrency 100 on one
-     process. The peer, LiteLLM's proxy, spends about 55 ms CPU per stream and adds about 12 ms TTFT.
-HOW: the fake OpenAI server runs on loopback in its own process (64 tokens per answer, 0 ms between
-     tokens); every gateway is its own single-process server with DEBUG off. For each case (streams at
-     concurrency 1, 10 and 100; non-streamed at 10) the direct path and every gateway are measured in
-     interleaved rounds, rotating the order. Gateway CPU is read from /proc (psutil) before and after
-     each batch, children included. Ratios are gateway / direct from the same run.
-     `python -m bench.relay [--quick] [--servers daphne,uvicorn,granian] [--rounds N]`;
-     `--profile SERVER` instead samples that gateway with py-spy (`pip install py-spy`) during 64-token
-     streams at concurrency 10 and prints where its time goes.
+WHY: a gateway must be nearly free. Targets (issue 3; throughput and the peer's figures: docs/benchmarks.md):
+     at most 5 ms of gateway CPU per 64-token stream, at most 2 ms added to TTFT p50 at concurrency 1.
+HOW: the fake OpenAI server (64 tokens, no delay) and each gateway (one process, DEBUG off) on loopback;
+     per case the direct path and every gateway are measured in interleaved rounds, rotating the order.
+     Gateway CPU is read from /proc before and after each batch; ratios are gateway / direct, same run.
 """
 
 from __future__ import annotations
@@ -242,7 +236,7 @@ def measure(
 def report(rows: dict[str, dict[str, Row]], cases: tuple[Case, ...]) -> None:
     ms = 1000.0
     header = (
-        f"{'case':<16} {'path':<9} {'TTFT p50':>9} {'p99':>8} {'lat p50':>8} {'p99':>8} {'req/s':>8} "
+        f"{'case':<16} {'path':<12} {'TTFT p50':>9} {'p99':>8} {'lat p50':>8} {'p99':>8} {'req/s':>8} "
         f"{'CPU ms/req':>10} {'+TTFT p50':>10} {'TTFT x':>7} {'lat x':>6} {'req/s x':>8} {'errors':>6}"
     )
     print(header)
@@ -264,7 +258,7 @@ def report(rows: dict[str, dict[str, Row]], cases: tuple[Case, ...]) -> None:
                     f"{lat50 / (percentile(direct.latency, 50) * ms):>6.2f} {r.rate / direct.rate:>8.2f}"
                 )
             print(
-                f"{case.name:<16} {name:<9} {ttft50:>9.2f} {ttft99:>8.2f} {lat50:>8.2f} {lat99:>8.2f} {r.rate:>8.1f} "
+                f"{case.name:<16} {name:<12} {ttft50:>9.2f} {ttft99:>8.2f} {lat50:>8.2f} {lat99:>8.2f} {r.rate:>8.1f} "
                 f"{cpu:>10} {extra} {r.errors:>6}"
             )
             if r.first_error:
@@ -308,12 +302,29 @@ def profile(target: Target, process: Process, log_dir: str, requests: int = 2000
     sampler.stop()
 
 
+def _variant(spec: str, env: dict[str, str]) -> tuple[str, str, dict[str, str]]:
+    """`NAME:SERVER:KEY=VALUE,...` as (name, server, environment)."""
+    name, server, assignments = spec.split(":", 2)
+    if server not in SERVER_COMMANDS:
+        raise SystemExit(f"--variant {spec}: unknown server {server!r}")
+    overrides = dict(item.split("=", 1) for item in assignments.split(",") if item)
+    return name, server, {**env, **overrides}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--servers", default=",".join(available_servers()), help=f"comma-separated, from {', '.join(SERVER_COMMANDS)}"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:SERVER:KEY=VALUE[,KEY=VALUE]",
+        help="one more gateway NAME, served by SERVER with these environment variables set, measured in the "
+        "same interleaved rounds (to compare a setting both ways in one run)",
     )
     parser.add_argument("--profile", metavar="SERVER", help="profile one gateway with py-spy instead")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
@@ -337,18 +348,20 @@ def main(argv: list[str] | None = None) -> int:
             targets: dict[str, tuple[Target, Process | None]] = {
                 "direct": (Target("direct", "127.0.0.1", upstream_port, "/v1/chat/completions"), None)
             }
-            for server in servers:
+            gateways = [(server, server, env) for server in servers]
+            gateways += [_variant(spec, env) for spec in args.variant]
+            for name, server, gateway_env in gateways:
                 port = _free_port()
-                process = Process(server, SERVER_COMMANDS[server](port), env, tmp)
+                process = Process(name, SERVER_COMMANDS[server](port), gateway_env, tmp)
                 processes.append(process)
                 _wait_until_serving(port, "/api/v1/health/live", process)
-                targets[server] = (Target(server, "127.0.0.1", port, "/api/v1/llm/chat/completions"), process)
+                targets[name] = (Target(name, "127.0.0.1", port, "/api/v1/llm/chat/completions"), process)
             if args.profile:
                 target, process = targets[args.profile]
                 profile(target, process, tmp)
                 return 0
             print(
-                f"relay benchmark: direct vs {', '.join(servers)}; {args.rounds} interleaved rounds; "
+                f"relay benchmark: direct vs {', '.join(name for name, _, _ in gateways)}; {args.rounds} interleaved rounds; "
                 f"{os.cpu_count()} CPUs",
                 file=sys.stderr,
                 flush=True,

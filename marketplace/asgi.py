@@ -18,7 +18,12 @@ from django.urls import get_resolver  # noqa: E402
 
 from marketplace.asgi_handler import ASGIHandler  # noqa: E402 - needs the apps loaded
 
-application = ASGIHandler()
+if os.environ.get("DJANGO_ASGI_INLINE_VIEWS", "true") != "false":
+    application = ASGIHandler()
+else:
+    from django.core.handlers.asgi import ASGIHandler as _Stock
+
+    application = _Stock()
 
 # Load every view now, then keep what is loaded (it lives as long as the process) out of the cyclic
 # GC's full collections: with hundreds of open streams those otherwise stall the event loop for

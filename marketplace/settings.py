@@ -54,6 +54,16 @@ MIDDLEWARE = [
     "marketplace.middleware.MessageMiddleware",
     "marketplace.middleware.XFrameOptionsMiddleware",
 ]
+if os.environ.get("DJANGO_INLINE_MIDDLEWARE_HOOKS", "true") == "false":
+    MIDDLEWARE = [
+        "django.middleware.security.SecurityMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    ]
 
 ROOT_URLCONF = "marketplace.urls"
 ASGI_APPLICATION = "marketplace.asgi.application"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
@@ -67,6 +68,7 @@ DRAIN_SECONDS = 0.5
 # gateway's [DONE]) until the idle timeout.
 AFTER_FINISH_GRACE_SECONDS = 2.0
 DRAIN_MAX_BYTES = 64 * 1024
+_SHARED_TIMER = os.environ.get("LLM_SHARED_READ_TIMER", "true") != "false"
 
 
 def transport_error(
@@ -237,7 +239,13 @@ class OpenAICompatibleClient:
             limits=POOL_LIMITS,
             # Read timeouts are ours (first token, idle, total); httpx's is only a backstop.
             timeout=httpx.Timeout(timeouts.total, connect=timeouts.connect, pool=timeouts.total),
-            transport=self._transport_factory() if self._transport_factory else http_transport(limits=POOL_LIMITS),
+            transport=self._transport_factory()
+            if self._transport_factory
+            else (
+                http_transport(limits=POOL_LIMITS)
+                if os.environ.get("LLM_LINEAR_POOL", "true") != "false"
+                else httpx.AsyncHTTPTransport(http1=True, http2=False, limits=POOL_LIMITS)
+            ),
             follow_redirects=False,
         )
         entry = _LoopClient(client)
@@ -454,11 +462,22 @@ class OpenAICompatibleClient:
                     phase, deadline = "total", total
                 eof = False
                 try:
-                    read_deadline.arm(deadline)
-                    try:
-                        data = await reader.__anext__()
-                    finally:
-                        read_deadline.disarm()
+                    if _SHARED_TIMER:
+                        read_deadline.arm(deadline)
+                        try:
+                            data = await reader.__anext__()
+                        finally:
+                            read_deadline.disarm()
+                    else:
+                        try:
+                            async with asyncio.timeout_at(deadline):
+                                data = await reader.__anext__()
+                        except TimeoutError:
+                            if finished:
+                                return
+                            raise _timeout_error(
+                                self.provider, phase, self._phase_seconds(phase), "".join(parts)
+                            ) from None
                     events = decoder.feed(data)
                 except StopAsyncIteration:
                     eof = True
