@@ -1,0 +1,1 @@
+"""WHAT: the `llm` app: the LLM provider layer (registry, providers, upstream client) and the gateway API."""

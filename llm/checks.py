@@ -1,13 +1,11 @@
-"""WHAT: Django system checks for the LLM configuration (llm.E001 ... llm.E010 but E007, llm.W001).
+"""WHAT: Django system checks for the LLM configuration (llm.E001 ... llm.E010 but E007, llm.W001; each
+      is listed in docs/configuration.md).
 WHY: a typo in LLM_PROVIDER, a negative retry count, a base URL without http:// or an enabled OpenRouter
      without its key should stop `runserver`/`migrate`/`check` with a clear message, not fail on the
      first user request, nor as a traceback in the middle of `migrate` when it writes the provider rows.
 HOW: plain functions registered with `checks.register`. The env-defined providers are checked with the
-     rules the `ProviderConfig` row applies (llm/services.py). What needs the provider rows (a default
-     provider added in the admin, rows that differ from the environment) is tagged `database`: Django
-     runs it when it names databases (`migrate`, `check --database default`), never from `runserver`.
-     llm.W001 warns when a production server (DEBUG off) would spend a provider's key for anyone who
-     reaches it: a provider with a key is enabled and the gateway has no API keys of its own.
+     rules the `ProviderConfig` row applies (llm/services.py); what needs the provider rows is tagged
+     `database`, so `migrate` and `check --database` run it, never `runserver`.
 """
 
 from __future__ import annotations

@@ -1,23 +1,11 @@
-"""WHAT: the provider layer's error tree.
-
-    marketplace.errors.ApplicationError
-    └── LLMError                          500 LLM_ERROR
-        ├── ProviderDisabledError         400 LLM_PROVIDER_DISABLED
-        ├── UnknownProviderError          400 LLM_UNKNOWN_PROVIDER
-        ├── ProviderTimeoutError          503 LLM_TIMEOUT
-        ├── ProviderUnavailableError      503 LLM_UNAVAILABLE
-        ├── ProviderResponseError         502 LLM_BAD_GATEWAY
-        │   └── StreamInterruptedError    502 LLM_BAD_GATEWAY   (keeps the partial text)
-        ├── ProviderRateLimitedError      429 LLM_RATE_LIMITED  (passes Retry-After on)
-        ├── ContextOverflowError          400 LLM_CONTEXT_OVERFLOW
-        └── ModelNotFoundError            404 LLM_MODEL_NOT_FOUND
-
+"""WHAT: the provider layer's error tree: `LLMError` (a marketplace.errors.ApplicationError) and one
+      subclass per way an upstream fails (disabled, unknown, timeout, unavailable, bad response,
+      interrupted stream, rate limited, context overflow, unknown model); docs/gateway.md has the codes.
 WHY: callers (HTTP views, SSE streams, negotiation agents) handle upstream failure by kind, never by
-     parsing messages; code and status sit on the class so DESIGN's table lives in exactly one place.
-     5xx responses carry `x-should-retry: false` (the gateway has retried already; OpenAI's SDKs obey
-     the header); an upstream's Retry-After (429, or a 503 that sent one) is passed on.
-HOW: the shared OpenAI-compatible client translates httpx errors and upstream bodies into these at
-     one boundary (`raise ... from exc`). Messages are safe to show to clients: no keys, no tracebacks.
+     parsing messages; code and status sit on the class so the error table lives in exactly one place.
+HOW: the shared OpenAI-compatible client translates httpx errors and upstream bodies into these at one
+     boundary (`raise ... from exc`). Messages are safe to show to clients: no keys, no tracebacks.
+     `response_headers` adds `x-should-retry: false` to a 5xx and passes an upstream's Retry-After on.
 """
 
 from __future__ import annotations

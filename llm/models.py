@@ -1,13 +1,11 @@
 """WHAT: `ProviderConfig`, one row per LLM provider: where it is, which model by default, its timeouts
 and retries, whether it is enabled, and the NAME of the environment variable holding its key.
-
 WHY: admins add OpenAI-compatible servers (Ollama, vLLM, llama.cpp) and tune providers without a
      deploy; an edit takes effect on the next request (the registry re-reads rows on save). The key
      itself never enters the database: only its variable's name does, and URLs with credentials in
      them are refused for the same reason.
-HOW: `migrate` creates the rows of the env-defined providers (settings.LLM_PROVIDERS) through a
-     post_migrate handler, and updates a field of one when its environment value changed since the last
-     sync (`env_values`); `to_settings()` gives the frozen `ProviderSettings` the providers run with.
+HOW: `migrate` creates and updates the rows of the env-defined providers (a post_migrate handler, see
+     llm/services.py); `to_settings()` gives the frozen `ProviderSettings` the providers run with.
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ WHY: `migrate` must leave one row per env-defined provider so the admin lists th
      admin's later edits on every restart (`make run` migrates each time).
 HOW: a row is created when missing; afterwards a field is overwritten from the environment only when
      its environment value differs from the one applied last time (`env_values` on the row), so an
-     admin's edit of one field survives a change of another field's variable. Values the row's
-     validation refuses are never written: the system checks (llm/checks.py) report them with the
-     same rules (`provider_config_env_errors`) before `migrate` starts, and the sync skips them.
+     admin's edit of one field survives a change of another field's variable. Values the row's validation
+     refuses are never written: llm/checks.py reports them first, by the same rules.
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
 """WHAT: stream shaping between a provider and its consumer: `coalesce` (merge small deltas until N
 characters or T milliseconds), `bound` (stop after N tokens, N characters or N seconds, with
 finish_reason "length"), `shape_stream` (both), and `apply_stream_settings` (both, from settings).
-
 WHY: a local model emits one token per chunk; relaying each one as its own SSE event costs more than it
      carries, so the gateway may merge them (without delaying the end of the answer). Bounds protect
      the gateway and its clients from runaway generations, and must free the upstream at once.
-HOW: each is a plain function that returns the input unchanged when disabled (no extra layer), else an
-     async generator. Both close the upstream generator (`aclose`) in `finally`, so abandoning the
-     shaped stream closes the upstream connection. Chunks with a finish_reason or usage are never held
-     back; when the upstream fails, text already gathered is yielded before the error is re-raised.
-     A chunk carrying tool calls, a function call, a refusal or logprobs is never merged: the text
-     gathered before it goes out first, then that chunk as it came (merging would have to splice JSON
-     fragments whose boundaries clients rely on). Bounds count text only (`delta` characters, chunks
-     with text or reasoning); such a chunk passes whole and uncounted, so a bound never cuts a tool
-     call's JSON (`max_seconds` still ends a runaway one).
+HOW: each returns its input unchanged when disabled, else an async generator that closes the upstream in
+     `finally`. A chunk with tool calls, a refusal or logprobs is never merged, counted or cut.
 """
 
 from __future__ import annotations
@@ -32,7 +24,8 @@ __all__ = ["apply_stream_settings", "bound", "coalesce", "merge_chunks", "shape_
 
 def merge_chunks(chunks: list[Chunk]) -> Chunk:
     """One chunk carrying the text of all; role/model/id of the first, finish and usage of the last.
-    Only for text chunks: tool calls, refusals and logprobs are not merged (`Chunk.has_parts`)."""
+    Only for text chunks: tool calls, refusals and logprobs are not merged (`Chunk.has_parts`): that would
+    splice JSON fragments whose boundaries clients rely on. Such a chunk goes out as it came, after the text."""
     if len(chunks) == 1:
         return chunks[0]
     first = chunks[0]
@@ -149,7 +142,7 @@ def bound(
 ) -> AsyncIterator[Chunk]:
     """Stop after `max_tokens` text chunks, `max_chars` characters of text, or `max_seconds` seconds,
     close the upstream, and end with a chunk whose finish_reason is "length" (0 disables a bound).
-    Tool calls, refusals and logprobs are not counted and never cut."""
+    Tool calls, refusals and logprobs are not counted and never cut (`max_seconds` still ends a runaway one)."""
     if max_tokens <= 0 and max_chars <= 0 and max_seconds <= 0:
         return chunks
     return _bound(chunks, max_tokens, max_chars, max_seconds)

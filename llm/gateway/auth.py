@@ -2,14 +2,10 @@
 `/api/v1/llm/chat/completions`, `/api/v1/llm/status`): `GatewayKeyAuthentication`.
 WHY: with a paid provider key configured (OpenRouter), an open gateway lets anyone who reaches the server
      spend that key, and the status endpoint shows internal base URLs and model lists. Local development
-     needs no key, so the check is off until the operator sets keys.
-HOW: settings.LLM_GATEWAY_API_KEYS (comma-separated in the environment). Empty: the endpoints are open.
-     Otherwise a request must send `Authorization: Bearer <one of them>` (what the OpenAI SDK sends for its
-     `api_key`), else 401 NOT_AUTHENTICATED in the API's envelope with `WWW-Authenticate: Bearer`. Keys are
-     compared through SHA-256 digests with `hmac.compare_digest` (time independent of where they differ),
-     never logged (marketplace/logging.py masks them) and never echoed. The class is a DRF authenticator, so DRF
-     views list it in `authentication_classes` and the OpenAPI schema documents it; `AsyncApiView` runs
-     its views' authenticators too. It does no I/O, so it may run on the event loop.
+     needs no key, so the check is off until the operator sets LLM_GATEWAY_API_KEYS (docs/gateway.md).
+HOW: a request must send `Authorization: Bearer <one of the keys>`, else 401 NOT_AUTHENTICATED. Keys are
+     compared as SHA-256 digests with `hmac.compare_digest`, never logged or echoed. A DRF authenticator
+     (so the OpenAPI schema documents it) that does no I/O, so `AsyncApiView` may run it on the event loop.
 """
 
 from __future__ import annotations

@@ -3,11 +3,9 @@ body) into a typed `ChatRequest`.
 WHY: a bad request must fail with 400 VALIDATION_ERROR before any upstream call, with the same strictness
      as OpenAI's own API (typed fields, unknown top-level fields rejected, so typos do not silently
      vanish) but never stricter than the local servers behind us (all five roles, `max_tokens: -1`).
-HOW: DRF serializers with strict JSON-typed fields (marketplace/fields.py; OpenAI does not coerce
-     "1" to 1 either). Fields OpenAI defines and a documented list of common OpenAI-compatible server
-     extensions are passed through to the provider untouched in `ChatRequest.extra`; anything else is
-     an error naming the field. Limits come from settings at validation time (LLM_MAX_MESSAGES,
-     LLM_MAX_TOKENS_LIMIT, DATA_UPLOAD_MAX_MEMORY_SIZE).
+HOW: DRF serializers with strict JSON-typed fields (marketplace/fields.py). OpenAI's fields and common
+     server extensions (PASSTHROUGH_REQUEST_FIELDS) go to the provider untouched in `ChatRequest.extra`;
+     anything else is an error naming the field. Limits are read from settings at validation time.
 """
 
 from __future__ import annotations

