@@ -1,1 +1,1 @@
-"""Live streams of a negotiation: the broadcaster, each viewer's exactly-once follower, SSE frames and the view."""
+"""WHAT: a negotiation's live streams: the broadcaster, each viewer's exactly-once follower, SSE frames, the view."""

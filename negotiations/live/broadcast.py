@@ -2,24 +2,10 @@
 WHY: the live stream (SSE) should show a turn the moment it commits and a message while it is being
      written, without polling; but the database stays the truth, so a slow or late subscriber loses
      nothing — it re-reads the log.
-HOW: `services` publish a turn's events from `transaction.on_commit`; the engine publishes deltas as
-     tokens arrive. Each subscriber has a bounded asyncio.Queue on its own event loop; publishing is
-     thread-safe (`call_soon_threadsafe`, once per event loop) because commits happen in sync worker
-     threads. When a queue is full it is emptied and a `Gap` is queued before the new item. Deltas of
-     one draft may be merged over a short window (NEGOTIATION_STREAM_DELTA_COALESCE_MS): the cost of
-     a fast model's tokens to many viewers then does not grow with its speed.
-
-Consumer protocol (what the SSE view does):
-
-    async with get_broadcaster().subscribe(negotiation_id) as subscription:
-        last = replay_from_db(after=last_event_id)           # 1. subscribe first, then replay the log
-        async for item in subscription:                      # 2. then follow live items
-            if isinstance(item, Gap): last = replay_from_db(after=last)   # dropped items: re-read the log
-            elif isinstance(item, TokenDelta): send if can_view(viewer, item)   # no seq, never logged
-            elif item.seq > last and can_view(viewer, item): send; last = item.seq  # Event rows
-
-Events can arrive twice (once replayed, once live): skip `seq <= last`. A cross-process bus would
-implement the same `publish_events` / `publish_delta` / `subscribe` methods.
+HOW: services publish a turn's events from `transaction.on_commit`, the engine its deltas as tokens arrive.
+     Each subscriber has a bounded asyncio.Queue on its own event loop, fed thread-safely, once per loop;
+     a full queue is emptied and a `Gap` queued. Consumers follow `Broadcaster.subscribe`'s protocol; a
+     cross-process bus would implement the same `publish_events` / `publish_delta` / `subscribe` methods.
 """
 
 from __future__ import annotations
@@ -124,7 +110,19 @@ class Broadcaster:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, negotiation_id: int, *, queue_size: int | None = None) -> AsyncIterator[Subscription]:
-        """Receive what is published for `negotiation_id` while the block runs; always unsubscribes."""
+        """Receive what is published for `negotiation_id` while the block runs; always unsubscribes.
+
+        Consumer protocol (what the SSE view does, through negotiations/live/follower.py):
+
+            async with get_broadcaster().subscribe(negotiation_id) as subscription:
+                last = replay_from_db(after=last_event_id)        # 1. subscribe first, then replay the log
+                async for item in subscription:                   # 2. then follow live items
+                    if isinstance(item, Gap): last = replay_from_db(after=last)  # dropped items: re-read the log
+                    elif isinstance(item, TokenDelta): send if can_view(viewer, item)  # no seq, never logged
+                    elif item.seq > last and can_view(viewer, item): send; last = item.seq  # Event rows
+
+        Events can arrive twice (once replayed, once live): skip `seq <= last`.
+        """
         subscription = Subscription(
             negotiation_id, queue_size=queue_size or self.queue_size, loop=asyncio.get_running_loop()
         )

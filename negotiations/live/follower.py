@@ -3,14 +3,9 @@
 WHY: a live view (the SSE stream, `manage.py negotiate`) must never skip or repeat an event, whether
      items arrive live, late, out of order, dropped by a full queue, or not at all (the runner in
      another process). The log is the truth; the broadcaster only makes the common case fast.
-HOW: the consumer protocol of negotiations/live/broadcast.py: subscribe first, then `catch_up()` (the log
-     after the resume point), then `take(item)` for each live item. `cursor` holds the highest seq of
-     the whole log (visible or not) already accounted for: a live event at `cursor + 1` is passed on
-     (if visible) and advances it; one at or below it is a duplicate; one beyond `cursor + 1` (an
-     earlier commit's items not delivered yet) or a `Gap` means "re-read the log after the cursor".
-     Seqs are allocated under the negotiation's row lock, so when seq N is committed every seq below
-     it is too: reading the head first and the events after it never misses one. Reads run in the
-     stream reader pool (negotiations/live/reads.py).
+HOW: subscribe first, then `catch_up()` (the log after the resume point), then `take(item)` for each live
+     item. `cursor` is the highest seq of the whole log (visible or not) accounted for: a live event at
+     `cursor + 1` is passed on; one beyond it, or a `Gap`, means "re-read the log after the cursor".
 """
 
 from __future__ import annotations
@@ -36,7 +31,8 @@ class _Replay:
 
 
 def _replay_read(negotiation_id: int, viewer: Viewer, after: int) -> _Replay:
-    # Status and head first: whatever they show is committed, so the events read next include it.
+    # Status and head first: whatever they show is committed, so the events read next include it (seqs are
+    # allocated under the negotiation's row lock: when seq N is committed, every seq below it is too).
     status = Negotiation.objects.filter(pk=negotiation_id).values_list("status", flat=True).first()
     head = event_last_seq(negotiation_id=negotiation_id)
     events = list(event_list_visible_to(negotiation=negotiation_id, viewer=viewer, after_seq=after))

@@ -2,13 +2,10 @@
      in a small shared pool of reader threads, and `log_heads` shares the last seq of each watched log.
 WHY: hundreds of idle viewers must hold neither threads nor database connections, and a poll tick must
      cost one query per negotiation, not one per viewer. Reader threads keep their connection between
-     reads (a reconnect per poll would dominate), but not forever: a thread idle for
-     READER_IDLE_SECONDS closes its connection and ends, so a quiet server holds no connection open
-     (PostgreSQL counts them; its test database cannot even be dropped while one is open).
-HOW: `ReaderPool` is a `concurrent.futures.Executor` that starts up to `max_workers` threads as work
-     queues up; `db_read` runs the function there through `sync_to_async` (a connection the server
-     closed is replaced once: reads are idempotent). `reader_pool_close()` ends every reader thread and
-     closes its connection at once (tests, shutdown); the next read starts a new pool.
+     reads (a reconnect per poll would dominate), but a thread idle for READER_IDLE_SECONDS closes it and
+     ends, so a quiet server holds no connection open.
+HOW: `ReaderPool`, a `concurrent.futures.Executor` that starts up to `max_workers` threads as work queues
+     up; `reader_pool_close()` ends every reader thread and closes its connection at once (tests, shutdown).
 """
 
 from __future__ import annotations
@@ -31,6 +28,8 @@ __all__ = ["READER_IDLE_SECONDS", "READ_THREADS", "LogHeads", "ReaderPool", "db_
 T = TypeVar("T")
 
 READ_THREADS = 4  # enough for bursts of reconnects; each holds one database connection
+# Then a reader thread closes its connection and ends: PostgreSQL counts connections, and its test
+# database cannot even be dropped while one is open.
 READER_IDLE_SECONDS = 30.0
 
 _STOP = object()

@@ -3,13 +3,9 @@
      in seq order, resuming after any seq.
 WHY: the live stream must never skip or repeat an event, and must stay cheap with hundreds of viewers:
      idle viewers hold no thread and no connection, and a poll costs one query per negotiation.
-HOW: a `LogFollower` (negotiations/live/follower.py) decides what is owed; this loop subscribes to the
-     broadcaster, replays the log, then follows live items, writing each burst as one chunk (frames
-     from negotiations/live/frames.py, encoded once for all viewers). One timer per viewer rings for
-     the log poll and the ping: the runner may be in another process, so a log head that the periodic
-     poll saw past the cursor and that has still not come live one poll later means "re-read the log"
-     (reads in negotiations/live/reads.py). Cancellation (the client left) propagates; the
-     subscription is always released on the way out.
+HOW: a `LogFollower` decides what is owed; this loop subscribes to the broadcaster, replays the log, then
+     follows live items, writing each burst as one chunk. One timer per viewer rings for the log poll (the
+     runner may be in another process) and the ping. Cancellation propagates; the subscription is released.
 """
 
 from __future__ import annotations

@@ -3,12 +3,9 @@
 WHY: a native async view: a stream lasts as long as the negotiation, and a sync view would hold a
      worker thread for all of it. Browsers watch it with EventSource, which reconnects by itself and
      sends `Last-Event-ID`, so resuming must be exact.
-HOW: before the first byte — ordinary JSON errors with their status — the view checks access
-     (negotiations/api/access.py), then parses the resume point (`Last-Event-ID` header, else
-     `lastEventId` query; absent or empty = from the start; anything but decimal digits, or a seq
-     beyond the end of the log: 400 VALIDATION_ERROR), both in the stream reader pool. The body is
-     `streams.viewer_stream` (frames in marketplace/sse.py). No per-request sync thread
-     (`request_thread = False`): hundreds of open streams hold no threads.
+HOW: before the first byte (errors are then ordinary JSON with their status) the view checks access
+     (negotiations/api/access.py) and the resume point (STREAM_DESCRIPTION), both in the stream reader
+     pool; the body is `viewer_stream`. No per-request sync thread (`request_thread = False`).
 """
 
 from __future__ import annotations
