@@ -1,15 +1,11 @@
 """WHAT: prices as Decimal cents — parsing input, formatting for text, and finding every number a text
      names, in the spellings people (and small LLMs) use: "$1,200", "1200.00", "1.2k", "1k2",
      "1.200,00", "1 200", "12 hundred", "twelve hundred", "three fifty", and digit by digit ("1-2-0-0",
-     "1 2 0 0", "one two zero zero").
+     "1 2 0 0", "one two zero zero"). A spelling no pattern here knows is a gap: this list is what is covered.
 WHY: limits are enforced on Decimal values (never floats), and the leak guardrail must recognise a
      private price however it is written; missing one spelling is a leak.
-HOW: `parse_price` validates one input value; `price_mentions` returns each number-like span with all
-     the values it could mean (an ambiguous "1.200" is both 1.2 and 1200; "1 200" is 1200, or 1 and
-     200); the guardrail passes a mention only if EVERY reading is allowed (or a bare small count), so
-     it rejects a text if any reading is a forbidden price. Over-matching only costs a regenerated
-     message; under-matching could leak a limit, so every ambiguity resolves towards "it might be a
-     price". A spelling no pattern here knows is still a gap: the list above is what is covered.
+HOW: `parse_price` validates one input value; `price_mentions` returns each number-like span with all the
+     values it could mean ("1.200" is 1.2 and 1200), every ambiguity resolved towards "it might be a price".
 """
 
 from __future__ import annotations
@@ -145,7 +141,9 @@ _WORD_RE = re.compile(r"[A-Za-z]+")
 
 
 def price_mentions(text: str) -> list[PriceMention]:
-    """Every number-like span in `text`, digits and English number words alike."""
+    """Every number-like span in `text`, digits and English number words alike, with every value it could
+    mean ("1 200" is 1200, or 1 and 200). The guardrail passes a mention only if EVERY reading is allowed:
+    over-matching only costs a regenerated message, under-matching could leak a limit."""
     mentions = [_digit_mention(m) for m in _NUMBER_RE.finditer(text)]
     mentions.extend(_word_mentions(text))
     return [m for m in mentions if m.values]

@@ -2,12 +2,10 @@
 WHY: the REST history, the SSE stream (replay and live token deltas) and the context given to each
      agent's LLM must agree exactly; one function means a buyer can never be shown a seller-private
      event through one path that another path would have hidden.
-HOW: `can_view(viewer, item)` looks only at `item.visibility` (Event rows, live deltas, anything with
-     that attribute). The database filter of `event_list_visible_to` is derived from `can_view` by
-     asking it about every visibility value, so the SQL and the per-item check cannot drift apart.
-
-Rules: staff see everything; `public` items are seen by every viewer of the negotiation (buyer, seller,
-observer); `buyer`/`seller` items only by that side; `staff` items by staff only.
+HOW: `can_view(viewer, item)` looks only at `item.visibility` (Event rows, live deltas, ...): staff see
+     everything, `public` every viewer, `buyer`/`seller` that side only, `staff` staff only. The database
+     filter of `event_list_visible_to` is derived from `can_view` by asking it about every visibility
+     value, so the SQL and the per-item check cannot drift apart.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""WHAT: the `negotiations` app's management commands (in commands/)."""

@@ -1,17 +1,11 @@
 """WHAT: `manage.py evaluate` — run one negotiation per scenario for an agent configuration (and, on
      request, baseline configurations in the same run), print a summary table beside the human
-     reference figures, and write a JSON report.
+     reference figures, and write a JSON report. Options and examples: docs/evaluation.md.
 WHY: choosing a model, mode or strategy, or judging a change to the agents, needs numbers on real
      scenarios (CraigslistBargain), not anecdotes.
-HOW: scenarios from --scenarios (negotiations.evaluation.scenarios: the documented scenario -> limits rule); each
-     arm is played by negotiations.evaluation.runner (real services, engine and agents, in the
-     foreground) and measured by negotiations.evaluation.metrics from the event logs. By default the
-     negotiations live in a throwaway SQLite database (created, migrated, deleted; --db configured or
-     --db FILE keeps them). Progress goes to stderr, the table to stdout.
-
-Examples:
-    manage.py evaluate --scenarios data/craigslist_scenarios.json --baseline rule --seed 1
-    manage.py evaluate --scenarios data/craigslist_scenarios.json --mode rule --limit 10 --out /tmp/r.json
+HOW: negotiations.evaluation does the work: `scenarios` (the limits rule), `runner` (real services, engine
+     and agents, in the foreground), `metrics` (from the event logs), `database` (by default a throwaway
+     SQLite database). Progress goes to stderr, the table to stdout.
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
-"""WHAT: `manage.py negotiate` — run one negotiation in the foreground and print its transcript live.
+"""WHAT: `manage.py negotiate` — run one negotiation in the foreground and print its transcript live
+     (options and examples: docs/negotiations.md).
 WHY: the quickest way to watch the engine (and a model) negotiate, without the HTTP API; `--as`
      shows exactly what one side (or an observer, or staff) is allowed to see.
 HOW: creates the listing and negotiation through the services (from options, or from a CraigslistBargain
      scenario via negotiations.evaluation.scenarios), subscribes to the broadcaster, runs the engine in this
      process's event loop, and prints what the chosen viewer may see as it commits, followed exactly
      as the SSE stream follows it (negotiations/live/follower.py).
-
-Examples:
-    manage.py negotiate --title "Road bike" --list-price 400 --buyer-limit 330 --seller-limit 300 --mode rule
-    manage.py negotiate --scenarios data/craigslist_scenarios.json --scenario 3 --as buyer
 """
 
 from __future__ import annotations
