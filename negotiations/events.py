@@ -62,6 +62,17 @@ class TurnRecord:
     price: Decimal | None
 
 
+@dataclass(frozen=True)
+class MarketView:
+    """What a side knows of the market around its negotiation this turn. `open_negotiations` (on the
+    listing, this one included) is public; `outside_offer` is private to the side: for a seller the best
+    standing buyer offer in its listing's other negotiations, for a mandate's buyer the lowest standing
+    ask in the mandate's other negotiations. It comes from other negotiations, so it is never said."""
+
+    open_negotiations: int = 1
+    outside_offer: Decimal | None = None
+
+
 @dataclass
 class NegotiationState:
     """What the log says so far: the turns played, the offers on the table, and whether it is over."""

@@ -3,6 +3,9 @@
     Reported to API clients (marketplace.errors.ApplicationError, one error mapping):
         NegotiationCapacityError      429 NEGOTIATION_CAPACITY  (Retry-After; this process already plays
                                       NEGOTIATION_MAX_ACTIVE negotiations)
+        ListingNotAvailableError      409 LISTING_NOT_AVAILABLE (sold or withdrawn: no new negotiation)
+        MandateNotActiveError         409 MANDATE_NOT_ACTIVE    (it bought, gave up or was cancelled)
+        MandateNoMatchError           409 NO_MATCHING_LISTING   (no available listing fits the want)
         (bad input is RequestValidationError, a wrong state ConflictError)
 
     Bad values (ValueError; the services turn them into RequestValidationError details):
@@ -12,6 +15,7 @@
     The engine's own signals (caught inside the app; never reach a client):
         TurnConflictError             the log moved past the turn being committed: reload and go on
         NegotiationNotRunningError    cancelled or finished while a turn was played: drop the turn
+        MarketClosedError             the listing was sold or withdrawn, or the mandate bought: end it
         LLMUnavailableError           one LLM call failed or timed out: templated words instead
 
     A bug (misuse, outside the trees, like httpx's StreamConsumed):
@@ -29,6 +33,10 @@ from marketplace.errors import ApplicationError
 __all__ = [
     "GuardrailBreachError",
     "LLMUnavailableError",
+    "ListingNotAvailableError",
+    "MandateNoMatchError",
+    "MandateNotActiveError",
+    "MarketClosedError",
     "NegotiationCapacityError",
     "NegotiationNotRunningError",
     "PriceError",
@@ -51,6 +59,32 @@ class NegotiationCapacityError(ApplicationError):
         return {"Retry-After": str(self.retry_after_seconds)}
 
 
+class ListingNotAvailableError(ApplicationError):
+    """Raised by the services that open or start a negotiation on a listing, or withdraw it, when the
+    listing is sold or withdrawn; nothing was written."""
+
+    code = "LISTING_NOT_AVAILABLE"
+    http_status = 409
+    default_message = "The listing is not available: it was sold or withdrawn."
+
+
+class MandateNotActiveError(ApplicationError):
+    """Raised by `market.mandate_cancel` when the mandate already bought, gave up or was cancelled."""
+
+    code = "MANDATE_NOT_ACTIVE"
+    http_status = 409
+    default_message = "The mandate is no longer shopping."
+
+
+class MandateNoMatchError(ApplicationError):
+    """Raised by `market.mandate_create` when no available listing with a seller agent matches the want;
+    nothing was written."""
+
+    code = "NO_MATCHING_LISTING"
+    http_status = 409
+    default_message = "No available listing matches the mandate's want."
+
+
 class PriceError(ValueError):
     """Raised by `prices.parse_price`: the value is not a valid price; the message says why."""
 
@@ -60,11 +94,21 @@ class ScenarioError(ValueError):
 
 
 class TurnConflictError(Exception):
-    """Raised by `services.negotiation_turn_commit`: another runner already wrote this turn."""
+    """Raised by `log.negotiation_turn_commit`: another runner already wrote this turn."""
 
 
 class NegotiationNotRunningError(Exception):
-    """Raised by `services.negotiation_turn_commit`: the negotiation stopped while the turn was played."""
+    """Raised by `log.negotiation_turn_commit`: the negotiation stopped while the turn was played."""
+
+
+class MarketClosedError(Exception):
+    """Raised by `log.negotiation_turn_commit` when the listing is no longer available to this
+    negotiation (sold elsewhere, withdrawn) or its mandate bought elsewhere; `end_reason` says which.
+    The turn was not written; the engine ends the negotiation with that reason."""
+
+    def __init__(self, end_reason: str) -> None:
+        super().__init__(end_reason)
+        self.end_reason = end_reason
 
 
 class LLMUnavailableError(Exception):

@@ -20,10 +20,10 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from marketplace.errors import ConflictError, RequestValidationError
-from negotiations.events import EventDraft, outcome_draft, status_draft
-from negotiations.exceptions import NegotiationNotRunningError, TurnConflictError
+from negotiations.events import EventDraft, outcome_draft, price_from, status_draft
+from negotiations.exceptions import MarketClosedError, NegotiationNotRunningError, TurnConflictError
 from negotiations.live.broadcast import get_broadcaster
-from negotiations.models import Event, Negotiation
+from negotiations.models import Event, Listing, Mandate, Negotiation
 
 __all__ = [
     "LogPosition",
@@ -31,11 +31,14 @@ __all__ = [
     "event_append",
     "events_write",
     "log_position",
+    "market_closed_reason",
+    "negotiation_end",
     "negotiation_fail",
     "negotiation_finish",
     "negotiation_lock",
     "negotiation_turn_commit",
     "rounds_used",
+    "sale_commit",
 ]
 
 
@@ -70,22 +73,30 @@ def negotiation_turn_commit(
 ) -> list[Event]:
     """Write one turn's events (and the outcome, if the turn ended it) in one transaction.
 
-    Raises NegotiationNotRunningError if it was cancelled/finished meanwhile, and TurnConflictError if
-    the log does not hold exactly `turn - 1` turns (someone else already wrote this turn)."""
+    Raises NegotiationNotRunningError if it was cancelled/finished meanwhile, TurnConflictError if the
+    log does not hold exactly `turn - 1` turns (someone else already wrote this turn), and
+    MarketClosedError if the listing is no longer available to it or its mandate bought elsewhere
+    (an acceptance that finds the listing sold is refused here: nothing is written)."""
     try:
         with transaction.atomic():
             locked = negotiation_lock(negotiation_id)
             if locked.status != Negotiation.Status.RUNNING:
                 raise NegotiationNotRunningError(locked.status)
+            closed = market_closed_reason(locked)
+            if closed is not None:
+                raise MarketClosedError(closed)
             position = log_position(negotiation_id)
             if position.turns != turn - 1:
                 raise TurnConflictError(f"turn {turn} after {position.turns} turns")
+            offer = _standing_offer_update(locked, drafts)
             if outcome is None:
                 locked.rounds_used = (turn + 1) // 2
-                locked.save(update_fields=["rounds_used", "updated_at"])
+                locked.save(update_fields=["rounds_used", "updated_at", *offer])
             else:
+                if outcome.status == Negotiation.Status.AGREED:
+                    sale_commit(locked, price=outcome.agreed_price)
                 negotiation_finish(
-                    locked, outcome.status, outcome.end_reason, outcome.agreed_price, outcome.rounds_used
+                    locked, outcome.status, outcome.end_reason, outcome.agreed_price, outcome.rounds_used, offer
                 )
             return events_write(locked, drafts, last_seq=position.last_seq)
     except IntegrityError as exc:  # a writer that bypassed the lock took these seqs: same as a conflict
@@ -112,6 +123,72 @@ def negotiation_fail(*, negotiation_id: int, error_code: str = "INTERNAL_ERROR")
     return True
 
 
+def negotiation_end(*, negotiation_id: int, end_reason: str) -> bool:
+    """End a pending or running negotiation for a market reason (sold_elsewhere, bought_elsewhere,
+    withdrawn: no_deal; cancelled: cancelled), logging `status` + `outcome`; False if already over."""
+    status = Negotiation.Status.CANCELLED if end_reason == Negotiation.EndReason.CANCELLED else Negotiation.Status.NO_DEAL
+    with transaction.atomic():
+        locked = negotiation_lock(negotiation_id)
+        if locked.is_finished:
+            return False
+        rounds = rounds_used(locked)
+        negotiation_finish(locked, status, end_reason, None, rounds)
+        result = "cancelled" if status == Negotiation.Status.CANCELLED else "no_deal"
+        events_write(
+            locked,
+            [
+                status_draft(status),
+                outcome_draft(result=result, end_reason=end_reason, agreed_price=None, rounds_used=rounds),
+            ],
+        )
+    return True
+
+
+# --- the market: one sale per listing, one purchase per mandate ---------------------------------------
+def market_closed_reason(negotiation: Negotiation) -> str | None:
+    """Why this negotiation can no longer trade (an end reason), or None. Reads the listing and mandate
+    loaded with the locked row."""
+    listing = negotiation.listing
+    if listing.status == Listing.Status.WITHDRAWN:
+        return Negotiation.EndReason.WITHDRAWN
+    if listing.status == Listing.Status.SOLD and listing.sold_negotiation_id != negotiation.pk:
+        return Negotiation.EndReason.SOLD_ELSEWHERE
+    mandate = negotiation.mandate
+    if mandate is not None and mandate.status != Mandate.Status.ACTIVE and mandate.bought_negotiation_id != negotiation.pk:
+        if mandate.status == Mandate.Status.CANCELLED:
+            return Negotiation.EndReason.CANCELLED
+        return Negotiation.EndReason.BOUGHT_ELSEWHERE
+    return None
+
+
+def sale_commit(negotiation: Negotiation, *, price: Decimal | None) -> None:
+    """Sell the listing to this negotiation (and, for a mandate, make it the mandate's one purchase) by
+    conditional updates: `available -> sold` only where still available. Must run inside the turn's
+    transaction, so a refused sale (MarketClosedError) rolls the whole turn back."""
+    now = timezone.now()
+    sold = Listing.objects.filter(pk=negotiation.listing_id, status=Listing.Status.AVAILABLE).update(
+        status=Listing.Status.SOLD, sold_negotiation_id=negotiation.pk, sold_price=price, sold_at=now
+    )
+    if not sold:
+        raise MarketClosedError(Negotiation.EndReason.SOLD_ELSEWHERE)
+    if negotiation.mandate_id is not None:
+        bought = Mandate.objects.filter(pk=negotiation.mandate_id, status=Mandate.Status.ACTIVE).update(
+            status=Mandate.Status.BOUGHT, bought_negotiation_id=negotiation.pk, finished_at=now
+        )
+        if not bought:
+            raise MarketClosedError(Negotiation.EndReason.BOUGHT_ELSEWHERE)
+
+
+def _standing_offer_update(negotiation: Negotiation, drafts: Sequence[EventDraft]) -> list[str]:
+    """Keep the row's standing-offer projection in step with the turn's offer; the fields changed."""
+    for draft in drafts:
+        if draft.type == Event.Type.MESSAGE and draft.data.get("action") == "offer":
+            field = "buyer_offer" if draft.actor == Event.Actor.BUYER else "seller_offer"
+            setattr(negotiation, field, price_from(draft.data.get("price")))
+            return [field]
+    return []
+
+
 # --- primitives (call inside a transaction that holds the negotiation's lock) ---------------------
 class LogPosition(NamedTuple):
     last_seq: int
@@ -119,8 +196,9 @@ class LogPosition(NamedTuple):
 
 
 def negotiation_lock(negotiation_id: int) -> Negotiation:
-    """The negotiation row, locked until the surrounding transaction ends."""
-    return Negotiation.objects.select_for_update().get(pk=negotiation_id)
+    """The negotiation row, locked until the surrounding transaction ends, with its listing and mandate
+    read in the same query (not locked: they change only by conditional updates)."""
+    return Negotiation.objects.select_for_update(of=("self",)).select_related("listing", "mandate").get(pk=negotiation_id)
 
 
 def log_position(negotiation_id: int) -> LogPosition:
@@ -153,14 +231,20 @@ def events_write(negotiation: Negotiation, drafts: Sequence[EventDraft], *, last
 
 
 def negotiation_finish(
-    negotiation: Negotiation, status: str, end_reason: str, agreed_price: Decimal | None, rounds: int
+    negotiation: Negotiation,
+    status: str,
+    end_reason: str,
+    agreed_price: Decimal | None,
+    rounds: int,
+    extra_fields: Sequence[str] = (),
 ) -> None:
     negotiation.status = status
     negotiation.end_reason = end_reason
     negotiation.agreed_price = agreed_price
     negotiation.rounds_used = rounds
     negotiation.finished_at = timezone.now()
-    negotiation.save(update_fields=["status", "end_reason", "agreed_price", "rounds_used", "finished_at", "updated_at"])
+    fields = ["status", "end_reason", "agreed_price", "rounds_used", "finished_at", "updated_at", *extra_fields]
+    negotiation.save(update_fields=fields)
 
 
 def rounds_used(negotiation: Negotiation) -> int:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 
-from negotiations.models import Event, Listing, Negotiation, Participant, Role
+from negotiations.events import MarketView
+from negotiations.models import Event, Listing, Mandate, Negotiation, Participant, Role
 from negotiations.tokens import token_hash, token_matches
 from negotiations.validation import PARTICIPANT_FIELDS
 from negotiations.visibility import Viewer, can_view_visibility, event_list_visible_to
@@ -22,8 +23,15 @@ __all__ = [
     "NegotiationSetup",
     "event_last_seq",
     "event_list_visible_to",
+    "listing_bodies",
+    "listing_candidates",
+    "listing_candidates_for",
     "listing_get",
     "listing_list",
+    "listing_open_counts",
+    "mandate_body",
+    "mandate_id_for_token",
+    "market_view_get",
     "negotiation_get",
     "negotiation_id_for_token",
     "negotiation_setup_get",
@@ -104,6 +112,7 @@ def negotiation_view_get(*, negotiation: Negotiation, viewer: Viewer) -> dict[st
             "finished_at",
         )
     }
+    body["listing"] = listing_bodies([negotiation.listing])[0]
     if can_view_visibility(viewer, Event.Visibility.STAFF):
         body["seed"] = negotiation.seed
     body.update(viewer=viewer.role, participants=sides)
@@ -121,7 +130,104 @@ class NegotiationSetup:
 
 
 def negotiation_setup_get(*, negotiation_id: int) -> NegotiationSetup:
-    negotiation = Negotiation.objects.select_related("listing").get(pk=negotiation_id)
+    negotiation = Negotiation.objects.select_related("listing", "mandate").get(pk=negotiation_id)
     participants = {p.role: p for p in Participant.objects.filter(negotiation=negotiation)}
     events = list(Event.objects.filter(negotiation=negotiation).order_by("seq"))
     return NegotiationSetup(negotiation, negotiation.listing, participants, events)
+
+
+OPEN_STATUSES = (Negotiation.Status.PENDING, Negotiation.Status.RUNNING)
+
+
+def market_view_get(*, negotiation: Negotiation, role: str) -> MarketView:
+    """What `role` knows of the market around `negotiation` this turn (events.MarketView), in one query
+    per side: the open negotiations on its listing and, privately, the best standing offer elsewhere."""
+    open_on_listing = Negotiation.objects.filter(listing_id=negotiation.listing_id, status__in=OPEN_STATUSES)
+    others = ~Q(pk=negotiation.pk) & Q(status=Negotiation.Status.RUNNING)
+    if role == Role.SELLER:
+        row = open_on_listing.aggregate(open=Count("pk"), best=Max("buyer_offer", filter=others))
+        return MarketView(open_negotiations=row["open"], outside_offer=row["best"])
+    if negotiation.mandate_id is None:
+        return MarketView(open_negotiations=open_on_listing.count())
+    row = Negotiation.objects.filter(
+        Q(listing_id=negotiation.listing_id, status__in=OPEN_STATUSES) | Q(mandate_id=negotiation.mandate_id)
+    ).aggregate(
+        open=Count("pk", filter=Q(listing_id=negotiation.listing_id, status__in=OPEN_STATUSES)),
+        best=Min("seller_offer", filter=others & Q(mandate_id=negotiation.mandate_id)),
+    )
+    return MarketView(open_negotiations=row["open"], outside_offer=row["best"])
+
+
+def listing_open_counts(*, listing_ids: list[int]) -> dict[int, int]:
+    """Open (pending or running) negotiations per listing, for the public listing views."""
+    rows = (
+        Negotiation.objects.filter(listing_id__in=listing_ids, status__in=OPEN_STATUSES)
+        .values("listing_id")
+        .annotate(open=Count("pk"))
+    )
+    return {row["listing_id"]: row["open"] for row in rows}
+
+
+def listing_candidates(*, q: str = "", category: str = "") -> QuerySet[Listing]:
+    """Available listings a shopping buyer may negotiate: those with a seller agent, matching the want
+    (text in the title or description, the category), cheapest first."""
+    listings = Listing.objects.filter(status=Listing.Status.AVAILABLE, seller_settings__isnull=False)
+    if q:
+        listings = listings.filter(Q(title__icontains=q) | Q(description__icontains=q))
+    if category:
+        listings = listings.filter(category__iexact=category)
+    return listings.order_by("list_price", "pk")
+
+
+def listing_candidates_for(*, mandate: Mandate) -> QuerySet[Listing]:
+    """The candidates of a mandate's want that it has not negotiated yet."""
+    tried = Negotiation.objects.filter(mandate=mandate).values("listing_id")
+    return listing_candidates(q=mandate.want_q, category=mandate.want_category).exclude(pk__in=tried)
+
+
+def listing_bodies(listings: list[Listing], *, sale_for: set[int] = frozenset()) -> list[dict[str, Any]]:
+    """The listings as the API shows them (ListingSerializer's shape): public fields, the open count, and
+    the sale only for ids in `sale_for` (listings whose owner or staff is asking)."""
+    counts = listing_open_counts(listing_ids=[listing.pk for listing in listings])
+    bodies = []
+    for listing in listings:
+        body = {
+            name: getattr(listing, name)
+            for name in ("id", "title", "description", "category", "list_price", "currency", "created_at", "status")
+        }
+        body.update(
+            sold_at=listing.sold_at,
+            open_negotiations=counts.get(listing.pk, 0),
+            has_seller_agent=listing.seller_settings is not None,
+        )
+        if listing.pk in sale_for:
+            sold = listing.status == Listing.Status.SOLD
+            body["sale"] = (
+                {"negotiation": listing.sold_negotiation_id, "price": listing.sold_price, "sold_at": listing.sold_at}
+                if sold
+                else None
+            )
+        bodies.append(body)
+    return bodies
+
+
+def mandate_id_for_token(*, token: str) -> int | None:
+    return Mandate.objects.filter(token_hash=token_hash(token)).values_list("pk", flat=True).first()
+
+
+def mandate_body(*, mandate: Mandate) -> dict[str, Any]:
+    """The mandate as its owner sees it (MandateSerializer's shape), with its negotiations."""
+    negotiations = list(Negotiation.objects.filter(mandate=mandate).order_by("pk"))
+    bought = next((n for n in negotiations if n.pk == mandate.bought_negotiation_id), None)
+    return {
+        "id": mandate.pk,
+        "status": mandate.status,
+        "want": {"q": mandate.want_q, "category": mandate.want_category, "max_price": str(mandate.max_price)},
+        "buyer": mandate.buyer_settings,
+        "max_open": mandate.max_open,
+        "max_rounds": mandate.max_rounds,
+        "negotiations": negotiations,
+        "bought": bought,
+        "created_at": mandate.created_at,
+        "finished_at": mandate.finished_at,
+    }

@@ -20,9 +20,9 @@ from django.db import transaction
 from marketplace.errors import ConflictError
 from negotiations.engine.runners import NegotiationRunner, get_runner
 from negotiations.events import outcome_draft, status_draft
-from negotiations.exceptions import NegotiationCapacityError
-from negotiations.log import events_write, negotiation_finish, negotiation_lock, rounds_used
-from negotiations.models import Listing, Negotiation, Participant, Role
+from negotiations.exceptions import ListingNotAvailableError, NegotiationCapacityError
+from negotiations.log import events_write, market_closed_reason, negotiation_finish, negotiation_lock, rounds_used
+from negotiations.models import Listing, Mandate, Negotiation, Participant, Role
 from negotiations.tokens import token_generate, token_hash
 from negotiations.validation import (
     MAX_CATEGORY_CHARS,
@@ -32,12 +32,20 @@ from negotiations.validation import (
     currency_clean,
     max_rounds_clean,
     participant_clean,
+    participant_settings_json,
     price_clean,
     seed_clean,
     text_clean,
 )
 
 logger = logging.getLogger(__name__)
+
+
+class ListingCreated(NamedTuple):
+    """What `listing_publish` returns; `owner_token` is the plaintext token, shown this once only."""
+
+    listing: Listing
+    owner_token: str
 
 
 class NegotiationCreated(NamedTuple):
@@ -49,18 +57,40 @@ class NegotiationCreated(NamedTuple):
 
 # --- listings --------------------------------------------------------------------------------------
 def listing_create(
-    *, title: str, list_price: Any, description: str = "", category: str = "", currency: str = "USD"
+    *,
+    title: str,
+    list_price: Any,
+    description: str = "",
+    category: str = "",
+    currency: str = "USD",
+    seller: dict[str, Any] | None = None,
+    owner_token: str | None = None,
 ) -> Listing:
+    """An available listing. `seller` (a side's settings, its floor included) is the seller agent that
+    answers buyers who come by themselves (mandates) and negotiations created without a seller."""
     errors = Errors()
     title = text_clean(title, ("title",), errors, max_chars=MAX_TITLE_CHARS, required=True)
     price = price_clean(list_price, ("list_price",), errors)
     description = text_clean(description, ("description",), errors, max_chars=MAX_DESCRIPTION_CHARS)
     category = text_clean(category, ("category",), errors, max_chars=MAX_CATEGORY_CHARS)
     currency = currency_clean(currency, errors)
+    seller_data = None if seller is None else participant_clean(Role.SELLER, seller, errors)
     errors.raise_if_any("The listing is invalid.")
     return Listing.objects.create(
-        title=title, list_price=price, description=description, category=category, currency=currency
+        title=title,
+        list_price=price,
+        description=description,
+        category=category,
+        currency=currency,
+        seller_settings=None if seller_data is None else participant_settings_json(seller_data),
+        owner_token_hash=None if owner_token is None else token_hash(owner_token),
     )
+
+
+def listing_publish(**fields: Any) -> ListingCreated:
+    """`listing_create` with an owner token (returned once, stored hashed) that may withdraw it."""
+    token = token_generate()
+    return ListingCreated(listing_create(**fields, owner_token=token), token)
 
 
 # --- negotiations ----------------------------------------------------------------------------------
@@ -68,12 +98,15 @@ def negotiation_create(
     *,
     listing: Listing | int,
     buyer: dict[str, Any],
-    seller: dict[str, Any],
+    seller: dict[str, Any] | None = None,
     max_rounds: int | None = None,
     opens: str = Role.SELLER,
     seed: int | None = None,
+    mandate: Mandate | None = None,
 ) -> NegotiationCreated:
-    """Create a pending negotiation with its two participants; returns the three tokens once."""
+    """Create a pending negotiation with its two participants; returns the three tokens once. Without a
+    `seller` the listing's seller agent plays (listing_create's `seller`). A sold or withdrawn listing:
+    ListingNotAvailableError. Nothing is written on any error."""
     errors = Errors()
     if isinstance(listing, int) and not isinstance(listing, bool):
         listing_obj = Listing.objects.filter(pk=listing).first()
@@ -84,6 +117,10 @@ def negotiation_create(
     else:
         listing_obj = None
         errors.add(("listing",), "Must be a listing id.")
+    if seller is None and listing_obj is not None:
+        seller = listing_obj.seller_settings
+        if seller is None:
+            errors.add(("seller",), "This field is required: the listing has no seller agent.")
     participants = {
         role: participant_clean(role, raw, errors) for role, raw in ((Role.BUYER, buyer), (Role.SELLER, seller))
     }
@@ -92,6 +129,9 @@ def negotiation_create(
         errors.add(("opens",), "Must be one of: buyer, seller.")
     seed_value = seed_clean(seed, errors)
     errors.raise_if_any("The negotiation is invalid.")
+    assert listing_obj is not None  # errors were raised above otherwise
+    if listing_obj.status != Listing.Status.AVAILABLE:
+        raise ListingNotAvailableError(details={"listing": listing_obj.pk, "status": listing_obj.status})
 
     tokens = {"buyer": token_generate(), "seller": token_generate(), "observer": token_generate()}
     with transaction.atomic():
@@ -101,6 +141,7 @@ def negotiation_create(
             opens=opens,
             seed=seed_value if seed_value is not None else secrets.randbelow(2**31),
             observer_token_hash=token_hash(tokens["observer"]),
+            mandate=mandate,
         )
         for role, data in participants.items():
             assert data is not None  # errors were raised above otherwise
@@ -141,6 +182,8 @@ def negotiation_start(
                     f"Only a pending negotiation can be started; this one is {locked.status}.",
                     details={"status": locked.status},
                 )
+            if market_closed_reason(locked) is not None:
+                raise ListingNotAvailableError(details={"listing": locked.listing_id, "status": locked.listing.status})
             locked.status = Negotiation.Status.RUNNING
             locked.save(update_fields=["status", "updated_at"])
             events_write(locked, [status_draft(Negotiation.Status.RUNNING)])

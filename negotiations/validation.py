@@ -199,3 +199,58 @@ def provider_problem(name: str) -> str | None:
     except LLMError:
         return None  # known but unhealthy: the engine falls back to templated words at run time
     return None
+
+
+def participant_settings_json(data: ParticipantInput) -> dict[str, Any]:
+    """A cleaned side's settings as JSON (prices as strings), in the shape `participant_clean` accepts:
+    how a listing keeps its seller agent and a mandate its buyer."""
+    values = {name: getattr(data, name) for name in PARTICIPANT_FIELDS}
+    return {
+        name: (str(value) if isinstance(value, Decimal) else value)
+        for name, value in values.items()
+        if value is not None and value != ""
+    }
+
+
+MAX_MANDATE_OPEN = 10
+MANDATE_FIELDS = ("want", "strategy", "mode", "max_open", "persona", "provider", "model", "temperature", "max_rounds")
+WANT_FIELDS = ("q", "category", "max_price")
+
+
+def mandate_clean(raw: dict[str, Any], errors: Errors) -> dict[str, Any]:
+    """A mandate's fields as the Mandate model takes them (its buyer's settings as JSON)."""
+    for unknown in sorted(set(raw).difference(MANDATE_FIELDS)):
+        errors.add((unknown,), "Unknown field.")
+    want = raw.get("want")
+    if not isinstance(want, dict):
+        errors.add(("want",), "Must be an object with max_price and q and/or category.")
+        want = {}
+    for unknown in sorted(set(want).difference(WANT_FIELDS)):
+        errors.add(("want", unknown), "Unknown field.")
+    q = text_clean(want.get("q"), ("want", "q"), errors, max_chars=MAX_TITLE_CHARS)
+    category = text_clean(want.get("category"), ("want", "category"), errors, max_chars=MAX_CATEGORY_CHARS)
+    max_open = raw.get("max_open", 3)
+    if isinstance(max_open, bool) or not isinstance(max_open, int) or not 1 <= max_open <= MAX_MANDATE_OPEN:
+        errors.add(("max_open",), f"Must be an integer between 1 and {MAX_MANDATE_OPEN}.")
+        max_open = 1
+    rounds = raw.get("max_rounds")
+    rounds = None if rounds is None else max_rounds_clean(rounds, errors)
+    side = {name: raw[name] for name in PARTICIPANT_FIELDS if name in raw}
+    side["limit_price"] = want.get("max_price")
+    buyer_errors = Errors()
+    buyer = participant_clean(Role.BUYER, side, buyer_errors)
+    for field, messages in buyer_errors.get(Role.BUYER, {}).items():  # the buyer's fields sit at the top
+        for message in messages:
+            errors.add(("want", "max_price") if field == "limit_price" else (field,), message)
+    if errors or buyer is None:
+        return {}
+    settings_json = participant_settings_json(buyer)
+    settings_json.pop("limit_price")
+    return {
+        "want_q": q,
+        "want_category": category,
+        "max_price": buyer.limit_price,
+        "buyer_settings": settings_json,
+        "max_open": max_open,
+        "max_rounds": rounds,
+    }

@@ -26,7 +26,7 @@ from negotiations.agents.prompts import PromptContext, llm_messages, narrate_mes
 from negotiations.agents.proposals import parse_proposal
 from negotiations.agents.strategy import PRICED_ACTIONS, ConcessionStrategy, Decision
 from negotiations.agents.text import clean_text, strip_control_chars
-from negotiations.events import NegotiationState, other_role, price_str
+from negotiations.events import MarketView, NegotiationState, other_role, price_str
 from negotiations.exceptions import LLMUnavailableError
 from negotiations.models import AgentMode, Event
 
@@ -107,15 +107,24 @@ class Agent:
         # Drafts of live deltas, numbered per visibility: a public draft numbered 2 must not tell the
         # other side that a private proposal came first.
         self._drafts = {"public": 0, "private": 0}
+        self._market = MarketView()
 
     # --- the turn -----------------------------------------------------------------------------------
-    async def play(self, *, state: NegotiationState, visible_events: Sequence[Any]) -> TurnPlan:
-        """Play the next turn. `visible_events` must already be filtered for this side."""
+    async def play(
+        self, *, state: NegotiationState, visible_events: Sequence[Any], market: MarketView | None = None
+    ) -> TurnPlan:
+        """Play the next turn. `visible_events` must already be filtered for this side; `market` is what
+        this side knows of the market around it (other negotiations; its outside offer is private)."""
         role = self.settings.role
         turn = state.next_turn
         standing = state.standing_offer(other_role(role))
+        self._market = market or MarketView()
         plan = self.strategy.decide(
-            own_turn=state.round_of(turn), final_turn=turn == state.final_turn, standing_offer=standing
+            own_turn=state.round_of(turn),
+            final_turn=turn == state.final_turn,
+            standing_offer=standing,
+            outside_offer=self._market.outside_offer,
+            own_last_offer=state.standing_offer(role),
         )
         thought: dict[str, Any] = {
             "reasoning": plan.reasoning,
@@ -125,6 +134,11 @@ class Agent:
             "target_price": price_str(self.settings.target),
             "standing_offer": price_str(standing),
         }
+        if market is not None:
+            thought["market"] = {
+                "open_negotiations": market.open_negotiations,
+                "outside_offer": price_str(market.outside_offer),
+            }
         result = TurnPlan(turn=turn, actor=role, decision=plan.decision, text="", thought=thought)
         context = self._prompt_context(visible_events)
         self._attempt = 0
@@ -205,7 +219,7 @@ class Agent:
         policy = TextPolicy.build(
             public_prices=state.public_prices() | {self.listing.list_price},
             current_price=decision.price,
-            private_prices={p for p in (self.settings.limit, self.settings.target) if p is not None},
+            private_prices=set(self._private_prices()),
         )
         retry_reason = ""
         for remaining in (1, 0):
@@ -290,9 +304,11 @@ class Agent:
 
     # --- helpers ------------------------------------------------------------------------------------
     def _private_prices(self) -> frozenset[Decimal]:
-        """This side's limit and target, except a value that is public anyway (the list price)."""
+        """This side's limit and target, except a value that is public anyway (the list price), and the
+        outside offer: a number from another negotiation."""
         own = {p for p in (self.settings.limit, self.settings.target) if p is not None}
-        return frozenset(own - {self.listing.list_price})
+        outside = {self._market.outside_offer} if self._market.outside_offer is not None else set()
+        return frozenset(own - {self.listing.list_price}) | outside
 
     def _template(self, decision: Decision, turn: int) -> str:
         return template_text(

@@ -27,8 +27,9 @@ from rest_framework.permissions import BasePermission
 
 from llm.gateway.auth import GatewayKeyAuthentication, gateway_keys, require_gateway_key
 from marketplace.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
-from negotiations.models import Negotiation
-from negotiations.selectors import negotiation_get, negotiation_id_for_token, viewer_for_token
+from negotiations.models import Listing, Mandate, Negotiation
+from negotiations.selectors import mandate_id_for_token, negotiation_get, negotiation_id_for_token, viewer_for_token
+from negotiations.tokens import token_matches
 from negotiations.validation import MAX_ID
 from negotiations.visibility import Viewer
 
@@ -39,6 +40,9 @@ __all__ = [
     "NegotiationAccess",
     "NegotiationToken",
     "NegotiationTokenAuthentication",
+    "is_staff",
+    "listing_owner_or_staff",
+    "mandate_access_get",
     "negotiation_access_get",
     "request_token",
     "require_participant",
@@ -143,7 +147,7 @@ def negotiation_access_get(*, negotiation_id: int, token: str | None, staff: boo
 def _token_access(negotiation_id: int, token: str) -> NegotiationAccess:
     owner = negotiation_id_for_token(token=token) if len(token) <= MAX_TOKEN_CHARS else None
     if owner is None:
-        raise NotAuthenticatedError("The token is not valid.")
+        return _mandate_access(negotiation_id, token)
     if owner != negotiation_id:
         raise NotFoundError("No such negotiation.")
     negotiation = negotiation_get(negotiation_id=negotiation_id)
@@ -151,6 +155,55 @@ def _token_access(negotiation_id: int, token: str) -> NegotiationAccess:
     if viewer is None:  # deleted meanwhile
         raise NotFoundError("No such negotiation.")
     return NegotiationAccess(negotiation, viewer)
+
+
+def _mandate_access(negotiation_id: int, token: str) -> NegotiationAccess:
+    """A mandate's token is the buyer's token in each of the mandate's negotiations."""
+    mandate_id = mandate_id_for_token(token=token) if len(token) <= MAX_TOKEN_CHARS else None
+    if mandate_id is None:
+        raise NotAuthenticatedError("The token is not valid.")
+    negotiation = negotiation_get(negotiation_id=negotiation_id) if 0 < negotiation_id <= MAX_ID else None
+    if negotiation is None or negotiation.mandate_id != mandate_id:
+        raise NotFoundError("No such negotiation.")
+    return NegotiationAccess(negotiation, Viewer("buyer"))
+
+
+def is_staff(request: Any) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+
+
+def listing_owner_or_staff(request: Any, listing: Listing) -> bool:
+    """May this DRF request act as the listing's owner? Its owner token (header or query) or staff:
+    True; no credentials: False. A token that is not this listing's: 403 PERMISSION_DENIED."""
+    token = request_token(request)
+    if token is not None:
+        if (
+            listing.owner_token_hash
+            and len(token) <= MAX_TOKEN_CHARS
+            and token_matches(token, listing.owner_token_hash)
+        ):
+            return True
+        raise PermissionDeniedError("This token does not own the listing.")
+    return is_staff(request)
+
+
+def mandate_access_get(request: Any, mandate_id: int) -> Mandate:
+    """The mandate for its token's holder or staff; 401 without credentials or for an unknown token,
+    404 for a token of another mandate or an unknown id."""
+    token = request_token(request)
+    if token is not None:
+        owner = mandate_id_for_token(token=token) if len(token) <= MAX_TOKEN_CHARS else None
+        if owner is None:
+            raise NotAuthenticatedError("The token is not valid.")
+        if owner != mandate_id:
+            raise NotFoundError("No such mandate.")
+    elif not is_staff(request):
+        raise NotAuthenticatedError("The mandate's token is required (Authorization: Bearer <token>).")
+    mandate = Mandate.objects.filter(pk=mandate_id).first() if 0 < mandate_id <= MAX_ID else None
+    if mandate is None:
+        raise NotFoundError("No such mandate.")
+    return mandate
 
 
 def require_participant(access: NegotiationAccess, *, action: str) -> None:

@@ -13,11 +13,15 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from negotiations.models import AgentMode, Event, Negotiation, Role, Strategy
+from negotiations.models import AgentMode, Event, Listing, Mandate, Negotiation, Role, Strategy
 
 __all__ = [
     "EventSerializer",
+    "ListingCreatedSerializer",
+    "ListingOwnedSerializer",
     "ListingSerializer",
+    "MandateCreatedSerializer",
+    "MandateSerializer",
     "NegotiationCreatedSerializer",
     "NegotiationSerializer",
     "ParticipantPrivateSerializer",
@@ -37,6 +41,65 @@ class ListingSerializer(serializers.Serializer):
     list_price = serializers.DecimalField(max_digits=12, decimal_places=2, help_text='Decimal string, e.g. "500.00".')
     currency = serializers.CharField(help_text="ISO 4217, e.g. USD.")
     created_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(
+        choices=Listing.Status.values, help_text="available, sold (once, to one negotiation) or withdrawn."
+    )
+    sold_at = serializers.DateTimeField(allow_null=True, help_text="When it sold; the price is not public.")
+    open_negotiations = serializers.IntegerField(help_text="Pending or running negotiations on it (public).")
+    has_seller_agent = serializers.BooleanField(
+        help_text="A seller agent answers buyers who come by themselves (mandates, negotiations without `seller`)."
+    )
+
+
+@extend_schema_serializer(component_name="ListingSale")
+class ListingSaleSerializer(serializers.Serializer):
+    negotiation = serializers.IntegerField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    sold_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(component_name="ListingOwned")
+class ListingOwnedSerializer(ListingSerializer):
+    sale = ListingSaleSerializer(
+        required=False, allow_null=True, help_text="The sale, for the listing's owner and staff only."
+    )
+
+
+@extend_schema_serializer(component_name="ListingCreated")
+class ListingCreatedSerializer(ListingSerializer):
+    owner_token = serializers.CharField(
+        help_text="Shown only here: withdraws the listing (Authorization: Bearer) and shows its sale."
+    )
+
+
+@extend_schema_serializer(component_name="MandateNegotiation")
+class MandateNegotiationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    listing = serializers.IntegerField(source="listing_id")
+    status = serializers.CharField()
+    end_reason = serializers.CharField()
+    agreed_price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+
+
+@extend_schema_serializer(component_name="Mandate")
+class MandateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Mandate.Status.values)
+    want = serializers.DictField(help_text="{q, category, max_price}: max_price is the private ceiling.")
+    buyer = serializers.DictField(help_text="The buyer agent's settings (strategy, mode, persona, ...).")
+    max_open = serializers.IntegerField()
+    max_rounds = serializers.IntegerField(allow_null=True)
+    negotiations = MandateNegotiationSerializer(many=True)
+    bought = MandateNegotiationSerializer(allow_null=True, help_text="The negotiation that bought, once it has.")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+@extend_schema_serializer(component_name="MandateCreated")
+class MandateCreatedSerializer(MandateSerializer):
+    token = serializers.CharField(
+        help_text="Shown only here: reads and cancels the mandate, and is a buyer token for its negotiations."
+    )
 
 
 @extend_schema_serializer(component_name="NegotiationEvent")
@@ -90,7 +153,10 @@ class NegotiationSerializer(serializers.Serializer):
     opens = serializers.ChoiceField(choices=Role.choices)
     seed = serializers.IntegerField(required=False, help_text="Staff (and the creator's 201 response) only.")
     agreed_price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
-    end_reason = serializers.CharField(help_text='accepted | walk_away | max_rounds | cancelled | error, or "".')
+    end_reason = serializers.CharField(
+        help_text="accepted | walk_away | max_rounds | cancelled | error | sold_elsewhere | bought_elsewhere | "
+        'withdrawn, or "".'
+    )
     rounds_used = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

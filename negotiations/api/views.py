@@ -41,9 +41,11 @@ from negotiations.api.access import (
     CreateNeedsGatewayKeyOrStaff,
     NegotiationAccess,
     NegotiationToken,
+    listing_owner_or_staff,
     negotiation_access_get,
     require_participant,
 )
+from negotiations.api.filters import LISTING_FILTER_PARAMETERS, listings_filtered
 from negotiations.api.inputs import (
     PriceField,
     QueryIntegerField,
@@ -55,6 +57,8 @@ from negotiations.api.inputs import (
 )
 from negotiations.api.serializers import (
     EventSerializer,
+    ListingCreatedSerializer,
+    ListingOwnedSerializer,
     ListingSerializer,
     NegotiationCreatedSerializer,
     NegotiationSerializer,
@@ -64,11 +68,12 @@ from negotiations.models import AgentMode, Role, Strategy
 from negotiations.selectors import (
     event_last_seq,
     event_list_visible_to,
+    listing_bodies,
     listing_get,
     listing_list,
     negotiation_view_get,
 )
-from negotiations.services import listing_create, negotiation_cancel, negotiation_create, negotiation_start
+from negotiations.services import listing_publish, negotiation_cancel, negotiation_create, negotiation_start
 from negotiations.validation import (
     MAX_CATEGORY_CHARS,
     MAX_DESCRIPTION_CHARS,
@@ -103,91 +108,6 @@ EVENTS_MAX_LIMIT = 500
 AFTER_BEYOND_LOG = "Must not be beyond the last event of this negotiation's log."
 
 
-# --- listings --------------------------------------------------------------------------------------
-class ListingListCreateApi(APIView):
-    """`/listings`: GET lists them, newest first, `limit`/`offset` paginated; POST creates one (open to
-    anyone, like the rest of the catalogue)."""
-
-    pagination_class = StrictLimitOffsetPagination
-
-    @extend_schema_serializer(component_name="ListingCreateRequest")
-    class InputSerializer(StrictSerializer):
-        title = StrictCharField(max_length=MAX_TITLE_CHARS, error_messages=TOO_LONG)
-        description = StrictCharField(
-            required=False, allow_blank=True, max_length=MAX_DESCRIPTION_CHARS, error_messages=TOO_LONG
-        )
-        category = StrictCharField(
-            required=False, allow_blank=True, max_length=MAX_CATEGORY_CHARS, error_messages=TOO_LONG
-        )
-        list_price = PriceField()
-        currency = StrictCharField(required=False, max_length=3, help_text="ISO 4217 (default USD).")
-
-    @extend_schema(
-        tags=["listings"],
-        operation_id="listings_list",
-        responses={200: ListingSerializer(many=True), **error_responses(400)},
-    )
-    def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(listing_list(), request, view=self)
-        return paginator.get_paginated_response(ListingSerializer(page, many=True).data)
-
-    @extend_schema(
-        tags=["listings"],
-        operation_id="listings_create",
-        request=InputSerializer,
-        responses={201: ListingSerializer, **error_responses(400, 413)},
-        examples=[
-            OpenApiExample(
-                "Table",
-                request_only=True,
-                value={"title": "Oak dining table", "list_price": "500.00", "category": "furniture"},
-            )
-        ],
-    )
-    def post(self, request: Request) -> Response:
-        data = validated(self.InputSerializer, read_json_object(request))
-        listing = listing_create(**data)
-        headers = {"Location": reverse("listing-detail", args=[listing.pk])}
-        return Response(ListingSerializer(listing).data, status=201, headers=headers)
-
-
-class ListingDetailApi(APIView):
-    @extend_schema(
-        tags=["listings"], operation_id="listings_retrieve", responses={200: ListingSerializer, **error_responses(404)}
-    )
-    def get(self, request: Request, listing_id: int) -> Response:
-        listing = listing_get(listing_id=listing_id) if listing_id <= MAX_ID else None
-        if listing is None:
-            raise NotFoundError("No such listing.")
-        return Response(ListingSerializer(listing).data)
-
-
-# --- negotiations ----------------------------------------------------------------------------------
-class _NegotiationApi(APIView):
-    """Base of the endpoints about one negotiation: who is asking, as negotiations/api/access.py says."""
-
-    authentication_classes = NEGOTIATION_AUTHENTICATION
-    permission_classes = [AccessCheckedByTheView]
-
-    def access(self, request: Request, negotiation_id: int) -> NegotiationAccess:
-        orphans_resume_once()
-        auth = request.auth
-        token = auth.value if isinstance(auth, NegotiationToken) else None
-        user = request.user
-        staff = bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
-        return negotiation_access_get(negotiation_id=negotiation_id, token=token, staff=staff)
-
-
-_TOKEN_PARAMETER = OpenApiParameter(
-    "token",
-    str,
-    description="The negotiation token, for clients that cannot send `Authorization: Bearer` "
-    "(browsers' EventSource). Prefer the header: URLs end up in logs.",
-)
-
-
-@extend_schema_serializer(component_name="ParticipantRequest")
 class ParticipantInputSerializer(StrictSerializer):
     limit_price = PriceField(help_text="PRIVATE. Buyer: the most it will pay; seller: the least it will take.")
     target_price = PriceField(required=False, allow_null=True, help_text="PRIVATE. Its opening/aspiration.")
@@ -218,6 +138,109 @@ class ParticipantInputSerializer(StrictSerializer):
     )
 
 
+# --- listings --------------------------------------------------------------------------------------
+class ListingListCreateApi(APIView):
+    """`/listings`: GET finds them (filters in negotiations/api/filters.py), newest first unless
+    `ordering` says otherwise, `limit`/`offset` paginated; POST creates one (open to anyone, like the
+    rest of the catalogue) and returns its owner token once."""
+
+    pagination_class = StrictLimitOffsetPagination
+
+    @extend_schema_serializer(component_name="ListingCreateRequest")
+    class InputSerializer(StrictSerializer):
+        title = StrictCharField(max_length=MAX_TITLE_CHARS, error_messages=TOO_LONG)
+        description = StrictCharField(
+            required=False, allow_blank=True, max_length=MAX_DESCRIPTION_CHARS, error_messages=TOO_LONG
+        )
+        category = StrictCharField(
+            required=False, allow_blank=True, max_length=MAX_CATEGORY_CHARS, error_messages=TOO_LONG
+        )
+        list_price = PriceField()
+        currency = StrictCharField(required=False, max_length=3, help_text="ISO 4217 (default USD).")
+        seller = ParticipantInputSerializer(
+            required=False,
+            help_text="The seller agent (its floor is private) that answers buyers who come by themselves: "
+            "mandates, and negotiations created without `seller`.",
+        )
+
+    @extend_schema(
+        tags=["listings"],
+        operation_id="listings_list",
+        parameters=LISTING_FILTER_PARAMETERS,
+        responses={200: ListingSerializer(many=True), **error_responses(400)},
+        description="Bad filter values: 400 VALIDATION_ERROR naming the parameter (`details.fields.<name>`).",
+    )
+    def get(self, request: Request) -> Response:
+        listings = listings_filtered(request.query_params, listing_list())
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(listings, request, view=self)
+        return paginator.get_paginated_response(ListingSerializer(listing_bodies(page), many=True).data)
+
+    @extend_schema(
+        tags=["listings"],
+        operation_id="listings_create",
+        request=InputSerializer,
+        responses={201: ListingCreatedSerializer, **error_responses(400, 413)},
+        examples=[
+            OpenApiExample(
+                "Table",
+                request_only=True,
+                value={"title": "Oak dining table", "list_price": "500.00", "category": "furniture"},
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(self.InputSerializer, read_json_object(request))
+        listing, owner_token = listing_publish(**data)
+        headers = {"Location": reverse("listing-detail", args=[listing.pk])}
+        body = {**listing_bodies([listing])[0], "owner_token": owner_token}
+        return Response(ListingCreatedSerializer(body).data, status=201, headers=headers)
+
+
+class ListingDetailApi(APIView):
+    """One listing; with its owner token (or as staff) also its sale."""
+
+    authentication_classes = NEGOTIATION_AUTHENTICATION
+
+    @extend_schema(
+        tags=["listings"],
+        operation_id="listings_retrieve",
+        responses={200: ListingOwnedSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request: Request, listing_id: int) -> Response:
+        listing = listing_get(listing_id=listing_id) if listing_id <= MAX_ID else None
+        if listing is None:
+            raise NotFoundError("No such listing.")
+        owned = listing_owner_or_staff(request, listing)
+        body = listing_bodies([listing], sale_for={listing.pk} if owned else set())[0]
+        return Response(ListingOwnedSerializer(body).data)
+
+
+# --- negotiations ----------------------------------------------------------------------------------
+class _NegotiationApi(APIView):
+    """Base of the endpoints about one negotiation: who is asking, as negotiations/api/access.py says."""
+
+    authentication_classes = NEGOTIATION_AUTHENTICATION
+    permission_classes = [AccessCheckedByTheView]
+
+    def access(self, request: Request, negotiation_id: int) -> NegotiationAccess:
+        orphans_resume_once()
+        auth = request.auth
+        token = auth.value if isinstance(auth, NegotiationToken) else None
+        user = request.user
+        staff = bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+        return negotiation_access_get(negotiation_id=negotiation_id, token=token, staff=staff)
+
+
+_TOKEN_PARAMETER = OpenApiParameter(
+    "token",
+    str,
+    description="The negotiation token, for clients that cannot send `Authorization: Bearer` "
+    "(browsers' EventSource). Prefer the header: URLs end up in logs.",
+)
+
+
+@extend_schema_serializer(component_name="ParticipantRequest")
 class NegotiationCreateApi(APIView):
     """Create a negotiation (and by default start it). The three tokens are returned here only. With
     gateway keys set (LLM_GATEWAY_API_KEYS), only their holders and staff may: a negotiation spends the model."""
@@ -229,7 +252,9 @@ class NegotiationCreateApi(APIView):
     class InputSerializer(StrictSerializer):
         listing = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="A listing id.")
         buyer = ParticipantInputSerializer()
-        seller = ParticipantInputSerializer()
+        seller = ParticipantInputSerializer(
+            required=False, help_text="Default: the listing's seller agent (required if it has none)."
+        )
         max_rounds = StrictIntegerField(
             required=False,
             min_value=1,
@@ -244,7 +269,7 @@ class NegotiationCreateApi(APIView):
         tags=["negotiations"],
         operation_id="negotiations_create",
         request=InputSerializer,
-        responses={201: NegotiationCreatedSerializer, **error_responses(400, 401, 413, 429)},
+        responses={201: NegotiationCreatedSerializer, **error_responses(400, 401, 409, 413, 429)},
         examples=[
             OpenApiExample(
                 "Rule-based agents",
@@ -257,7 +282,8 @@ class NegotiationCreateApi(APIView):
                 },
             )
         ],
-        description="Unknown `listing`: 400 VALIDATION_ERROR (`details.fields.listing`). Nothing is written "
+        description="Unknown `listing`: 400 VALIDATION_ERROR (`details.fields.listing`); a sold or withdrawn one: "
+        "409 LISTING_NOT_AVAILABLE. Nothing is written "
         "unless the whole request is valid. Starting (the default) when this server already plays "
         "NEGOTIATION_MAX_ACTIVE negotiations: 429 NEGOTIATION_CAPACITY with Retry-After, nothing written. "
         "When the server has gateway keys (LLM_GATEWAY_API_KEYS), `Authorization: Bearer <gateway key>` "

@@ -24,11 +24,12 @@ from django.db import close_old_connections
 
 from llm.protocol import Provider
 from llm.registry import aget_provider
-from negotiations import log
+from negotiations import log, market
 from negotiations.agents.agent import Agent, AgentSettings, ListingFacts, ProviderResolver, TurnPlan
 from negotiations.agents.guardrails import assert_move_allowed
 from negotiations.events import (
     EventDraft,
+    MarketView,
     NegotiationState,
     message_draft,
     other_role,
@@ -37,11 +38,11 @@ from negotiations.events import (
     state_from_events,
     status_draft,
 )
-from negotiations.exceptions import NegotiationNotRunningError, TurnConflictError
+from negotiations.exceptions import MarketClosedError, NegotiationNotRunningError, TurnConflictError
 from negotiations.live.broadcast import Broadcaster, TokenDelta, get_broadcaster
 from negotiations.log import TurnOutcome
 from negotiations.models import Event, Negotiation
-from negotiations.selectors import NegotiationSetup, negotiation_setup_get
+from negotiations.selectors import NegotiationSetup, market_view_get, negotiation_setup_get
 from negotiations.visibility import Viewer, filter_visible
 
 logger = logging.getLogger(__name__)
@@ -88,11 +89,17 @@ class NegotiationEngine:
             setup = await sync_to_async(negotiation_setup_get)(negotiation_id=negotiation_id)
             if setup.negotiation.status != Negotiation.Status.RUNNING:
                 return RunResult(negotiation_id, setup.negotiation.status, 0)
+            closed = log.market_closed_reason(setup.negotiation)
+            if closed is not None:  # sold or withdrawn while it was not played (a crash, a restart)
+                await sync_to_async(log.negotiation_end)(negotiation_id=negotiation_id, end_reason=closed)
+                return await self._settled(negotiation_id, played)
             events = list(setup.events)
             state = self._state(setup, events)
             agents = {role: self._agent(setup, role) for role in ("buyer", "seller")}
             while not state.finished and (max_turns is None or played < max_turns):
-                plan = await self._play(state, events, agents)
+                role = state.actor_of(state.next_turn)
+                view = await sync_to_async(market_view_get)(negotiation=setup.negotiation, role=role)
+                plan = await self._play(state, events, agents, view)
                 drafts, outcome = self._turn_events(plan, state, setup)
                 try:
                     written = await sync_to_async(log.negotiation_turn_commit)(
@@ -106,6 +113,9 @@ class NegotiationEngine:
                     continue
                 except NegotiationNotRunningError:
                     break
+                except MarketClosedError as exc:  # sold elsewhere, withdrawn, or its mandate bought
+                    await sync_to_async(log.negotiation_end)(negotiation_id=negotiation_id, end_reason=exc.end_reason)
+                    break
                 events.extend(written)
                 for event in written:
                     state.apply(event)
@@ -114,16 +124,21 @@ class NegotiationEngine:
             logger.exception("negotiation %s failed", negotiation_id)
             await sync_to_async(log.negotiation_fail)(negotiation_id=negotiation_id)
             return RunResult(negotiation_id, Negotiation.Status.FAILED, played)
-        final = await sync_to_async(
-            lambda: Negotiation.objects.values_list("status", flat=True).get(pk=negotiation_id)
-        )()
+        return await self._settled(negotiation_id, played)
+
+    async def _settled(self, negotiation_id: int, played: int) -> RunResult:
+        """The market after this negotiation's run: a sale ends the listing's other negotiations, a
+        mandate shops on. Its own status is what the log says now."""
+        final = await sync_to_async(market.negotiation_settle)(negotiation_id=negotiation_id)
         return RunResult(negotiation_id, final, played)
 
     # --- one turn -----------------------------------------------------------------------------------
-    async def _play(self, state: NegotiationState, events: list[Event], agents: dict[str, Agent]) -> TurnPlan:
+    async def _play(
+        self, state: NegotiationState, events: list[Event], agents: dict[str, Agent], view: MarketView
+    ) -> TurnPlan:
         role = state.actor_of(state.next_turn)
         visible = filter_visible(Viewer(role), events)  # type: ignore[arg-type]
-        plan = await agents[role].play(state=state, visible_events=visible)
+        plan = await agents[role].play(state=state, visible_events=visible, market=view)
         agent_settings = agents[role].settings
         assert_move_allowed(
             plan.decision, role=role, limit=agent_settings.limit, standing_offer=state.standing_offer(other_role(role))

@@ -26,6 +26,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from negotiations.engine.runners import NegotiationRunner, get_runner
+from negotiations.market import market_sweep
 from negotiations.models import Negotiation
 from negotiations.services import negotiation_resume
 
@@ -46,6 +47,9 @@ def negotiation_resume_orphans(*, runner: NegotiationRunner | None = None, befor
     """Resume every running negotiation whose last write predates `before` (default: this process's
     start) and that this runner is not playing; returns their ids."""
     runner = runner or get_runner()
+    # First end what a crash left open on a sold or withdrawn listing (or of a mandate that bought): those
+    # must end, never play on.
+    market_sweep(runner=runner)
     resumed = []
     before = before or PROCESS_STARTED_AT
     orphans = (

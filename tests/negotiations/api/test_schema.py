@@ -53,7 +53,7 @@ def test_the_stream_is_documented_as_server_sent_events_with_its_resume_paramete
 def test_bodies_and_shapes_are_components(schema):
     components = schema["components"]
     create = components["schemas"]["NegotiationCreateRequest"]
-    assert set(create["required"]) == {"listing", "buyer", "seller"}
+    assert set(create["required"]) == {"listing", "buyer"}  # seller: default the listing's seller agent
     assert {"max_rounds", "opens", "seed", "start"} <= set(create["properties"])
     assert create["properties"]["max_rounds"]["maximum"] == 50
     created = components["schemas"]["NegotiationCreated"]
