@@ -1,19 +1,11 @@
 """WHAT: the event log's vocabulary — `EventDraft` (an event before it has a seq), the JSON payload of
-     each event type, and `NegotiationState`, the state a negotiation is in after a prefix of its log.
+     each event type (listed in docs/negotiations.md, "The event log"), and `NegotiationState`, the
+     state a negotiation is in after a prefix of its log.
 WHY: the log is the source of truth. Rebuilding state by folding the log (and nothing else) is what
      makes a negotiation resumable at any point and lets every reader agree on what happened.
 HOW: `state_from_events(events, opens=..., max_rounds=...)` folds Event rows (or anything with
      `type`/`actor`/`data`) in seq order. Turn k (1-based) belongs to the opener when k is odd; a round
      is the opener's turn plus the responder's reply, so the final turn is 2 * max_rounds.
-
-Payloads (prices are decimal strings, e.g. "123.45"):
-    status    {"status": "running"|"agreed"|"no_deal"|"cancelled"|"failed", "reason"?: str}
-    message   {"turn", "round", "action": offer|accept|reject|walk_away|say, "price": str|None, "text"}
-    thought   {"turn", "round", "reasoning", "planned_price", "limit_price", "target_price",
-               "standing_offer", "strategy", "proposal"?: {...}}            (private to its side)
-    guardrail {"turn", "round", "kind", "detail", ...kind-specific fields}  (private to its side)
-    outcome   {"result": agreed|no_deal|cancelled|failed, "end_reason", "agreed_price": str|None,
-               "rounds_used"}
 """
 
 from __future__ import annotations
