@@ -1,1 +1,1 @@
-"""The agents: what each side decides (strategy), says (prompts, text) and may not say (guardrails)."""
+"""WHAT: the agents: what each side decides (strategy), says (prompts, text) and may not say (guardrails)."""

@@ -3,10 +3,9 @@
      guardrail on the result. It returns a `TurnPlan`; it never writes to the database.
 WHY: keeping the turn a pure-ish async function of (settings, state, visible events, provider) is what
      makes turns replayable: an interrupted turn is simply played again from the log.
-HOW: LLM text is streamed through `provider.stream()`; each delta goes to `on_delta` (the engine
-     publishes it live, never logs it). Every LLM call is bounded by `llm_timeout`; any provider failure
-     or timeout falls back to templated words and is recorded as an `llm_unavailable` finding. A text
-     that fails `check_text` is regenerated once, then replaced by the template.
+HOW: LLM text streams through `provider.stream()`, each delta to `on_delta` (published live, never logged).
+     Every LLM call is bounded by `llm_timeout`; a provider failure or timeout falls back to templated words
+     (an `llm_unavailable` finding); a text that fails `check_text` is regenerated once, then templated.
 """
 
 from __future__ import annotations

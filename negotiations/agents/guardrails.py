@@ -1,20 +1,11 @@
-"""WHAT: the checks the engine applies to every move and every public text, whatever wrote them.
+"""WHAT: the checks the engine applies to every move and every public text, whatever wrote them:
+     `check_proposal` (an LLM's move), `check_text` (public words), `assert_move_allowed` (the last gate
+     before a move is logged; a failure is a bug) and `PublicDraftGate` (how much of a draft may stream).
 WHY: published LLM negotiators enforce limits and privacy only in the prompt, and their agents leak
      floors, agree beyond limits and invent prices. Here the engine enforces them, so the weakest model
      still negotiates sanely; each intervention becomes a `guardrail` event for that side only.
-HOW: pure functions returning `Finding`s (empty list = fine):
-     - `check_proposal`: an LLM-proposed move must be a known action, price within the private limit
-       and not exactly the limit or target (an offer is public), and an acceptance must take the
-       other side's standing offer at exactly its price.
-     - `check_text`: public text may name no price except those already public and the one offered
-       now; a number passes only if every way of reading it is allowed, or it is a bare count below
-       `TextPolicy.small_number_ceiling` (at most half of any price in play, so never near a private
-       one). So a private limit or target cannot leak in any spelling `prices.price_mentions` knows
-       (its docstring lists them; an unknown spelling is a gap). The text must not contradict the
-       action ("deal!" while countering, "no deal" while accepting, an offer's text naming another
-       price but not its own, an acceptance naming any other price).
-     - `assert_move_allowed`: the last gate before a move is logged; a failure here is a bug.
-     - `PublicDraftGate`: decides how much of a message still being written may be streamed live.
+HOW: pure functions returning `Finding`s (empty list = fine; the kinds: docs/negotiations.md). A number in
+     a text passes only if every reading `prices.price_mentions` finds is allowed, or it is a small count.
 """
 
 from __future__ import annotations

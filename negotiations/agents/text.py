@@ -4,9 +4,8 @@ WHY: small models wrap their answer in tags, speaker labels, invented salutation
      on into the other side's lines; the public message should be just the agent's words, short. And
      whatever a model emits ends up in the event log's JSON: PostgreSQL's jsonb rejects "\\u0000" and
      lone surrogates, so one such character would fail the turn's transaction (and the negotiation).
-HOW: pure string functions (no LLM, no database). The agent strips control characters from every
-     piece a model streams (so the raw proposal it logs, the live drafts and the text are all clean);
-     `clean_text` strips them again, being the last step before any public text.
+HOW: pure string functions (no LLM, no database). The agent strips control characters from every piece a
+     model streams (proposal, live drafts, text); `clean_text`, the last step before public text, again.
 """
 
 from __future__ import annotations
