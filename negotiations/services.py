@@ -108,12 +108,12 @@ def negotiation_create(
     `seller` the listing's seller agent plays (listing_create's `seller`). A sold or withdrawn listing:
     ListingNotAvailableError. Nothing is written on any error."""
     errors = Errors()
+    if isinstance(listing, Listing):
+        listing = listing.pk  # read it again: its status may have changed since it was loaded
     if isinstance(listing, int) and not isinstance(listing, bool):
         listing_obj = Listing.objects.filter(pk=listing).first()
         if listing_obj is None:
             errors.add(("listing",), "No such listing.")
-    elif isinstance(listing, Listing):
-        listing_obj = listing
     else:
         listing_obj = None
         errors.add(("listing",), "Must be a listing id.")
