@@ -1,13 +1,11 @@
 """WHAT: `evaluation_database(target)`: run a block against a throwaway SQLite database (the default of
      `manage.py evaluate`), a named SQLite file that is kept, or the configured database.
 WHY: evaluation negotiations are real negotiations — created, run and logged by the same services and
-     engine — but a 91-scenario run with baselines writes hundreds of negotiations and thousands of
-     events, which would bury a developer's own data. A fresh database also makes a run reproducible
-     (ids start at 1), whatever the configured database holds.
+     engine — but a full run with baselines writes hundreds of negotiations, which would bury a
+     developer's own data; a fresh database also makes a run reproducible (ids start at 1).
 HOW: the way Django's test runner switches to a test database: close the connections, point the
-     `default` alias's settings at a new SQLite file (WAL, IMMEDIATE transactions, busy timeout, as in
-     settings.py), `migrate` it (which also writes the provider rows from the environment), and put
-     everything back afterwards. A temporary file is deleted at the end; a named one is kept.
+     `default` alias at a new SQLite file (configured as in settings.py), `migrate` it (provider rows
+     included), and put everything back afterwards. A temporary file is deleted at the end.
 """
 
 from __future__ import annotations

@@ -2,11 +2,10 @@
      engine's provider resolver.
 WHY: the event log records what was said, not what it cost; the evaluation needs calls and tokens per
      negotiation without touching the engine or the agents, whose only door to a model is the resolver.
-HOW: `meter.wrap(resolver)` returns a resolver whose providers are `MeteredProvider`s. Each `stream()`
-     is one call; it fails if the resolver, the request or the stream raises, or the stream is closed
-     before its end (the agent's timeout). Tokens come from the stream's usage report; servers that do
-     not send one when streaming (llama-cpp-python's) get their streamed text chunks counted as
-     completion tokens (one chunk is one token there) and the call is marked estimated.
+HOW: `meter.wrap(resolver)` returns a resolver whose providers are `MeteredProvider`s. Each `stream()` is
+     one call; it fails if anything raises or the stream is closed before its end (the agent's timeout).
+     Tokens come from the stream's usage report; without one (llama-cpp-python's server when streaming),
+     streamed text chunks count as completion tokens (one chunk is one token there), marked estimated.
 """
 
 from __future__ import annotations

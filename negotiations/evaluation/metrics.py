@@ -4,17 +4,8 @@ WHY: "are the agents any good?" needs numbers that mean the same in every run an
      hand. Pure functions of the logs (no database, no LLM, no clock) make the definitions testable and
      keep them honest: leaks are found by scanning the public texts again here, independently of the
      guardrail's verdict at the time, and limit breaches by comparing prices with the scenario's limits.
-HOW (P = listing price, B = the scenario's buyer target, floor/ceiling = the private limits):
-     - deal rate: agreed / negotiations, overall and over the scenarios whose zone of agreement exists
-       (ceiling >= floor); a deal outside [floor, ceiling] is a breach (must be 0).
-     - position of a deal: (price - B) / (P - B): 0 = the buyer's target, 1 = the listing price (the
-       CraigslistBargain measure; humans' median is 0.21).
-     - surplus share within the zone: buyer (ceiling - price) / (ceiling - floor), seller the rest.
-     - leak: a public text that names a private limit or target which had not become public yet (by
-       being offered, or as the listing price), in any spelling `prices.price_mentions` reads; see
-       `find_leaks` for the exact rule.
-     - medians of rounds and messages (one message per turn), guardrail events by kind, LLM calls,
-       failures and tokens (from the meter), time per turn. Time fields live under "timing" keys.
+HOW: each metric is defined in docs/evaluation.md ("What the numbers mean"); the exact leak rule is
+     `find_leaks`'s. Time fields live under "timing" keys.
 """
 
 from __future__ import annotations

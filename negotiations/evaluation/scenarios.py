@@ -1,15 +1,11 @@
-"""WHAT: CraigslistBargain scenarios (data/craigslist_scenarios.json) and the rule that turns
-     one into private hard limits for our two agents.
+"""WHAT: CraigslistBargain scenarios (data/craigslist_scenarios.json) and the rule that turns one into
+     private hard limits for our two agents (`scenario_limits`).
 WHY: the dataset gives only aspirations (the buyer's target; the seller's target, equal to the listing
      price); a negotiation needs hard limits. One documented rule, shared by `manage.py negotiate` and
-     the later `evaluate` command, keeps runs comparable.
-HOW (the rule, P = listing price, B = buyer target):
-         seller floor   = 0.70 * P              (a seller takes at most 30 % off its asking price)
-         buyer ceiling  = min(P, 1.20 * B)      (a buyer stretches at most 20 % above its target)
-         targets        = the dataset's: buyer B, seller P
-     both rounded to cents. A zone of agreement exists iff ceiling >= floor, i.e. B >= 0.583 P: true
-     for 71 of the 91 scenarios (78 %, close to the 75.8 % deal rate of the human dialogues); the other
-     20 must end without a deal.
+     `manage.py evaluate`, keeps runs comparable.
+HOW: with P the listing price and B the buyer target: seller floor = 0.70 * P, buyer ceiling =
+     min(P, 1.20 * B), targets the dataset's (buyer B, seller P), rounded to cents. A zone of agreement
+     exists iff ceiling >= floor (how often it does: docs/evaluation.md).
 """
 
 from __future__ import annotations
