@@ -1,1 +1,1 @@
-"""The REST API of the negotiations app: views, input and output serializers, access by token, schema."""
+"""WHAT: the REST API of the negotiations app: views, input and output serializers, access by token, schema."""

@@ -1,19 +1,11 @@
-"""WHAT: who is asking about a negotiation — a participant's or observer's bearer token, or staff — and
-     what that makes them (`NegotiationAccess`: the negotiation and a `Viewer`).
+"""WHAT: who is asking about a negotiation — a participant's or observer's bearer token, or staff — and what
+     that makes them (`NegotiationAccess`); also who may create one, or act as a listing's owner or a mandate.
 WHY: every negotiation endpoint (detail, start, cancel, history, stream; DRF and async alike) must
      answer the same way: no credentials 401, a token that matches nothing 401, a token of another
      negotiation 404 (it proves the caller is a participant somewhere, not here), staff everything.
-HOW: `request_token(request)` reads `Authorization: Bearer <token>`, else `?token=` (browsers'
-     EventSource cannot set headers). `negotiation_access_get(...)` authenticates first and only then
-     looks the negotiation up, so an anonymous caller cannot probe which ids exist. Staff are Django
-     users with `is_staff`, by session or DRF token (`Authorization: Token <key>`); DRF views get them
-     from DRF's authenticators, the async stream view from `staff_user_from_request`. Sync functions.
-     Every endpoint asks here before it reads anything else of the request (query parameters,
-     Last-Event-ID), so a caller without credentials always gets 401, never a 400 about its input.
-     (An id that is not a number never reaches a view: no URL matches it, 404.)
-     Creating a negotiation spends the model, so when the operator has set gateway keys
-     (LLM_GATEWAY_API_KEYS) it needs one of them or staff (`CreateNeedsGatewayKeyOrStaff`); with no
-     keys set (the development default) anyone may create, as anyone may call the open gateway.
+HOW: `request_token` reads `Authorization: Bearer`, else `?token=` (EventSource cannot set headers).
+     `negotiation_access_get` authenticates before it looks anything up, and every endpoint asks it before
+     it reads the rest of the request, so no credentials is always a 401. The rules: docs/negotiations.md.
 """
 
 from __future__ import annotations

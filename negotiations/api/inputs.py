@@ -1,12 +1,11 @@
 """WHAT: the input building blocks of the negotiations API: strict JSON-typed fields (prices, integers,
      query integers), a serializer that refuses unknown fields, limit/offset pagination that refuses
-     bad values, and the two helpers the views validate with.
+     bad values, and the two helpers the views validate with (`validated`, `query_params`).
 WHY: DRF's stock fields coerce ("12" is an integer, 12.0 too) and its pagination ignores a bad `limit`;
      the API documents JSON types and answers bad input with 400, so every view needs the strict kind.
-HOW: plain DRF classes; values are checked by the services too (negotiations/validation.py), these
-     check shapes and JSON types at the edge. `validated(Serializer, data)` raises DRF's ValidationError
-     (400 VALIDATION_ERROR via the one error mapping); `query_params` validates only the parameters a
-     serializer knows (others, e.g. `token`, are not its business).
+HOW: plain DRF classes checking shapes and JSON types at the edge (the services check values too,
+     negotiations/validation.py); a failure is DRF's ValidationError, 400 VALIDATION_ERROR through the
+     one error mapping.
 """
 
 from __future__ import annotations

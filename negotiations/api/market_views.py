@@ -73,6 +73,13 @@ class ListingWithdrawApi(APIView):
         return Response(ListingOwnedSerializer(listing_bodies([listing], sale_for={listing.pk})[0]).data)
 
 
+@extend_schema_serializer(component_name="MandateWant")
+class WantSerializer(StrictSerializer):
+    q = StrictCharField(required=False, allow_blank=True, max_length=MAX_TITLE_CHARS)
+    category = StrictCharField(required=False, allow_blank=True, max_length=MAX_CATEGORY_CHARS)
+    max_price = PriceField(help_text="The most it pays (private to the mandate's owner).")
+
+
 class MandateCreateApi(APIView):
     """Send a buyer agent shopping: it negotiates with up to `max_open` matching available listings at
     once and buys at most once. Its token is returned here only."""
@@ -80,15 +87,9 @@ class MandateCreateApi(APIView):
     authentication_classes = CREATE_AUTHENTICATION
     permission_classes = [CreateNeedsGatewayKeyOrStaff]
 
-    @extend_schema_serializer(component_name="MandateWant")
-    class WantSerializer(StrictSerializer):
-        q = StrictCharField(required=False, allow_blank=True, max_length=MAX_TITLE_CHARS)
-        category = StrictCharField(required=False, allow_blank=True, max_length=MAX_CATEGORY_CHARS)
-        max_price = PriceField(help_text="The most it pays (private to the mandate's owner).")
-
     @extend_schema_serializer(component_name="MandateCreateRequest")
     class InputSerializer(StrictSerializer):
-        want = serializers.JSONField(help_text="{q?, category?, max_price}")
+        want = WantSerializer()
         strategy = serializers.ChoiceField(choices=Strategy.choices, required=False)
         mode = serializers.ChoiceField(choices=AgentMode.choices, required=False)
         max_open = StrictIntegerField(required=False, min_value=1, max_value=MAX_MANDATE_OPEN)
@@ -115,7 +116,6 @@ class MandateCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer, read_json_object(request))
-        data["want"] = validated(self.WantSerializer, data["want"])
         orphans_resume_once()
         with transaction.atomic():  # a start refused for capacity (429) leaves no mandate behind
             mandate, token = mandate_create(**data)

@@ -61,7 +61,7 @@ class ListingSaleSerializer(serializers.Serializer):
 @extend_schema_serializer(component_name="ListingOwned")
 class ListingOwnedSerializer(ListingSerializer):
     sale = ListingSaleSerializer(
-        required=False, allow_null=True, help_text="The sale, for the listing's owner and staff only."
+        allow_null=True, help_text="The sale (null until it sells); present for the listing's owner and staff only."
     )
 
 

@@ -1,16 +1,11 @@
 """WHAT: the REST endpoints of the marketplace under /api/v1: listings (create, list, get) and
      negotiations (create, get as the caller may see it, start, cancel, and the JSON event history).
-     The live stream is the async view in negotiations/live/views.py.
+     The market's endpoints are negotiations/api/market_views.py, the live stream negotiations/live/views.py.
 WHY: clients (a buyer's app, a seller's app, an observer, staff) drive and read negotiations over
      HTTP; each must see only what is theirs to see, and bad input must change nothing.
-HOW: thin DRF views (HackSoft style): a nested InputSerializer/FilterSerializer checks shape and JSON
-     types (unknown fields rejected), the services validate values and write, selectors read, and the
-     output serializers of negotiations/api/serializers.py shape the answer. Who the caller is comes from
-     negotiations/api/access.py (bearer token, or staff by session or DRF token); what it may see is
-     decided by `visibility.can_view`, for events and (through `selectors.negotiation_view_get`) for
-     each side's private settings alike. Input fields are negotiations/api/inputs.py. Request
-     bodies are read with the gateway's `read_json_object` (413 above DATA_UPLOAD_MAX_MEMORY_SIZE).
-     Errors answer in the one envelope (marketplace/api_errors.py).
+HOW: thin DRF views (HackSoft style): a nested InputSerializer/FilterSerializer checks shape and JSON types
+     (inputs.py), the services validate values and write, selectors read, output serializers shape the
+     answer. The caller comes from access.py; what it may see is decided by `visibility.can_view`.
 """
 
 from __future__ import annotations
@@ -211,9 +206,9 @@ class ListingDetailApi(APIView):
         listing = listing_get(listing_id=listing_id) if listing_id <= MAX_ID else None
         if listing is None:
             raise NotFoundError("No such listing.")
-        owned = listing_owner_or_staff(request, listing)
-        body = listing_bodies([listing], sale_for={listing.pk} if owned else set())[0]
-        return Response(ListingOwnedSerializer(body).data)
+        if listing_owner_or_staff(request, listing):
+            return Response(ListingOwnedSerializer(listing_bodies([listing], sale_for={listing.pk})[0]).data)
+        return Response(ListingSerializer(listing_bodies([listing])[0]).data)
 
 
 # --- negotiations ----------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from negotiations import log, market
 from negotiations.engine.engine import NegotiationEngine
 from negotiations.engine.recovery import negotiation_resume_orphans
-from negotiations.engine.runners import set_runner
 from negotiations.events import message_draft
 from negotiations.exceptions import (
     ListingNotAvailableError,
@@ -29,39 +28,9 @@ from negotiations.log import TurnOutcome
 from negotiations.models import Event, Listing, Mandate, Negotiation
 from negotiations.services import negotiation_create, negotiation_start
 from tests.support.fake_provider import FakeProvider
+from tests.support.market import SELLER, SOLD_ELSEWHERE, accept_commit, buyer
+from tests.support.market import recording_runner as runner  # noqa: F401 - the fixture
 from tests.support.negotiations import make_listing, make_negotiation
-
-SELLER = {"limit_price": "350.00", "mode": "rule"}
-SOLD_ELSEWHERE = Negotiation.EndReason.SOLD_ELSEWHERE
-
-
-def buyer(limit: str = "450.00") -> dict:
-    return {"limit_price": limit, "mode": "rule"}
-
-
-class RecordingRunner:
-    """A runner that plays nothing: it records what the services hand it."""
-
-    def __init__(self) -> None:
-        self.submitted: list[int] = []
-        self.cancelled: list[int] = []
-
-    def submit(self, negotiation_id: int) -> None:
-        self.submitted.append(negotiation_id)
-
-    def cancel(self, negotiation_id: int) -> None:
-        self.cancelled.append(negotiation_id)
-
-    def is_active(self, negotiation_id: int) -> bool:
-        return False
-
-
-@pytest.fixture
-def runner():
-    recording = RecordingRunner()
-    previous = set_runner(recording)
-    yield recording
-    set_runner(previous)
 
 
 async def play_in_own_thread(negotiation_id: int) -> None:
@@ -69,13 +38,6 @@ async def play_in_own_thread(negotiation_id: int) -> None:
     negotiations really commit concurrently."""
     async with ThreadSensitiveContext():
         await NegotiationEngine(provider_resolver=FakeProvider().resolve).run(negotiation_id)
-
-
-def accept_commit(negotiation: Negotiation, price: str = "400.00") -> list[Event]:
-    """Commit turn 1 of `negotiation` as an acceptance (the engine's legality checks are not the point)."""
-    outcome = TurnOutcome(Negotiation.Status.AGREED, Negotiation.EndReason.ACCEPTED, Decimal(price), 1)
-    drafts = [message_draft(actor="buyer", turn=1, action="accept", price=Decimal(price), text="Deal.")]
-    return log.negotiation_turn_commit(negotiation_id=negotiation.pk, turn=1, drafts=drafts, outcome=outcome)
 
 
 def seqs_are_exact(negotiation_id: int) -> bool:
