@@ -1,29 +1,11 @@
-"""WHAT: the exceptions of the negotiations app.
-
-    Reported to API clients (marketplace.errors.ApplicationError, one error mapping):
-        NegotiationCapacityError      429 NEGOTIATION_CAPACITY  (Retry-After; this process already plays
-                                      NEGOTIATION_MAX_ACTIVE negotiations)
-        ListingNotAvailableError      409 LISTING_NOT_AVAILABLE (sold or withdrawn: no new negotiation)
-        MandateNotActiveError         409 MANDATE_NOT_ACTIVE    (it bought, gave up or was cancelled)
-        MandateNoMatchError           409 NO_MATCHING_LISTING   (no available listing fits the want)
-        (bad input is RequestValidationError, a wrong state ConflictError)
-
-    Bad values (ValueError; the services turn them into RequestValidationError details):
-        PriceError                    a value is not a valid price (negotiations/prices.py)
-        ScenarioError                 a scenario file or scenario is unusable (negotiations/evaluation/scenarios.py)
-
-    The engine's own signals (caught inside the app; never reach a client):
-        TurnConflictError             the log moved past the turn being committed: reload and go on
-        NegotiationNotRunningError    cancelled or finished while a turn was played: drop the turn
-        MarketClosedError             the listing was sold or withdrawn, or the mandate bought: end it
-        LLMUnavailableError           one LLM call failed or timed out: templated words instead
-
-    A bug (misuse, outside the trees, like httpx's StreamConsumed):
-        GuardrailBreachError          a move that breaks an invariant reached the log gate
-
+"""WHAT: the exceptions of the negotiations app, in four groups: errors reported to API clients
+     (ApplicationError subclasses with their code and status: capacity, an unavailable listing, mandate
+     states; docs/gateway.md lists the codes), bad values (ValueError: PriceError, ScenarioError, which the
+     services turn into RequestValidationError details), the engine's own signals (caught inside the app,
+     never reaching a client), and a bug (GuardrailBreachError: a move breaking an invariant reached the log).
 WHY: one place to see what can go wrong and who handles it (house rule: exceptions end in Error, each
      with a one-line docstring saying who raises it).
-HOW: plain classes; the modules that raise them import them from here.
+HOW: plain classes, grouped in that order; the modules that raise them import them from here.
 """
 
 from __future__ import annotations

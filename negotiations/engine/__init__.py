@@ -1,1 +1,1 @@
-"""The turn engine and where it runs: the engine, the runner interface and its asyncio runner, recovery."""
+"""WHAT: the turn engine and where it runs: the engine, the runner interface and its asyncio runner, recovery."""

@@ -1,19 +1,11 @@
 """WHAT: where negotiations run: `AsyncioRunner` plays each one as an asyncio task on the server's event
-     loop (the default under the ASGI server), behind the small `NegotiationRunner` interface.
+     loop (the default under the ASGI server; without a loop, as in `manage.py negotiate`, run the engine
+     in the foreground), behind the small `NegotiationRunner` interface (negotiations/engine/runners.py).
 WHY: a negotiation lasts many LLM calls, far longer than a request; it must run in the background, be
-     cancellable, and be replaceable by a task queue (Django's Tasks API, Celery...) without touching the
-     engine — a queue worker would simply `await NegotiationEngine().run(negotiation_id)` (or one turn per
-     job with `max_turns=1`): the engine resumes from the log, so at-least-once delivery is safe.
-HOW: `submit(id)` may be called from the loop's thread or from a sync worker thread (a sync view under
-     ASGI, a `transaction.on_commit` callback); it schedules the task on the runner's loop. `cancel(id)`
-     cancels the task (the engine stops at its next await; the cancel service already logged the end).
-     Services reach the runner through negotiations/engine/runners.py (this class is the default). A process without a long-lived loop (management commands, WSGI) should
-     run the engine in the foreground instead, as `manage.py negotiate` does.
-     Capacity (optional for a runner): `reserve(id)` claims one of NEGOTIATION_MAX_ACTIVE places before
-     a start is committed (False: full), `release(id)` gives it back if the start did not happen; a
-     place is the task's from `submit` until the task ends. A reservation no task took within
-     RESERVATION_SECONDS (a start whose commit failed) stops counting. Resumed negotiations are not
-     capped: they were already running.
+     cancellable, and be replaceable by a task queue whose worker would `await NegotiationEngine().run(id)`
+     (the engine resumes from the log, so at-least-once delivery is safe).
+HOW: `submit`/`cancel` work from the loop's thread or a sync worker thread. `reserve` claims one of
+     NEGOTIATION_MAX_ACTIVE places before a start commits (resumes are not capped), `release` gives it back.
 """
 
 from __future__ import annotations

@@ -1,16 +1,11 @@
 """WHAT: the turn engine: plays a running negotiation turn by turn until an acceptance, a walk-away or
      the round limit, writing each turn's events in one transaction.
-WHY: the event log is the only state. The engine rebuilds its state from the log when it starts, so a
-     negotiation interrupted anywhere — between turns, or mid-turn before the turn's transaction
-     committed — resumes from its log with nothing lost and nothing written twice; with the same seed
-     (and a deterministic LLM) it reaches the same final state as an uninterrupted run.
-HOW: `await NegotiationEngine(...).run(negotiation_id, max_turns=None)`. Per turn: the acting side's
-     Agent gets the events it may see (`visibility.filter_visible`), plays the turn (LLM calls, with live
-     deltas published through the broadcaster), `guardrails.assert_move_allowed` gates the move, and
-     `log.negotiation_turn_commit` writes thought/guardrail/message(/status/outcome) events in one
-     transaction via `sync_to_async` (thread-sensitive: one DB thread, no "database is locked").
-     A cancelled negotiation's turn is rejected at commit; an in-process cancel also cancels the task.
-     Unexpected errors mark the negotiation `failed`; LLM failures never do (templated words instead).
+WHY: the event log is the only state. The engine rebuilds its state from the log, so a negotiation
+     interrupted anywhere (between turns, or mid-turn before the commit) resumes with nothing lost or
+     written twice and, with the same seed and a deterministic LLM, reaches the same final state.
+HOW: `await NegotiationEngine(...).run(negotiation_id)`: per turn the acting side's Agent plays on the events
+     it may see, `guardrails.assert_move_allowed` gates the move, `log.negotiation_turn_commit` writes it (one
+     thread-sensitive DB thread). Unexpected errors mark the negotiation `failed`; LLM failures never do.
 """
 
 from __future__ import annotations

@@ -1,18 +1,11 @@
 """WHAT: `negotiation_resume_orphans()`: hand every `running` negotiation that no task plays in this
      process back to the runner, once per process, at its first negotiations API request.
-WHY: the in-process runner's tasks die with the process. After a restart, negotiations left `running`
-     would stay so forever; the engine resumes any of them from its log with nothing lost or repeated,
-     it just has to be asked. The first negotiations request after a start is the natural moment:
-     it runs on the server's event loop (where the runner needs to be), and watching clients make it
-     happen by themselves — EventSource reconnects within NEGOTIATION_STREAM_RETRY_MS of a restart.
-HOW: `orphans_resume_once()` is called by every negotiations endpoint; the first call that can reach
-     the runner's loop resumes the orphans (NEGOTIATION_RESUME_ORPHANS=false turns this off): running
-     negotiations whose row and log were last written before this process started (the engine writes
-     both every turn), so a negotiation another live worker is playing is left alone. Under WSGI or the
-     sync test client there is no loop: it does nothing and tries again on the next request. When
-     several workers restart together, each resumes the same orphans: the engine keeps the log right
-     (a turn is written once) but LLM calls are duplicated until they end, so multi-process
-     deployments are better served by a task-queue runner (NEGOTIATION_RUNNER) with this turned off.
+WHY: the in-process runner's tasks die with the process, and negotiations left `running` would stay so
+     forever; the engine resumes any of them from its log, it just has to be asked. The first request runs
+     on the server's event loop (where the runner is), and watching clients' EventSource reconnects bring it.
+HOW: `orphans_resume_once()`, called by every negotiations endpoint (NEGOTIATION_RESUME_ORPHANS=false: never),
+     resumes running negotiations whose row and log were last written before this process started, so a
+     live worker's are left alone; without a loop (WSGI) it tries again on the next request.
 """
 
 from __future__ import annotations
