@@ -115,6 +115,7 @@ class ConcessionStrategy:
         elif self.role == "buyer":
             low, high = BUYER_OPENING_FRACTION
             raw = min(self.list_price, self.limit) * Decimal(repr(low + (high - low) * u))
+        raw = min(raw, self.list_price)  # no ask (bid) above the list price
         return self._bounded(self._rounded(raw))
 
     def _endpoint(self, opening: Decimal, fraction: float) -> Decimal:
