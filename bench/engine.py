@@ -75,6 +75,39 @@ def _create(mode: str, seed: int) -> int:
     return negotiation.pk
 
 
+def _create_market(listings: int, buyers: int, seed: int) -> list[int]:
+    """`listings` listings with `buyers` competing negotiations each (the market's sale rule applies)."""
+    from negotiations.services import listing_create, negotiation_create, negotiation_start
+
+    ids = []
+    for _ in range(listings):
+        listing = listing_create(title="Oak table", list_price="500.00")
+        for k in range(buyers):
+            sides = {role: {**values, "mode": "narrate"} for role, values in SIDES.items()}
+            negotiation, _ = negotiation_create(
+                listing=listing, buyer=sides["buyer"], seller=sides["seller"], max_rounds=10, seed=seed + k
+            )
+            negotiation_start(negotiation=negotiation, launch=False)
+            ids.append(negotiation.pk)
+    return ids
+
+
+async def run_market(listings: int, buyers: int, seed: int) -> tuple[float, int, int]:
+    """Seconds, turns played, sales: every listing's buyers played at once."""
+    from asgiref.sync import sync_to_async
+
+    from negotiations.engine.engine import NegotiationEngine
+    from negotiations.models import Negotiation
+
+    ids = await sync_to_async(_create_market)(listings, buyers, seed)
+    engine = NegotiationEngine(provider_resolver=InstantLLM().resolve)
+    started = time.perf_counter()
+    results = await asyncio.gather(*(engine.run(i) for i in ids))
+    elapsed = time.perf_counter() - started
+    sales = await Negotiation.objects.filter(pk__in=ids, status="agreed").acount()
+    return elapsed, sum(r.turns_played for r in results), sales
+
+
 def _log(negotiation_id: int) -> list[tuple]:
     from negotiations.models import Event
 
@@ -257,6 +290,21 @@ async def _bench(database: Path, *, quick: bool) -> int:
         f"{f'throughput, {CONCURRENT} concurrent, 1 process':<46} {turns / elapsed:7.0f} turns/s   "
         f"{matching}/{CONCURRENT} logs identical to solo runs, {lost} events lost, {lock_errors} lock errors: {verdict}"
     )
+
+    # The market: the same 50 negotiations' worth of buyers competing for one listing, and for 10 listings
+    # (5 each); per-turn time against the 50 independent pairs just measured (the sale check's cost).
+    pairs_per_turn = elapsed / turns if turns else float("inf")
+    for listings, buyers in ((1, CONCURRENT), (10, 5)):
+        market_elapsed, market_turns, sales = await run_market(listings, buyers, 5000)
+        per_turn = market_elapsed / market_turns
+        ratio = per_turn / pairs_per_turn
+        verdict = "OK" if sales == listings and ratio < 1.10 else "MISSED"
+        ok &= verdict == "OK"
+        label = f"market, {listings} listing(s) x {buyers} buyers"
+        print(
+            f"{label:<46} {market_turns / market_elapsed:7.0f} turns/s   {per_turn * 1000:5.2f} ms/turn "
+            f"(x{ratio:.2f} the independent pairs; target < x1.10), {sales} sale(s) of {listings}: {verdict}"
+        )
 
     ids = [await sync_to_async(_create)("narrate", seed) for seed in seeds]
     shares = [ids[i::WORKER_PROCESSES] for i in range(WORKER_PROCESSES)]

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import secrets
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from marketplace.errors import RequestValidationError
 from negotiations.agents.agent import ProviderResolver
 from negotiations.evaluation.database import TEMPORARY, evaluation_database
+from negotiations.evaluation.market import BUYER_STEP, market_metrics, market_run
 from negotiations.evaluation.metrics import negotiation_result, summarize
 from negotiations.evaluation.report import ArmReport, report_build, summary_table
 from negotiations.evaluation.runner import (
@@ -38,6 +40,8 @@ from negotiations.evaluation.runner import (
 from negotiations.evaluation.scenarios import Scenario, ScenarioError, scenario_limits, scenario_load
 from negotiations.models import AgentMode, Role, Strategy
 from negotiations.validation import MAX_SEED
+
+MAX_MARKET_BUYERS = 20
 
 DEFAULT_OUT = "evaluation-report.json"
 
@@ -78,6 +82,13 @@ class Command(BaseCommand):
             "--max-rounds", type=int, help=f"rounds per negotiation (default {settings.NEGOTIATION_DEFAULT_MAX_ROUNDS})"
         )
         run.add_argument("--opens", choices=Role.values, default=Role.SELLER.value)
+        run.add_argument(
+            "--buyers",
+            type=int,
+            metavar="K",
+            help="market mode: K competing buyers per scenario listing (distinct ceilings, docs/evaluation.md); "
+            "reports sales, double sales, allocative efficiency, welfare, price and time to sale",
+        )
         run.add_argument("--out", default=DEFAULT_OUT, help=f"JSON report path (default {DEFAULT_OUT})")
         run.add_argument(
             "--db",
@@ -92,6 +103,9 @@ class Command(BaseCommand):
         arms = self._arms(options)
         run_settings = self._run_settings(options)
         out = self._out_path(options["out"])
+        if options["buyers"] is not None:
+            self._market(options, scenarios, scenarios_info, arms, run_settings, out)
+            return
         started_at = datetime.now(UTC)
         started = time.monotonic()
         self.stderr.write(
@@ -160,6 +174,66 @@ class Command(BaseCommand):
                         f"leak(s), {metrics['status'].get('failed', 0)} failed negotiation(s): see the report"
                     )
                 )
+
+    def _market(self, options, scenarios, scenarios_info, arms, run_settings, out) -> None:
+        """--buyers K: every scenario listing sells once to one of K competing buyers."""
+        buyers = options["buyers"]
+        if not 1 <= buyers <= MAX_MARKET_BUYERS:
+            raise CommandError(f"--buyers must be between 1 and {MAX_MARKET_BUYERS}.")
+        started = time.monotonic()
+        report: dict[str, Any] = {
+            "kind": "market",
+            "command": "manage.py evaluate " + " ".join(sys.argv[2:]),
+            "scenarios": scenarios_info,
+            "settings": {
+                "seed": run_settings.seed,
+                "max_rounds": run_settings.max_rounds,
+                "buyers": buyers,
+                "buyer_step": str(BUYER_STEP),
+                "opens": run_settings.opens,
+            },
+            "arms": [],
+        }
+        with evaluation_database(options["db"]) as database:
+            report["settings"]["database"] = database
+            for arm in arms:
+                self._preflight(arm)
+                arm_started = time.monotonic()
+                markets = market_run(
+                    arm=arm,
+                    scenarios=scenarios,
+                    settings=run_settings,
+                    buyers=buyers,
+                    provider_resolver=self.provider_resolver,
+                )
+                metrics = market_metrics(markets)
+                metrics["wall_seconds"] = round(time.monotonic() - arm_started, 3)
+                report["arms"].append(
+                    {
+                        "config": arm.as_dict(),
+                        "metrics": metrics,
+                        "listings": [
+                            {
+                                "scenario": m.scenario,
+                                "floor": str(m.floor),
+                                "ceilings": [str(c) for c in m.ceilings],
+                                "winner": m.winner,
+                                "price": None if m.price is None else str(m.price),
+                                "messages_to_sale": m.messages_to_sale,
+                                "end_reasons": list(m.end_reasons),
+                            }
+                            for m in markets
+                        ],
+                    }
+                )
+                self.stdout.write(
+                    f"{arm.name}: " + json.dumps({k: v for k, v in metrics.items() if k != "end_reasons"})
+                )
+        report["wall_seconds"] = round(time.monotonic() - started, 3)
+        out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        self.stdout.write(f"Report: {out}")
+        if any(arm["metrics"]["double_sales"] for arm in report["arms"]):
+            raise CommandError("A listing sold more than once: see the report.")
 
     # --- inputs -----------------------------------------------------------------------------------------
     def _scenarios(self, options: dict[str, Any]) -> tuple[list[Scenario], dict[str, Any]]:
