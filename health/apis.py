@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from health.probes import DatabaseHealth, allm_probe, database_probe
 from llm.exceptions import LLMError
 from llm.gateway.auth import GatewayKeyAuthentication
+from llm.protocol import Provider
 from llm.registry import aget_provider, alist_providers, default_provider_name
 from marketplace.schema import error_responses
 
@@ -155,7 +156,7 @@ async def _default_llm_component() -> dict[str, Any]:
     component: dict[str, Any] = {
         "available": health.available,
         "provider": provider.name,
-        "model": provider.config.default_model,
+        "model": provider.default_model,
         "latency_ms": health.latency_ms,
     }
     if not health.available:
@@ -214,22 +215,21 @@ async def _provider_statuses() -> list[dict[str, Any]]:
     providers = await alist_providers()
     default_name = default_provider_name()
 
-    async def status_of(provider: Any) -> dict[str, Any]:
-        config = provider.config
+    async def status_of(provider: Provider) -> dict[str, Any]:
         status: dict[str, Any] = {
             "name": provider.name,
-            "kind": config.kind,
+            "kind": provider.kind,
             "default": provider.name == default_name,
-            "enabled": config.enabled,
+            "enabled": provider.enabled,
             "available": False,
-            "base_url": config.public_base_url,
-            "default_model": config.default_model,
-            "key_set": bool(config.key_is_set),
+            "base_url": provider.base_url,
+            "default_model": provider.default_model,
+            "key_set": bool(provider.key_is_set),
             "models": None,
             "latency_ms": None,
             "error": None,
         }
-        if not config.enabled:
+        if not provider.enabled:
             status["error"] = "provider is disabled"
             return status
         health = await allm_probe(provider)

@@ -14,7 +14,6 @@ import concurrent.futures
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections

@@ -28,6 +28,7 @@ from django.db import DatabaseError
 from llm import selectors
 from llm.config import ProviderSettings
 from llm.exceptions import UnknownProviderError
+from llm.protocol import Provider
 from llm.providers import PROVIDER_CLASSES, OpenAICompatibleProvider
 from marketplace.logging import remember_key_variables
 
@@ -59,8 +60,13 @@ def default_provider_name() -> str:
     return settings.LLM_PROVIDER
 
 
-def build_provider(config: ProviderSettings) -> OpenAICompatibleProvider:
+def build_provider(config: ProviderSettings) -> Provider:
     """A new provider instance of the class for `config.kind` (unknown kinds: plain OpenAI-compatible)."""
+    return _build(config)
+
+
+def _build(config: ProviderSettings) -> OpenAICompatibleProvider:
+    # Inside the registry the concrete class is known: it compares configurations and checks usability.
     return PROVIDER_CLASSES.get(config.kind, OpenAICompatibleProvider)(config)
 
 
@@ -88,7 +94,7 @@ def _install(configs: dict[str, ProviderSettings], generation: int | None) -> No
         providers = {}
         for name, config in configs.items():
             existing = current.get(name)
-            providers[name] = existing if existing is not None and existing.config == config else build_provider(config)
+            providers[name] = existing if existing is not None and existing.config == config else _build(config)
         _providers = providers
         # A key's variable may have any name (VLLM_AUTH): tell the log filter which ones hold keys.
         remember_key_variables({config.api_key_env for config in configs.values()})
@@ -163,19 +169,19 @@ def _pick(name: str | None) -> OpenAICompatibleProvider:
     return provider
 
 
-async def aget_provider(name: str | None = None) -> OpenAICompatibleProvider:
+async def aget_provider(name: str | None = None) -> Provider:
     """The provider called `name` (None: the default). Raises UnknownProviderError / ProviderDisabledError."""
     await _aensure_loaded()
     return _pick(name)
 
 
-def get_provider(name: str | None = None) -> OpenAICompatibleProvider:
+def get_provider(name: str | None = None) -> Provider:
     """Sync twin of `aget_provider`, for management commands and other sync code."""
     _ensure_loaded()
     return _pick(name)
 
 
-async def alist_providers() -> list[OpenAICompatibleProvider]:
+async def alist_providers() -> list[Provider]:
     """Every configured provider, disabled ones included, by name."""
     await _aensure_loaded()
     return [_providers[name] for name in sorted(_providers)]

@@ -141,7 +141,7 @@ class ChatCompletionCreateApi(AsyncApiView):
         serializer.is_valid(raise_exception=True)
         chat_request = serializer.chat_request()
         provider = await aget_provider(serializer.validated_data.get("provider"))
-        fallback_model = chat_request.model or provider.config.default_model
+        fallback_model = chat_request.model or provider.default_model
         if not serializer.validated_data.get("stream"):
             completion = await provider.complete(chat_request)
             return JsonResponse(completion_body(completion, fallback_model=fallback_model))

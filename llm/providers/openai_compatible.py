@@ -1,12 +1,11 @@
 """WHAT: `OpenAICompatibleProvider`, the generic provider: any server that speaks the OpenAI Chat
-Completions API (llama.cpp's server, Ollama, vLLM, ...), and the base of LM Studio and OpenRouter.
-
+     Completions API (llama.cpp's server, Ollama, vLLM, ...), and the base of LM Studio and OpenRouter.
 WHY: the `Provider` protocol (llm/protocol.py) is what agents, views and health checks use; this class maps
-     it onto the shared HTTP client and adds what is provider policy rather than HTTP: enabled or not,
-     whether a key is needed, the default model, and a health probe that never raises.
-HOW: one instance per configuration (the registry caches it); `config` is a frozen `ProviderSettings`.
-     Configuration problems (disabled, missing key, no model) raise as soon as `stream()` is called;
-     upstream problems raise while iterating. Subclasses override `extra_headers()` and the probes.
+     it onto the shared HTTP client and adds provider policy: enabled or not, whether a key is needed,
+     the default model, and a health probe that never raises.
+HOW: one instance per configuration (the registry caches it); `config`, a frozen `ProviderSettings`, is read
+     here and by the registry only (callers read the protocol's properties). Configuration problems raise
+     as soon as `stream()` is called, upstream ones while iterating. Subclasses override the headers/probes.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import ClassVar
 
 import httpx
@@ -36,6 +36,9 @@ class OpenAICompatibleProvider:
     label: ClassVar[str] = "OpenAI-compatible (Ollama, vLLM, llama.cpp, ...)"
     can_stream: ClassVar[bool] = True
     needs_key: ClassVar[bool] = False
+    # The `response_format` types this kind of server takes; a request's other types are dropped. A generic
+    # server is not known to take any (some reject the field), so it gets none.
+    response_formats: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -52,9 +55,26 @@ class OpenAICompatibleProvider:
             retry_max_delay=settings.LLM_RETRY_MAX_DELAY,
         )
 
+    # --- what callers may read (the Provider protocol); `config` itself stays inside llm ------------
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.enabled
+
+    @property
+    def default_model(self) -> str:
+        return self.config.default_model
+
+    @property
+    def base_url(self) -> str:
+        return self.config.public_base_url
+
+    @property
+    def key_is_set(self) -> bool:
+        return self.config.key_is_set
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.config.public_base_url}>"
@@ -94,11 +114,18 @@ class OpenAICompatibleProvider:
     # --- the Provider protocol ------------------------------------------------------------------
     async def complete(self, request: ChatRequest) -> Completion:
         self.ensure_usable()
-        return await self.client.complete(request, model=self.model_for(request))
+        return await self.client.complete(self.supported(request), model=self.model_for(request))
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         self.ensure_usable()
-        return self.client.stream(request, model=self.model_for(request))
+        return self.client.stream(self.supported(request), model=self.model_for(request))
+
+    def supported(self, request: ChatRequest) -> ChatRequest:
+        """`request` without a `response_format` this server does not take (see `response_formats`)."""
+        kind = (request.response_format or {}).get("type")
+        if request.response_format is None or kind in self.response_formats:
+            return request
+        return replace(request, response_format=None)
 
     async def list_models(self) -> list[ModelInfo]:
         self.ensure_usable()

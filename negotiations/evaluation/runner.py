@@ -143,8 +143,7 @@ async def provider_check(resolver: ProviderResolver | None, *, name: str, model:
         return ProviderCheck(str(getattr(exc, "message", "") or exc), name, model)
     finally:
         await close_thread_connections()
-    config = getattr(provider, "config", None)
-    chosen = model or getattr(config, "default_model", "") or ""
+    chosen = model or provider.default_model
     problem = None if health.available else (health.error or "the provider is not available")
     return ProviderCheck(problem, provider.name, chosen, tuple(health.models))
 

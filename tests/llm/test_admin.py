@@ -59,7 +59,7 @@ def test_admin_adds_an_openai_compatible_provider_that_serves_at_once(admin_clie
     )
     assert response.status_code == 302
     provider = registry.get_provider("ollama")
-    assert provider.config.base_url == fake_openai.base_url
+    assert provider.base_url == fake_openai.base_url
     assert async_to_sync(provider.complete)(REQUEST).text == expected_text(8)
     assert fake_openai.last.body["model"] == "fake-model"
 

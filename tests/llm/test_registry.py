@@ -81,7 +81,7 @@ def test_an_environment_change_rewrites_only_its_own_field(settings):
 def test_default_provider_and_its_name(settings):
     assert registry.default_provider_name() == settings.LLM_PROVIDER == "lm_studio"
     provider = registry.get_provider()
-    assert provider.name == "lm_studio" and provider.config.kind == "lm_studio"
+    assert provider.name == "lm_studio" and provider.kind == "lm_studio"
 
 
 def test_unknown_provider_raises_with_its_code():
@@ -120,7 +120,7 @@ def test_edit_takes_effect_on_the_next_request_with_a_new_instance(fake_openai):
         setattr(row, field, value)
     row.save()  # as the admin does: post_save drops the cached configuration
     after = registry.get_provider()
-    assert after is not before and after.config.base_url == fake_openai.base_url
+    assert after is not before and after.base_url == fake_openai.base_url
     assert async_to_sync(after.complete)(REQUEST).text == expected_text(8)
     assert fake_openai.attempts() == 1
 
@@ -130,23 +130,23 @@ def test_other_processes_see_an_edit_after_the_cache_lifetime(settings, fake_ope
     settings.LLM_CONFIG_CACHE_SECONDS = 3600
     registry.get_provider()
     ProviderConfig.objects.filter(name="lm_studio").update(default_model="from-another-process")
-    assert registry.get_provider().config.default_model != "from-another-process"
+    assert registry.get_provider().default_model != "from-another-process"
     settings.LLM_CONFIG_CACHE_SECONDS = 0
-    assert registry.get_provider().config.default_model == "from-another-process"
+    assert registry.get_provider().default_model == "from-another-process"
 
 
 def test_deleting_a_row_of_an_env_defined_provider_falls_back_to_the_environment():
     ProviderConfig.objects.filter(name="lm_studio").update(default_model="edited")
     registry.invalidate()
-    assert registry.get_provider().config.default_model == "edited"
+    assert registry.get_provider().default_model == "edited"
     ProviderConfig.objects.get(name="lm_studio").delete()
-    assert registry.get_provider().config.default_model == django_settings.LLM_PROVIDERS["lm_studio"]["default_model"]
+    assert registry.get_provider().default_model == django_settings.LLM_PROVIDERS["lm_studio"]["default_model"]
 
 
 def test_provider_added_as_a_row_is_available(fake_openai):
     ProviderConfig.objects.create(name="ollama", **fake_provider_row_values(fake_openai.base_url))
     provider = registry.get_provider("ollama")
-    assert provider.config.kind == "openai_compatible"
+    assert provider.kind == "openai_compatible"
     assert async_to_sync(provider.complete)(REQUEST).text == expected_text(8)
 
 
@@ -158,7 +158,7 @@ def test_without_a_table_the_env_defined_providers_are_used():
         editor.delete_model(ProviderConfig)
     try:
         registry.invalidate()
-        assert registry.get_provider().config.base_url == django_settings.LLM_PROVIDERS["lm_studio"]["base_url"]
+        assert registry.get_provider().base_url == django_settings.LLM_PROVIDERS["lm_studio"]["base_url"]
         with pytest.raises(UnknownProviderError):
             registry.get_provider("ollama")
     finally:
@@ -200,9 +200,9 @@ def test_the_configuration_kept_through_an_error_is_not_fresh(admin_configuratio
     registry.invalidate()
     with monkeypatch.context() as patch:
         broken_database(patch)
-        assert registry.get_provider("ollama").config.default_model == "fake-model"
+        assert registry.get_provider("ollama").default_model == "fake-model"
     ProviderConfig.objects.filter(name="ollama").update(default_model="after-the-error")  # no signal
-    assert registry.get_provider("ollama").config.default_model == "after-the-error"  # read again at once
+    assert registry.get_provider("ollama").default_model == "after-the-error"  # read again at once
 
 
 def test_a_process_that_never_read_the_rows_uses_the_environment_meanwhile(admin_configuration, monkeypatch, settings):
@@ -212,16 +212,16 @@ def test_a_process_that_never_read_the_rows_uses_the_environment_meanwhile(admin
     registry.invalidate()
     with monkeypatch.context() as patch:
         broken_database(patch)
-        assert registry.get_provider().config.base_url == django_settings.LLM_PROVIDERS["lm_studio"]["base_url"]
+        assert registry.get_provider().base_url == django_settings.LLM_PROVIDERS["lm_studio"]["base_url"]
         with pytest.raises(UnknownProviderError):
             registry.get_provider("ollama")
-    assert registry.get_provider("ollama").config.base_url == admin_configuration["ollama"].config.base_url
+    assert registry.get_provider("ollama").base_url == admin_configuration["ollama"].base_url
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_async_lookup_reads_rows_and_serves(fake_default_provider):
     provider = await registry.aget_provider()
-    assert provider.config.base_url == fake_default_provider.base_url
+    assert provider.base_url == fake_default_provider.base_url
     assert (await provider.complete(REQUEST)).text == expected_text(8)
 
 

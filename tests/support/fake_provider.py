@@ -1,11 +1,11 @@
-"""WHAT: `FakeProvider`, a scripted stand-in for an LLM provider (implements llm.protocol.Provider).
-WHY: negotiation tests need an LLM whose every word is chosen by the test — including misbehaviour
-     (leaking a floor, accepting a price never offered) — and a record of every prompt it was sent, to
-     prove an agent's prompt holds only what its side may see.
-HOW: replies come from a queue (`enqueue`) or from `respond(request) -> str` (a function of the request
-     is deterministic, which resume tests need). A reply may be an exception (raised before the first
-     chunk), a `Stall` (sleeps, for timeout/cancel tests) or a `Crash` (a BaseException that escapes the
-     engine's error handling, simulating a process dying mid-turn). Streams are word-sized chunks.
+"""WHAT: `FakeProvider`, a scripted stand-in for an LLM provider that implements llm.protocol.Provider fully.
+WHY: negotiation tests need an LLM whose every word is chosen by the test (misbehaviour included) and a
+     record of every prompt it was sent; choosing a reply by a marker the test sets (the request's `model`,
+     i.e. a side's `model` setting), not by the prompt's wording, means rewording a prompt breaks no test.
+HOW: a reply comes from the script registered for `request.model` (`scripts`/`script()`), else from
+     `respond(request)`, else from the queue (`enqueue`). A reply may be an exception (raised before the
+     first chunk), a `Stall` (sleeps, for timeout/cancel tests) or a `Crash` (a BaseException that
+     escapes the engine's error handling, like a process dying mid-turn). Streams are word-sized chunks.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 from llm.types import ChatRequest, Chunk, Completion, ModelInfo, ProviderHealth, Usage
 
+__all__ = ["DEFAULT_MODEL", "DEFAULT_REPLY", "Crash", "FakeProvider", "Reply", "Respond", "Stall", "prompt_of"]
+
 DEFAULT_REPLY = "Let me think about that."
+DEFAULT_MODEL = "fake-model"
 
 
 class Crash(BaseException):
@@ -35,35 +37,55 @@ class Stall:
 
 
 Reply = str | BaseException | Stall
+Respond = Callable[[ChatRequest], Reply]
 
 
 class FakeProvider:
+    """A scripted provider: every protocol member, no configuration object, no network."""
+
     name = "fake"
+    kind = "fake"
     can_stream = True
     needs_key = False
+    key_is_set = False
+    enabled = True
+    base_url = ""  # not an HTTP server
 
     def __init__(
-        self, replies: list[Reply] | None = None, *, respond: Callable[[ChatRequest], Reply] | None = None
+        self,
+        replies: list[Reply] | None = None,
+        *,
+        respond: Respond | None = None,
+        scripts: Mapping[str, Respond] | None = None,
+        default_model: str = DEFAULT_MODEL,
     ) -> None:
         self.replies: deque[Reply] = deque(replies or [])
         self.respond = respond
+        self.scripts: dict[str, Respond] = dict(scripts or {})
+        self.default_model = default_model
         self.requests: list[ChatRequest] = []
-        self.config = SimpleNamespace(default_model="fake-model", name="fake")
 
     def enqueue(self, *replies: Reply) -> None:
         self.replies.extend(replies)
+
+    def script(self, model: str, respond: Respond) -> None:
+        """Answer every request for `model` (a side's `model` setting) with `respond(request)`."""
+        self.scripts[model] = respond
 
     async def resolve(self, name: str | None) -> FakeProvider:
         """Use as the engine's `provider_resolver`."""
         return self
 
     def prompts(self) -> list[str]:
-        """Every request's messages joined into one string, in order."""
-        return ["\n".join(m.content or "" for m in r.messages) for r in self.requests]
+        """Every request's messages joined into one string, in order (for assertions on what was sent)."""
+        return [prompt_of(r) for r in self.requests]
 
     async def _reply(self, request: ChatRequest) -> str:
         self.requests.append(request)
-        if self.respond is not None:
+        script = self.scripts.get(getattr(request, "model", None) or "")  # some tests pass no request
+        if script is not None:
+            reply = script(request)
+        elif self.respond is not None:
             reply = self.respond(request)
         elif self.replies:
             reply = self.replies.popleft()
@@ -76,9 +98,10 @@ class FakeProvider:
             raise reply
         return reply
 
+    # --- the Provider protocol ----------------------------------------------------------------------
     async def complete(self, request: ChatRequest) -> Completion:
         text = await self._reply(request)
-        return Completion(text=text, model=request.model or "fake-model", usage=Usage(1, 1, 2))
+        return Completion(text=text, model=request.model or self.default_model, usage=Usage(1, 1, 2))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         text = await self._reply(request)
@@ -87,11 +110,12 @@ class FakeProvider:
         yield Chunk(finish_reason="stop", usage=Usage(1, 1, 2))
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id="fake-model", owned_by="tests")]
+        return [ModelInfo(id=self.default_model, owned_by="tests")]
 
     async def health(self) -> ProviderHealth:
         return ProviderHealth(provider=self.name, available=True, latency_ms=0.0)
 
 
 def prompt_of(request: ChatRequest) -> str:
+    """A request's messages joined into one string: to assert what a prompt holds, not to pick a reply."""
     return "\n".join(m.content or "" for m in request.messages)

@@ -3,14 +3,14 @@
      log for each viewer (`visible_log`).
 WHY: tests import helpers from a plain module, never from a conftest; the expected values come from
      the database and the one visibility rule, never from the code under test's output.
-HOW: async helpers over a live server's URL (the `server` fixture in tests/negotiations/api/conftest.py).
+HOW: async helpers over a live server's URL (the `server` fixture in tests/negotiations/api/conftest.py);
+     the fake LLM picks its reply by the side's `model` (PROPOSER), never by the prompt's wording.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,26 +19,36 @@ from typing import Any
 import httpx
 from asgiref.sync import sync_to_async
 
+from llm.types import ChatRequest
 from negotiations.api.serializers import EventSerializer
 from negotiations.visibility import Viewer, event_list_visible_to
-from tests.support.fake_provider import prompt_of
+from tests.support.fake_provider import FakeProvider
 
 ROLES = ("buyer", "seller", "observer", "staff")
 
 
 # --- a scripted LLM ----------------------------------------------------------------------------------
-def scripted_reply(request: Any) -> str:
-    """Deterministic: an llm-mode side proposes the suggested offer; a narrator voices its move."""
-    prompt = prompt_of(request)
-    suggested = re.search(r"A good next offer would be \$([\d,]+(?:\.\d\d)?)", prompt)
-    if suggested:
-        return f"<action>offer</action><price>{suggested.group(1)}</price><message>How about ${suggested.group(1)}?</message>"
-    move = re.search(r"It must (offer|accept the \w+'s offer of) (\$[\d,.]+)", prompt)
-    if move and move.group(1) == "offer":
-        return f"Well, I can do {move.group(2)} for this one."
-    if move:
-        return f"Deal at {move.group(2)}."
-    return "Sorry, I will pass on this one."
+# Replies are picked by the request's `model`, which is the side's `model` setting: a test marks an
+# llm-mode side with PROPOSER; every other request gets the narration. No reply reads the prompt.
+PROPOSER = "scripted-proposer"
+# Between every seller floor and buyer limit these tests use, so the proposal is valid for either side.
+PROPOSED_PRICE = "400.00"
+NARRATION = "Let me see what I can do for you on this one."
+
+
+def proposal_reply(request: ChatRequest) -> str:
+    """What a PROPOSER side's model answers: a well-formed offer, always within its limit."""
+    return f"<action>offer</action><price>{PROPOSED_PRICE}</price><message>I can do ${PROPOSED_PRICE} for it.</message>"
+
+
+def narration_reply(request: ChatRequest) -> str:
+    """Words that voice any move: no price, no acceptance, no refusal."""
+    return NARRATION
+
+
+def scripted_llm() -> FakeProvider:
+    """The API tests' fake LLM: PROPOSER sides propose, everyone else narrates."""
+    return FakeProvider(respond=narration_reply, scripts={PROPOSER: proposal_reply})
 
 
 # --- HTTP helpers ------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from negotiations.engine.recovery import orphans_sweep_reset
 from negotiations.engine.runners import set_runner
 from tests.support.fake_provider import FakeProvider
 from tests.support.llm_fixtures import live_gateway_server  # noqa: F401 - the session's uvicorn server
-from tests.support.negotiation_api import scripted_reply
+from tests.support.negotiation_api import scripted_llm
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def _no_orphan_sweep(settings):
 
 @pytest.fixture
 def api_llm() -> FakeProvider:
-    return FakeProvider(respond=scripted_reply)
+    return scripted_llm()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from django.test import Client
 
 from negotiations.log import event_append
 from negotiations.models import Event, Listing, Negotiation, Participant
-from tests.support.negotiation_api import api_client, bearer, logged, staff_headers, visible_log, watch
+from tests.support.negotiation_api import PROPOSER, api_client, bearer, logged, staff_headers, visible_log, watch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -119,7 +119,8 @@ async def test_a_buyer_token_never_yields_seller_private_data_by_any_route(serve
 async def test_a_buyer_watching_live_never_receives_the_sellers_private_drafts_or_events(server):
     async with api_client(server) as api:
         created = await api.negotiation(
-            buyer={"limit_price": "447.77", "mode": "rule"}, seller={"limit_price": SELLER_FLOOR, "mode": "llm"}
+            buyer={"limit_price": "447.77", "mode": "rule"},
+            seller={"limit_price": SELLER_FLOOR, "mode": "llm", "model": PROPOSER},
         )
         negotiation_id, tokens = created["id"], created["tokens"]
         async with (

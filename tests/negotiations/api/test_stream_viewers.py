@@ -10,6 +10,7 @@ import asyncio
 import pytest
 
 from tests.support.negotiation_api import (
+    PROPOSER,
     ROLES,
     api_client,
     deltas,
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # The buyer proposes with its LLM (its drafts are private to its side); the seller narrates (public drafts).
 SIDES = {
-    "buyer": {"limit_price": "450.00", "mode": "llm"},
+    "buyer": {"limit_price": "450.00", "mode": "llm", "model": PROPOSER},
     "seller": {"limit_price": "350.00", "mode": "narrate"},
 }
 ALLOWED_VISIBILITIES = {
