@@ -1,19 +1,11 @@
 """WHAT: the provider registry: `aget_provider(name)` / `get_provider(name)` return the one live provider
-instance for a name; `alist_providers()` lists all of them, disabled ones included.
-
+instance for a name (None: settings.LLM_PROVIDER); `alist_providers()` lists all, disabled ones included.
 WHY: a provider owns pooled HTTP connections, so it must be a long-lived singleton per name, yet an
      admin's edit of its `ProviderConfig` row must take effect on the next request.
-HOW: the configurations (env-defined providers, overridden or extended by rows, see llm/selectors.py)
-     are cached in-process. The cache is dropped by `invalidate()`, which the post_save/post_delete
-     signals of `ProviderConfig` call, so an edit in this process applies at once; other processes
-     (several ASGI workers) re-read after settings.LLM_CONFIG_CACHE_SECONDS (default 2 s). On reload a
-     provider whose configuration is unchanged keeps its instance (and its connections); a changed one
-     is replaced by a new instance. `None` names the default, settings.LLM_PROVIDER. Async lookups
-     share one read of the rows: while it runs, the configuration read last serves the others.
-     When the rows cannot be read (a database error, not a missing table) the configuration read last
-     stays in use, unmarked as fresh so the next lookup tries again; only a process that has never read
-     one uses the env-defined providers meanwhile. Failures are logged, at most once a minute.
-     Use `aget_provider` in async code: the sync twin reads the database and is for sync code only.
+HOW: the configurations (llm/selectors.py) are cached in-process; `invalidate()`, called by the signals of
+     `ProviderConfig`, drops the cache at once, other processes re-read after LLM_CONFIG_CACHE_SECONDS. On
+     reload an unchanged provider keeps its instance (and connections); unreadable rows keep the last read
+     in use. Use `aget_provider` in async code: the sync twin reads the database, for sync code only.
 """
 
 from __future__ import annotations

@@ -2,13 +2,10 @@
 `POST /api/v1/llm/chat/completions` (JSON, or SSE when `stream: true`).
 WHY: any OpenAI client (the official SDK with `base_url=.../api/v1/llm`, agents, a web page) reaches
      every configured provider through one endpoint, with one error contract and request limits.
-HOW: native async views (`AsyncApiView`, documented by drf-spectacular). The request is validated
-     completely before any upstream call. A stream's first chunk is pulled before the response starts,
-     so an early failure is an ordinary JSON error with its status; after the first byte a failure
-     becomes one final `data: {"error": ...}` event (llm/gateway/relay.py). The upstream stream is closed
-     whenever ours ends, including when Django cancels the response because the client disconnected;
-     `CancelledError` is never caught. Served synchronously (WSGI, Django's sync test client) a stream
-     is produced in full inside the view, on the event loop its upstream stream belongs to.
+HOW: native async views (`AsyncApiView`, documented by drf-spectacular). The request is validated before
+     any upstream call, and a stream's first chunk is pulled before the response starts, so an early
+     failure is an ordinary JSON error with its status; a later one is a final error event (relay.py).
+     The upstream stream is closed whenever ours ends; `CancelledError` is never caught.
 """
 
 from __future__ import annotations

@@ -3,11 +3,9 @@
 WHY: the numbers must describe the product, not a simulation of it: negotiations are created and
      started by the services (`negotiation_start(launch=False)`, as `manage.py negotiate` does), played
      by the real engine and agents, logged in the database, and read back from their event logs.
-HOW: `arm_run(...)` creates and starts every negotiation (ids in scenario order), then plays them in
-     one event loop, at most `concurrency` at a time, each with its own `UsageMeter` around the provider
-     resolver; `on_done` is called as each one finishes (progress). Limits come from
-     `scenarios.scenario_limits`; each scenario's seed is derived from the run's seed and the scenario
-     id, so the same seed gives the same negotiations whatever --limit or the arm.
+HOW: `arm_run(...)` creates and starts every negotiation (ids in scenario order), then plays them in one
+     event loop, at most `concurrency` at a time, each with its own `UsageMeter`. Each scenario's seed
+     derives from the run's seed and the scenario id: the same seed, the same negotiations, whatever --limit.
 """
 
 from __future__ import annotations
