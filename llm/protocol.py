@@ -61,6 +61,11 @@ class Provider(Protocol):
         """The server's URL, safe to show: without user info, query or fragment ("" when not HTTP)."""
         ...
 
+    @property
+    def response_formats(self) -> frozenset[str]:
+        """The `ChatRequest.response_format` types it passes on (`json_object`, `json_schema`); empty: none."""
+        ...
+
     async def complete(self, request: ChatRequest) -> Completion:
         """Run one non-streamed completion."""
         ...

@@ -50,6 +50,7 @@ class FakeProvider:
     key_is_set = False
     enabled = True
     base_url = ""  # not an HTTP server
+    response_formats: frozenset[str] = frozenset()  # replies are plain text
 
     def __init__(
         self,
