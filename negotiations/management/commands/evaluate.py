@@ -26,7 +26,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from marketplace.errors import RequestValidationError
 from negotiations.agents.agent import ProviderResolver
 from negotiations.evaluation.database import TEMPORARY, evaluation_database
-from negotiations.evaluation.market import BUYER_STEP, market_metrics, market_run
+from negotiations.evaluation.market import BUYER_STEP, mandate_metrics, mandate_run, market_metrics, market_run
 from negotiations.evaluation.metrics import negotiation_result, summarize
 from negotiations.evaluation.report import ArmReport, report_build, summary_table
 from negotiations.evaluation.runner import (
@@ -89,6 +89,12 @@ class Command(BaseCommand):
             help="market mode: K competing buyers per scenario listing (distinct ceilings, docs/evaluation.md); "
             "reports sales, double sales, allocative efficiency, welfare, price and time to sale",
         )
+        run.add_argument(
+            "--mandates",
+            action="store_true",
+            help="market mode: every scenario's buyer shops the catalogue of all scenario listings as a mandate "
+            "(its category, its ceiling, up to 3 at once); reports purchases, double purchases and sales",
+        )
         run.add_argument("--out", default=DEFAULT_OUT, help=f"JSON report path (default {DEFAULT_OUT})")
         run.add_argument(
             "--db",
@@ -103,6 +109,9 @@ class Command(BaseCommand):
         arms = self._arms(options)
         run_settings = self._run_settings(options)
         out = self._out_path(options["out"])
+        if options["mandates"]:
+            self._mandates(options, scenarios, scenarios_info, arms, run_settings, out)
+            return
         if options["buyers"] is not None:
             self._market(options, scenarios, scenarios_info, arms, run_settings, out)
             return
@@ -234,6 +243,50 @@ class Command(BaseCommand):
         self.stdout.write(f"Report: {out}")
         if any(arm["metrics"]["double_sales"] for arm in report["arms"]):
             raise CommandError("A listing sold more than once: see the report.")
+
+    def _mandates(self, options, scenarios, scenarios_info, arms, run_settings, out) -> None:
+        """--mandates: the scenarios' buyers shop one catalogue as mandates and buy at most once each."""
+        started = time.monotonic()
+        report: dict[str, Any] = {
+            "kind": "mandates",
+            "command": "manage.py evaluate " + " ".join(sys.argv[2:]),
+            "scenarios": scenarios_info,
+            "settings": {"seed": run_settings.seed, "max_rounds": run_settings.max_rounds, "max_open": 3},
+            "arms": [],
+        }
+        with evaluation_database(options["db"]) as database:
+            report["settings"]["database"] = database
+            for arm in arms:
+                self._preflight(arm)
+                arm_started = time.monotonic()
+                outcomes, bidders = mandate_run(
+                    arm=arm, scenarios=scenarios, settings=run_settings, provider_resolver=self.provider_resolver
+                )
+                metrics = mandate_metrics(outcomes, bidders)
+                metrics["wall_seconds"] = round(time.monotonic() - arm_started, 3)
+                report["arms"].append(
+                    {
+                        "config": arm.as_dict(),
+                        "metrics": metrics,
+                        "mandates": [
+                            {
+                                "scenario": o.scenario,
+                                "ceiling": str(o.ceiling),
+                                "status": o.status,
+                                "tried": o.tried,
+                                "price": None if o.price is None else str(o.price),
+                                "listing": o.listing,
+                            }
+                            for o in outcomes
+                        ],
+                    }
+                )
+                self.stdout.write(f"{arm.name}: " + json.dumps(metrics))
+        report["wall_seconds"] = round(time.monotonic() - started, 3)
+        out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        self.stdout.write(f"Report: {out}")
+        if any(arm["metrics"]["double_sales"] or arm["metrics"]["double_purchases"] for arm in report["arms"]):
+            raise CommandError("A listing sold, or a mandate bought, more than once: see the report.")
 
     # --- inputs -----------------------------------------------------------------------------------------
     def _scenarios(self, options: dict[str, Any]) -> tuple[list[Scenario], dict[str, Any]]:
