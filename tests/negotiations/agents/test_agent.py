@@ -39,13 +39,15 @@ def said(price: Decimal) -> str:
     return f"${price:,.0f}" if price == price.to_integral_value() else f"${price:,.2f}"
 
 
-def make_agent(mode: str, provider: FakeProvider, *, role: str = "seller", on_delta=None, seed: int = 7) -> Agent:
+def make_agent(
+    mode: str, provider: FakeProvider, *, role: str = "seller", on_delta=None, seed: int = 7, resolver=None
+) -> Agent:
     return Agent(
         settings=AgentSettings(role=role, limit=LIMITS[role], target=None, strategy="linear", mode=mode),
         listing=ListingFacts(title="Oak dining table", list_price=LIST_PRICE, currency="USD"),
         max_rounds=4,
         seed=seed,
-        provider_resolver=provider.resolve,
+        provider_resolver=resolver or provider.resolve,
         llm_timeout=LLM_TIMEOUT,
         on_delta=on_delta,
     )
@@ -168,9 +170,7 @@ async def test_a_provider_that_cannot_be_resolved_falls_back_too():
     async def unresolvable(name):
         raise UnknownProviderError("Unknown LLM provider 'gone'.")
 
-    provider = FakeProvider()
-    agent = make_agent("llm", provider)
-    agent._resolve = unresolvable  # as an engine whose resolver fails
+    agent = make_agent("llm", FakeProvider(), resolver=unresolvable)
     state, events = after_buyer_offer()
     plan = await agent.play(state=state, visible_events=events)
     assert plan.decision == await strategy_move() and plan.text
