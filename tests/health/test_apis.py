@@ -64,7 +64,9 @@ def test_degraded_when_the_llm_probe_times_out(live_gateway, fake_upstream, sett
 @pytest.mark.django_db(transaction=True)
 def test_unhealthy_and_503_when_the_database_is_down(client, monkeypatch, tmp_path):
     connection.close()
-    monkeypatch.setitem(connection.settings_dict, "NAME", str(tmp_path / "no-such-dir" / "db.sqlite3"))
+    # A database that does not exist: a file in a missing directory (SQLite), an unknown name (PostgreSQL).
+    missing = str(tmp_path / "no-such-dir" / "db.sqlite3") if connection.vendor == "sqlite" else "no-such-dir"
+    monkeypatch.setitem(connection.settings_dict, "NAME", missing)
     llm_probe_cache_clear()
     try:
         response = client.get("/api/v1/health")
