@@ -48,6 +48,15 @@ async def default_provider_resolver(name: str | None) -> Provider:
     return await aget_provider(name)
 
 
+def _commit_and_look(
+    negotiation: Negotiation, *, turn: int, drafts: list[EventDraft], outcome: TurnOutcome | None, next_role: str
+) -> tuple[list[Event], MarketView | None]:
+    """Commit a turn, then read the market for the next side's turn in the same thread hop (a turn's
+    one database round trip from the event loop; the view is as fresh as one read before the turn)."""
+    written = log.negotiation_turn_commit(negotiation_id=negotiation.pk, turn=turn, drafts=drafts, outcome=outcome)
+    return written, None if outcome is not None else market_view_get(negotiation=negotiation, role=next_role)
+
+
 @dataclass(frozen=True)
 class RunResult:
     negotiation_id: int
@@ -91,20 +100,28 @@ class NegotiationEngine:
             events = list(setup.events)
             state = self._state(setup, events)
             agents = {role: self._agent(setup, role) for role in ("buyer", "seller")}
+            view = await sync_to_async(market_view_get)(
+                negotiation=setup.negotiation, role=state.actor_of(state.next_turn)
+            )
             while not state.finished and (max_turns is None or played < max_turns):
-                role = state.actor_of(state.next_turn)
-                view = await sync_to_async(market_view_get)(negotiation=setup.negotiation, role=role)
                 plan = await self._play(state, events, agents, view)
                 drafts, outcome = self._turn_events(plan, state, setup)
                 try:
-                    written = await sync_to_async(log.negotiation_turn_commit)(
-                        negotiation_id=negotiation_id, turn=plan.turn, drafts=drafts, outcome=outcome
+                    written, next_view = await sync_to_async(_commit_and_look)(
+                        setup.negotiation,
+                        turn=plan.turn,
+                        drafts=drafts,
+                        outcome=outcome,
+                        next_role=other_role(plan.actor),
                     )
                 except TurnConflictError:
                     logger.info("negotiation %s: turn %s was written elsewhere; reloading", negotiation_id, plan.turn)
                     setup = await sync_to_async(negotiation_setup_get)(negotiation_id=negotiation_id)
                     events = list(setup.events)
                     state = self._state(setup, events)
+                    view = await sync_to_async(market_view_get)(
+                        negotiation=setup.negotiation, role=state.actor_of(state.next_turn)
+                    )
                     continue
                 except NegotiationNotRunningError:
                     break
@@ -114,6 +131,7 @@ class NegotiationEngine:
                 events.extend(written)
                 for event in written:
                     state.apply(event)
+                view = next_view or view
                 played += 1
         except Exception:
             logger.exception("negotiation %s failed", negotiation_id)
