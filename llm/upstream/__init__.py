@@ -1,1 +1,1 @@
-"""The client side of the provider layer: HTTP to OpenAI-compatible servers, retries, SSE decoding, errors."""
+"""WHAT: the client side of the provider layer: HTTP to OpenAI-compatible servers, retries, SSE decoding, errors."""

@@ -1,6 +1,5 @@
 """WHAT: turn what an upstream said when it failed (an HTTP status and body, or an in-band `{"error":...}`
 payload at HTTP 200) into the exception from `llm.exceptions` that names the failure.
-
 WHY: callers branch on the class (ContextOverflowError is the user's fault and never retried, "No models
      loaded" means the server is up but cannot serve, ...). Servers say these things in different words,
      so the words are matched here, once, against the texts real servers send (see the citations on

@@ -1,17 +1,11 @@
 """WHAT: when to retry an upstream call (`should_retry`), how long to wait (`retry_delay`), and the loop
 that does it (`call_with_retries`).
-
 WHY: local servers hiccup (model loading, a restart) and cloud ones rate-limit, so transient failures
      deserve a few patient retries; but a retry must never duplicate output the caller already has, and
      never hammer a server over a request that cannot succeed (a 400, an overflowing prompt).
-HOW: retried: connect errors, connect timeouts, a connection closed before any response, and HTTP 408,
-     429, 500, 502, 503, 504. Never: other 4xx, context overflow, in-band errors, read timeouts.
-     Callers wrap only the part before the first byte of a response body in the loop, so nothing is
-     ever retried once a chunk could have been passed on. Delays grow as base * 2**attempt with jitter
-     (x0.5..1.0), capped by settings.LLM_RETRY_MAX_DELAY; an upstream's Retry-After / retry-after-ms
-     wins. An upstream that asks for more than the cap is not retried at all (retrying sooner than it
-     asked only earns another refusal): its error goes to the client at once, Retry-After included.
-     Every decision is logged with its reason (never with headers).
+HOW: what is retried, the backoff and Retry-After: docs/gateway.md ("Retries"; RETRYABLE_STATUSES here).
+     Callers wrap only the part before the first byte of a response body in the loop, so nothing is ever
+     retried once a chunk could have been passed on. Every decision is logged with its reason (never headers).
 """
 
 from __future__ import annotations

@@ -1,25 +1,11 @@
 """WHAT: a pure, network-free, incremental Server-Sent Events decoder: feed it bytes as they arrive,
 get back complete events.
-
-WHY: OpenAI-compatible servers stream chat chunks as SSE, and every streaming hard case in DESIGN is
-     a framing case: comment lines (`: OPENROUTER PROCESSING`), `data:` with or without a space, CR, LF
-     and CRLF (a CRLF may be split between two network reads), multi-byte UTF-8 split across reads,
-     multi-line data, an event at EOF without its blank line, and a line that never ends.
-     Decision: we do NOT use httpx-sse (0.4.x). It is a fine spec implementation, but (1) it has no
-     bound on line length, so a huge or endless line grows memory without limit; (2) it drops the last
-     event when the body ends without a blank line (`data: [DONE]` at EOF), as the spec says a browser
-     should, while we must treat that as a completed stream; (3) it reads `response.aiter_lines()`,
-     whose line splitting is httpx's, not the SSE spec's, and it raises on a Content-Type other than
-     text/event-stream, which some local servers get wrong. Wrapping it would mean re-implementing the
-     parts that matter, so this module is the parser (small, tested at every split position).
-HOW: a read is cut after its last CR or LF; the complete lines before it are decoded as UTF-8 in one
-     go (line breaks are ASCII, so a multi-byte character can never straddle one, and a character split
-     across reads reassembles in the buffer) and split at CR, LF or CRLF (a CR at the end of a read
-     remembers to swallow a following LF). This is the per-token hot path of the gateway: `data:` lines
-     skip the general field parsing, and events are tuples.
-     Fields follow https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
-     ; `flush()` at EOF dispatches a pending event. A line longer than `max_line_bytes` raises
-     `ProviderResponseError` (LLM_BAD_GATEWAY).
+WHY: OpenAI-compatible servers stream chat chunks as SSE, and every streaming hard case is a framing case
+     (comment lines, CR, LF and CRLF split across reads, UTF-8 split across reads, an event at EOF without
+     its blank line, a line that never ends); httpx-sse handles some of them otherwise (docs/streaming.md).
+HOW: a read is cut after its last line break; the complete lines before it are decoded in one go and the
+     fields read as https://html.spec.whatwg.org/multipage/server-sent-events.html says. `flush()` at EOF
+     dispatches a pending event; a line longer than `max_line_bytes` raises ProviderResponseError.
 """
 
 from __future__ import annotations
