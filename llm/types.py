@@ -30,6 +30,8 @@ class ChatRequest:
     """A chat completion request. `model=None` means the provider's default model.
 
     `max_tokens=-1` is LM Studio's documented "no limit" and is passed through as is.
+    `response_format` is OpenAI's (`{"type": "json_object"}`, `{"type": "json_schema", "json_schema":
+    {...}}`); a provider whose class does not list the type in `response_formats` sends no such field.
     `extra` holds further OpenAI parameters (top_p, stop, seed, ...) that were validated at the edge.
     """
 
@@ -38,6 +40,7 @@ class ChatRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    response_format: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,6 @@ OPENAI_PASSTHROUGH_FIELDS = frozenset(
         "presence_penalty",
         "prompt_cache_key",
         "reasoning_effort",
-        "response_format",
         "safety_identifier",
         "seed",
         "service_tier",
@@ -147,6 +146,40 @@ class ChoiceCountField(serializers.Field):
         return value
 
 
+RESPONSE_FORMAT_TYPES = ("text", "json_object", "json_schema")
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "required": ["type"],
+        "properties": {
+            "type": {"type": "string", "enum": list(RESPONSE_FORMAT_TYPES)},
+            "json_schema": {"type": "object", "description": "For json_schema: {name, schema, strict?}."},
+        },
+        "description": "Passed on to providers that take this type (LM Studio, OpenRouter); dropped otherwise.",
+    }
+)
+class ResponseFormatField(serializers.Field):
+    """OpenAI's `response_format`: a JSON object whose `type` is text, json_object or json_schema (with a
+    `json_schema` object); its other members are the server's business and go through as sent."""
+
+    default_error_messages = {
+        "invalid": "Must be an object whose 'type' is one of: " + ", ".join(RESPONSE_FORMAT_TYPES) + ".",
+        "schema": "A json_schema response format needs a 'json_schema' object.",
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict) or data.get("type") not in RESPONSE_FORMAT_TYPES:
+            self.fail("invalid")
+        if data["type"] == "json_schema" and not isinstance(data.get("json_schema"), dict):
+            self.fail("schema")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 @extend_schema_field(
     {
         "oneOf": [
@@ -224,8 +257,9 @@ class ChatCompletionInputSerializer(serializers.Serializer):
     """OpenAI Chat Completions request, plus the optional extension field `provider`.
 
     Interpreted: messages, model, provider, temperature, max_tokens / max_completion_tokens, stream,
-    stream_options, n (1 only). Forwarded untouched: the other OpenAI parameters and common
-    server extensions (see PASSTHROUGH_REQUEST_FIELDS). Anything else: 400 VALIDATION_ERROR.
+    stream_options, n (1 only), response_format (passed to providers that take its type). Forwarded
+    untouched: the other OpenAI parameters and common server extensions (see PASSTHROUGH_REQUEST_FIELDS).
+    Anything else: 400 VALIDATION_ERROR.
     """
 
     messages = ChatMessageInputSerializer(many=True, allow_empty=False)
@@ -252,6 +286,7 @@ class ChatCompletionInputSerializer(serializers.Serializer):
     stream = StrictBooleanField(required=False, default=False)
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
     n = ChoiceCountField(required=False, allow_null=True, help_text="Only 1 is supported (one choice per request).")
+    response_format = ResponseFormatField(required=False, allow_null=True)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # DRF deep-copies every declared field for every instance, so that an instance may change its
@@ -298,6 +333,7 @@ class ChatCompletionInputSerializer(serializers.Serializer):
             temperature=data.get("temperature"),
             max_tokens=max_tokens,
             extra=data["passthrough"],
+            response_format=data.get("response_format"),
         )
 
     @property

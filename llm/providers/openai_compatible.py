@@ -36,10 +36,8 @@ class OpenAICompatibleProvider:
     label: ClassVar[str] = "OpenAI-compatible (Ollama, vLLM, llama.cpp, ...)"
     can_stream: ClassVar[bool] = True
     needs_key: ClassVar[bool] = False
-    # Constrained-output types passed on upstream; the generic server's support is unknown, so none.
-    response_formats: ClassVar[frozenset[str]] = frozenset()
-    # The `response_format` types this kind of server takes; a request's other types are dropped. A generic
-    # server is not known to take any (some reject the field), so it gets none.
+    # Constrained-output types passed on upstream (a request's other types are dropped); the generic
+    # server's support is unknown (some reject the field), so none.
     response_formats: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(

@@ -24,6 +24,7 @@ class OpenRouterProvider(OpenAICompatibleProvider):
     kind: ClassVar[str] = "openrouter"
     label: ClassVar[str] = "OpenRouter"
     needs_key: ClassVar[bool] = True
+    response_formats: ClassVar[frozenset[str]] = frozenset({"json_object", "json_schema"})
 
     def extra_headers(self) -> dict[str, str]:
         headers = {}

@@ -161,6 +161,8 @@ def chat_payload(request: ChatRequest, *, model: str, stream: bool) -> dict[str,
         payload["temperature"] = request.temperature
     if request.max_tokens is not None:
         payload["max_tokens"] = request.max_tokens
+    if request.response_format is not None:  # only what the provider found the server takes
+        payload["response_format"] = request.response_format
     return payload
 
 

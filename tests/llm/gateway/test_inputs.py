@@ -184,7 +184,6 @@ def test_openai_parameters_and_server_extensions_are_forwarded_untouched():
         "stop": ["\n"],
         "seed": 7,
         "tools": [],
-        "response_format": {"type": "json_object"},
         "top_k": 40,
         "repeat_penalty": 1.1,
         "min_p": 0.05,
@@ -195,6 +194,37 @@ def test_openai_parameters_and_server_extensions_are_forwarded_untouched():
     assert request.extra == extras
     assert request.model == "m"
     assert serializer.validated_data["provider"] == "lm_studio"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"type": "json_object"},
+        {"type": "text"},
+        {"type": "json_schema", "json_schema": {"name": "m", "schema": {"type": "object"}, "strict": True}},
+    ],
+)
+def test_response_format_becomes_the_requests_typed_field(value):
+    # The provider decides whether it goes upstream (its class's `response_formats`), so it is not in `extra`.
+    serializer, ok = validate(response_format=value)
+    assert ok, serializer.errors
+    request = serializer.chat_request()
+    assert request.response_format == value and "response_format" not in request.extra
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "json_object",
+        {"type": "xml"},
+        {"schema": {}},
+        {"type": "json_schema"},
+        {"type": "json_schema", "json_schema": 1},
+    ],
+)
+def test_a_malformed_response_format_is_refused(value):
+    serializer, ok = validate(response_format=value)
+    assert not ok and list(serializer.errors) == ["response_format"]
 
 
 def test_blank_or_null_model_means_the_providers_default():
