@@ -1,11 +1,11 @@
-"""WHAT: an agent plays one turn for one side: it asks its strategy for a move, lets the LLM propose
-     (mode `llm`) or voice (mode `narrate`) it, or uses templated words (mode `rule`), and runs every
-     guardrail on the result. It returns a `TurnPlan`; it never writes to the database.
+"""WHAT: an agent plays one turn for one side: its strategy's move, proposed by the LLM (mode `llm`, as JSON
+     where the server constrains output), voiced by it (mode `narrate`) or said from the phrase bank (mode
+     `rule`), every guardrail run on the result. It returns a `TurnPlan`; it never writes to the database.
 WHY: keeping the turn a pure-ish async function of (settings, state, visible events, provider) is what
      makes turns replayable: an interrupted turn is simply played again from the log.
-HOW: LLM text streams through `provider.stream()`, each delta to `on_delta` (published live, never logged).
-     Every LLM call is bounded by `llm_timeout`; a provider failure or timeout falls back to templated words
-     (an `llm_unavailable` finding); a text that fails `check_text` is regenerated once, then templated.
+HOW: text streams through `provider.stream()`, each delta to `on_delta` (published live, never logged); each
+     call is bounded by `llm_timeout` (a failure: a phrase, an `llm_unavailable` finding). Up to
+     NARRATE_CANDIDATES drafts meet `check_text` and `check_wording`: the first that passes, else a phrase.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from typing import Any
 from llm.protocol import Provider
 from llm.types import ChatMessage, ChatRequest
 from negotiations.agents.guardrails import Finding, PublicDraftGate, TextPolicy, check_proposal, check_text
-from negotiations.agents.prompts import PromptContext, llm_messages, narrate_messages, template_text
+from negotiations.agents.phrases import item_name, phrase_for
+from negotiations.agents.prompts import PromptContext, llm_messages, narrate_messages, proposal_response_format
 from negotiations.agents.proposals import parse_proposal
 from negotiations.agents.strategy import PRICED_ACTIONS, ConcessionStrategy, Decision
 from negotiations.agents.text import clean_text, strip_control_chars
+from negotiations.agents.wording import check_wording
 from negotiations.events import MarketView, NegotiationState, other_role, price_str
 from negotiations.exceptions import LLMUnavailableError
 from negotiations.models import AgentMode, Event
@@ -36,9 +38,13 @@ ProviderResolver = Callable[[str | None], Awaitable[Provider]]
 # drafts of one turn with that visibility (1, 2 after a regeneration).
 DeltaSink = Callable[[int, int, str, str], None]
 
-NARRATE_MAX_TOKENS = 60
-LLM_MAX_TOKENS = 100
+NARRATE_MAX_TOKENS = 40
+LLM_MAX_TOKENS = 120
 RAW_PROPOSAL_CHARS = 400
+# Drafts the model may write for one message before a phrase of the bank is said, and the temperature
+# of each (when the side sets none): the first close to the examples, the later ones freer.
+NARRATE_CANDIDATES = 3
+NARRATE_TEMPERATURES = (0.2, 0.7, 1.0)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class ListingFacts:
     title: str
     list_price: Decimal
     currency: str
+    category: str = ""
 
 
 @dataclass
@@ -144,14 +151,14 @@ class Agent:
         self._drafts = {"public": 0, "private": 0}
 
         if self.settings.mode == AgentMode.RULE:
-            result.text = self._template(result.decision, turn)
+            result.text = self._phrase(result.decision, turn, context)
             return result
 
         candidate: str | None = None
         if self.settings.mode == AgentMode.LLM:
             candidate = await self._propose(result, state, context, standing, plan.planned_price)
             if candidate is None and result.findings and result.findings[-1].kind == "llm_unavailable":
-                result.text = self._template(result.decision, turn)
+                result.text = self._phrase(result.decision, turn, context)
                 return result
         result.text = await self._final_text(result, state, context, candidate)
         return result
@@ -164,10 +171,20 @@ class Agent:
         standing: Decimal | None,
         suggestion: Decimal,
     ) -> str | None:
-        """Mode `llm`: adopt the model's move if it passes the checks; return its message, if usable."""
-        messages = llm_messages(context, limit=self.settings.limit, standing_offer=standing, suggestion=suggestion)
+        """Mode `llm`: adopt the model's move if it passes the checks; return its message, if usable. A
+        server that constrains output to a JSON schema is asked for one (the provider says which can)."""
+        constrained = "json_schema" in await self._response_formats()
+        messages = llm_messages(
+            context, limit=self.settings.limit, standing_offer=standing, suggestion=suggestion, as_json=constrained
+        )
         try:
-            raw = await self._generate(messages, turn=result.turn, gate=None, max_tokens=LLM_MAX_TOKENS)
+            raw = await self._generate(
+                messages,
+                turn=result.turn,
+                gate=None,
+                max_tokens=LLM_MAX_TOKENS,
+                response_format=proposal_response_format() if constrained else None,
+            )
         except LLMUnavailableError as exc:
             result.findings.append(self._llm_failure(exc))
             return None
@@ -176,6 +193,7 @@ class Agent:
             "action": proposal.action,
             "price": price_str(proposal.price),
             "raw": raw[:RAW_PROPOSAL_CHARS],
+            "constrained": constrained,
         }
         if proposal.action is None or (proposal.action == "offer" and proposal.price is None):
             result.findings.append(
@@ -213,48 +231,82 @@ class Agent:
     async def _final_text(
         self, result: TurnPlan, state: NegotiationState, context: PromptContext, candidate: str | None
     ) -> str:
-        """Check the text (writing it first in narrate mode); regenerate once, then use the template."""
+        """The first draft that passes every text check (`candidate`, the `llm` proposal's message, is the
+        first draft); up to NARRATE_CANDIDATES drafts, then a phrase of the bank."""
         decision = result.decision
-        policy = TextPolicy.build(
-            public_prices=state.public_prices() | {self.listing.list_price},
-            current_price=decision.price,
-            private_prices=set(self._private_prices()),
-        )
+        policy = self._policy(state, decision)
         retry_reason = ""
-        for remaining in (1, 0):
+        for attempt in range(NARRATE_CANDIDATES):
             if candidate is None:
                 try:
-                    candidate = await self._write(context, decision, policy, result.turn, retry_reason)
+                    candidate = await self._write(context, decision, policy, result.turn, retry_reason, attempt)
                 except LLMUnavailableError as exc:
                     result.findings.append(self._llm_failure(exc))
-                    return self._template(decision, result.turn)
-            problems = check_text(candidate, action=decision.action, price=decision.price, policy=policy)
+                    return self._phrase(decision, result.turn, context, policy)
+            problems = self._text_problems(candidate, decision, policy)
             if not problems:
                 return candidate
-            remedy = "regenerated" if remaining else "template"
+            last = attempt == NARRATE_CANDIDATES - 1
+            remedy = "phrase" if last else "regenerated"
             result.findings.append(
                 Finding(
                     problems[0].kind,
-                    f"{problems[0].detail} The text was {'regenerated' if remaining else 'replaced by the template'}.",
+                    f"{problems[0].detail} The text was {'replaced by a phrase' if last else 'regenerated'}.",
                     {"rejected_text": candidate, "problems": [p.kind for p in problems], "remedy": remedy},
                 )
             )
             retry_reason = _retry_reason(problems[0].kind)
             candidate = None
-        return self._template(decision, result.turn)
+        return self._phrase(decision, result.turn, context, policy)
+
+    def _policy(self, state: NegotiationState, decision: Decision) -> TextPolicy:
+        return TextPolicy.build(
+            public_prices=state.public_prices() | {self.listing.list_price},
+            current_price=decision.price,
+            private_prices=set(self._private_prices()),
+        )
+
+    def _text_problems(self, text: str, decision: Decision, policy: TextPolicy) -> list[Finding]:
+        """Every check on a public text: prices and privacy (`check_text`), then the words (`check_wording`)."""
+        problems = check_text(text, action=decision.action, price=decision.price, policy=policy)
+        return problems + check_wording(text, role=self.settings.role, action=decision.action, price=decision.price)
 
     # --- LLM plumbing -------------------------------------------------------------------------------
     async def _write(
-        self, context: PromptContext, decision: Decision, policy: TextPolicy, turn: int, retry_reason: str
+        self, context: PromptContext, decision: Decision, policy: TextPolicy, turn: int, retry_reason: str, attempt: int
     ) -> str:
         messages = narrate_messages(context, decision, retry_reason=retry_reason)
+        temperature = self.settings.temperature
+        if temperature is None:
+            temperature = NARRATE_TEMPERATURES[min(attempt, len(NARRATE_TEMPERATURES) - 1)]
         raw = await self._generate(
-            messages, turn=turn, gate=PublicDraftGate(policy=policy), max_tokens=NARRATE_MAX_TOKENS
+            messages,
+            turn=turn,
+            gate=PublicDraftGate(policy=policy),
+            max_tokens=NARRATE_MAX_TOKENS,
+            temperature=temperature,
         )
         return clean_text(raw)
 
+    async def _response_formats(self) -> frozenset[str]:
+        """The `response_format` types this side's provider passes on (none when it cannot be resolved:
+        the call that follows reports that failure)."""
+        try:
+            async with asyncio.timeout(self._llm_timeout):
+                provider = await self._resolve(self.settings.provider or None)
+        except Exception:  # resolution failures are reported by the call itself
+            return frozenset()
+        return frozenset(provider.response_formats)
+
     async def _generate(
-        self, messages: tuple[ChatMessage, ...], *, turn: int, gate: PublicDraftGate | None, max_tokens: int
+        self,
+        messages: tuple[ChatMessage, ...],
+        *,
+        turn: int,
+        gate: PublicDraftGate | None,
+        max_tokens: int,
+        temperature: float | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> str:
         self._attempt += 1
         attempt = self._attempt
@@ -264,9 +316,10 @@ class Agent:
         request = ChatRequest(
             messages=messages,
             model=self.settings.model or None,
-            temperature=self.settings.temperature,
+            temperature=self.settings.temperature if temperature is None else temperature,
             max_tokens=max_tokens,
             extra={"seed": random.Random(f"{self.seed}:{turn}:{attempt}").getrandbits(31)},
+            response_format=response_format,
         )
         parts: list[str] = []
         try:
@@ -309,10 +362,27 @@ class Agent:
         outside = {self._market.outside_offer} if self._market.outside_offer is not None else set()
         return frozenset(own - {self.listing.list_price}) | outside
 
-    def _template(self, decision: Decision, turn: int) -> str:
-        return template_text(
-            role=self.settings.role, decision=decision, currency=self.listing.currency, seed=self.seed, turn=turn
-        )
+    def _phrase(self, decision: Decision, turn: int, context: PromptContext, policy: TextPolicy | None = None) -> str:
+        """A phrase of the bank for the move, unused in a row; naming the category's noun instead of the
+        item's name should that name trip a check (a title word such as "message")."""
+        own = [text for actor, text in context.transcript if actor == self.settings.role]
+        previous = context.transcript[-1][1] if context.transcript else ""
+        text = ""
+        for item in (context.item, item_name("", self.listing.category)):
+            text = phrase_for(
+                role=self.settings.role,
+                action=decision.action,
+                price=decision.price,
+                item=item,
+                currency=self.listing.currency,
+                seed=self.seed,
+                turn=turn,
+                own_texts=own,
+                previous_text=previous,
+            )
+            if policy is None or not self._text_problems(text, decision, policy):
+                break
+        return text
 
     @staticmethod
     def _llm_failure(exc: LLMUnavailableError) -> Finding:
@@ -323,7 +393,10 @@ class Agent:
         )
 
     def _prompt_context(self, visible_events: Sequence[Any]) -> PromptContext:
-        transcript = [(e.actor, e.data.get("text", "")) for e in visible_events if e.type == Event.Type.MESSAGE]
+        messages = [e for e in visible_events if e.type == Event.Type.MESSAGE]
+        transcript = [(e.actor, e.data.get("text", "")) for e in messages]
+        theirs = [e for e in messages if e.actor != self.settings.role and e.data.get("action") == "offer"]
+        their_offer = theirs[-1].data.get("price") if theirs else None
         return PromptContext(
             role=self.settings.role,
             title=self.listing.title,
@@ -331,6 +404,9 @@ class Agent:
             currency=self.listing.currency,
             persona=self.settings.persona,
             transcript=transcript,
+            item=item_name(self.listing.title, self.listing.category),
+            category=self.listing.category,
+            their_offer=None if their_offer in (None, "") else Decimal(str(their_offer)),
         )
 
 

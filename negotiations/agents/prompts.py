@@ -1,16 +1,15 @@
-"""WHAT: everything an agent says or asks: the prompts sent to the LLM (narrate, llm, regenerate) and the
-     templated words (rule mode and every fallback). The clean-up of what a model wrote back is
-     negotiations/agents/text.py.
-WHY: prompts are built only from a side's own settings and the public messages it may see (the caller
-     passes events already filtered by `visibility.can_view`), and kept short and concrete so that a
-     135M model (SmolLM2-135M-Instruct) still produces a usable sentence.
-HOW: plain functions returning `llm.types.ChatMessage` tuples; templates are picked with a seeded RNG,
-     so a run is reproducible. Templates name only the price of the move itself.
+"""WHAT: the prompts sent to the LLM: `narrate_messages` (voice a move the strategy chose) and
+     `llm_messages` (choose the move, as JSON or in the tagged format). The words used without a model
+     are negotiations/agents/phrases.py; the clean-up of a model's answer is negotiations/agents/text.py.
+WHY: a 135M model copies what it is shown and echoes what it is told, so the narrate prompt is a short
+     system line plus worked examples written for this project (by role, action and category) in the
+     shape of the real request; nothing in it reads well when echoed into a transcript.
+HOW: plain functions returning `llm.types.ChatMessage` tuples, built only from the side's own settings
+     and the public messages it may see (the caller filters them with `visibility.can_view`).
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,35 +18,20 @@ from llm.types import ChatMessage
 from negotiations.agents.strategy import Decision
 from negotiations.prices import format_price
 
+__all__ = [
+    "EXAMPLES",
+    "PROPOSAL_SCHEMA",
+    "PromptContext",
+    "instruction",
+    "llm_messages",
+    "narrate_messages",
+    "proposal_response_format",
+]
+
 TRANSCRIPT_MESSAGES = 6
 PERSONA_CHARS = 200
+EXAMPLES_PER_PROMPT = 2
 DEFAULT_PERSONAS = {"buyer": "friendly private buyer", "seller": "friendly private seller"}
-
-TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("seller", "offer"): (
-        "I can do {price}.",
-        "How about {price}?",
-        "I could let it go for {price}.",
-        "{price} is my price right now.",
-    ),
-    ("buyer", "offer"): (
-        "Would you take {price}?",
-        "I can offer {price}.",
-        "How about {price}?",
-        "My offer is {price}.",
-    ),
-    ("seller", "accept"): ("Deal at {price}.", "{price} works for me. Deal!", "Agreed, {price} it is."),
-    ("buyer", "accept"): ("Deal at {price}.", "{price} works for me. Deal!", "Agreed, {price} it is."),
-    ("seller", "walk_away"): (
-        "Sorry, we are too far apart. I'll pass.",
-        "Thanks for your time, but I can't make this work.",
-    ),
-    ("buyer", "walk_away"): ("Sorry, that is more than I can do. I'll pass.", "Thanks, but I can't make this work."),
-    ("seller", "reject"): ("Sorry, that doesn't work for me.",),
-    ("buyer", "reject"): ("Sorry, that doesn't work for me.",),
-    ("seller", "say"): ("Let me think about it.",),
-    ("buyer", "say"): ("Let me think about it.",),
-}
 
 
 @dataclass(frozen=True)
@@ -60,23 +44,144 @@ class PromptContext:
     currency: str
     persona: str
     transcript: Sequence[tuple[str, str]]  # (actor, text) of public messages, oldest first
+    item: str = "item"  # the listing's short name (phrases.item_name)
+    category: str = ""
+    their_offer: Decimal | None = None  # the other side's standing offer
 
     def money(self, price: Decimal) -> str:
         return format_price(price, self.currency)
 
 
-def template_text(*, role: str, decision: Decision, currency: str, seed: int, turn: int) -> str:
-    """Templated words for a move; the only price they name is the move's own."""
-    options = TEMPLATES[(role, decision.action)]
-    rng = random.Random(f"{seed}:{turn}:template")
-    text = rng.choice(options)
-    return text.format(price=format_price(decision.price, currency)) if decision.price is not None else text
+# Worked examples: (role, kind) -> (category, item, price, their price, reply). `kind` is the action, or
+# "open" for a seller's first ask. Each reply names its own price the way people write it and nothing
+# a guardrail would refuse; the instruction before it is built by `instruction`, like the real one.
+EXAMPLES: dict[tuple[str, str], tuple[tuple[str, str, int, int | None, str], ...]] = {
+    ("seller", "open"): (
+        ("bike", "road bike", 160, None, "Hi! The road bike is still available. I'm asking $160."),
+        ("furniture", "oak table", 450, None, "The oak table is in great shape. I'd like $450 for it."),
+        ("car", "Honda Civic", 8500, None, "Thanks for asking! I'm asking $8,500 for the Honda Civic."),
+        ("housing", "apartment", 2100, None, "The apartment is still open. The rent is $2,100 a month."),
+        ("phone", "iPhone", 300, None, "The iPhone works perfectly and I'm asking $300."),
+        ("electronics", "speakers", 120, None, "The speakers sound great. I'm asking $120 for them."),
+    ),
+    ("seller", "offer"): (
+        ("bike", "road bike", 150, 120, "That's a little low. I could do $150 for the road bike."),
+        ("furniture", "oak table", 420, 300, "It's solid oak, so the best I can do is $420."),
+        ("car", "Honda Civic", 8200, 7000, "It runs great and has new tires. I can come down to $8,200."),
+        ("housing", "apartment", 2050, 1800, "I can do $2,050 a month if you sign this week."),
+        ("phone", "iPhone", 285, 220, "It's barely used. How about $285?"),
+        ("electronics", "speakers", 110, 80, "I could let them go for $110."),
+    ),
+    ("buyer", "offer"): (
+        ("bike", "road bike", 120, 160, "Would you take $120 for the road bike? I can pick it up today."),
+        ("furniture", "oak table", 320, 450, "I love the oak table. Could you do $320?"),
+        ("car", "Honda Civic", 7200, 8500, "I like the Civic, but $7,200 is what I can pay."),
+        ("housing", "apartment", 1850, 2100, "I'm very interested. Would you consider $1,850 a month?"),
+        ("phone", "iPhone", 230, 300, "Would you take $230 cash for the iPhone?"),
+        ("electronics", "speakers", 85, 120, "I can offer $85 for the speakers."),
+    ),
+    ("seller", "accept"): (
+        ("bike", "road bike", 140, 140, "Deal! $140 for the road bike it is."),
+        ("furniture", "oak table", 400, 400, "Okay, I accept $400. When can you pick it up?"),
+        ("car", "Honda Civic", 7900, 7900, "You've got a deal at $7,900."),
+    ),
+    ("buyer", "accept"): (
+        ("bike", "road bike", 135, 135, "Deal, I'll take the road bike for $135."),
+        ("furniture", "oak table", 380, 380, "Sounds good, I accept $380."),
+        ("car", "Honda Civic", 7800, 7800, "Agreed, $7,800. When can I come by?"),
+    ),
+    ("seller", "walk_away"): (
+        ("bike", "road bike", 0, 80, "Sorry, that's too low for the road bike. I'll pass."),
+        ("furniture", "oak table", 0, 200, "Thanks, but I can't go that low. Good luck with your search."),
+    ),
+    ("buyer", "walk_away"): (
+        ("bike", "road bike", 0, 150, "Thanks, but that's more than I can spend. I'll pass."),
+        ("furniture", "oak table", 0, 430, "Sorry, that's out of my range. Thanks for your time."),
+    ),
+    ("seller", "reject"): (("bike", "road bike", 0, 80, "Sorry, that doesn't work for me."),),
+    ("buyer", "reject"): (("bike", "road bike", 0, 150, "Sorry, that's too much for me."),),
+    ("seller", "say"): (("bike", "road bike", 0, None, "Let me think about it for a moment."),),
+    ("buyer", "say"): (("bike", "road bike", 0, None, "Let me think about it for a moment."),),
+}
 
 
-def _persona_line(context: PromptContext) -> str:
+def _kind(role: str, decision: Decision, their_offer: Decimal | None) -> str:
+    return "open" if role == "seller" and decision.action == "offer" and their_offer is None else decision.action
+
+
+def instruction(
+    *, role: str, action: str, item: str, price: str | None, their: str | None, opening: bool = False
+) -> str:
+    """The one-line request: what to say now, with the prices spelled as they must be written."""
+    if action == "offer" and opening:
+        return f"Ask {price} for the {item}."
+    if action == "offer":
+        verb = "asked" if role == "buyer" else "offered"
+        before = f"They {verb} {their}. " if their else ""
+        return f"{before}Offer {price} for the {item}."
+    if action == "accept":
+        verb = "asked" if role == "buyer" else "offered"
+        return f"They {verb} {price}. Accept it."
+    if action == "walk_away":
+        return "Say no to their price and end it politely."
+    if action == "reject":
+        return "Decline their price politely."
+    return f"Say something friendly about the {item}."
+
+
+def _examples(role: str, kind: str, category: str) -> list[tuple[str, str, int, int | None, str]]:
+    options = EXAMPLES[(role, kind)]
+    same = [e for e in options if e[0] == category]
+    rest = [e for e in options if e[0] != category]
+    return (rest + same)[-EXAMPLES_PER_PROMPT:]  # the same category's example last, nearest the request
+
+
+def _system(context: PromptContext) -> str:
     persona = (context.persona or DEFAULT_PERSONAS[context.role]).strip()[:PERSONA_CHARS]
     verb = "selling" if context.role == "seller" else "buying"
-    return f'You are a {persona} {verb} "{context.title}" (listed at {context.money(context.list_price)}).'
+    return f"You are a {persona} {verb} a {context.item} on Craigslist. Write one or two short sentences."
+
+
+def narrate_messages(context: PromptContext, decision: Decision, *, retry_reason: str = "") -> tuple[ChatMessage, ...]:
+    """Ask for a short message voicing a move the strategy already chose: a system line, worked examples
+    as earlier turns, then the request. `retry_reason` (generic, never the rejected text) asks again."""
+    kind = _kind(context.role, decision, context.their_offer)
+    messages = [ChatMessage("system", _system(context))]
+    for _category, item, price, their, reply in _examples(context.role, kind, context.category):
+        money, their_money = format_price(Decimal(price)), None if their is None else format_price(Decimal(their))
+        if decision.action == "accept":
+            money = their_money
+        ask = instruction(
+            role=context.role, action=decision.action, item=item, price=money, their=their_money, opening=kind == "open"
+        )
+        messages += [ChatMessage("user", ask), ChatMessage("assistant", reply)]
+    their = None if context.their_offer is None else context.money(context.their_offer)
+    price = None if decision.price is None else context.money(decision.price)
+    ask = instruction(
+        role=context.role, action=decision.action, item=context.item, price=price, their=their, opening=kind == "open"
+    )
+    if retry_reason:
+        ask += f" Say it differently ({retry_reason})."
+    messages.append(ChatMessage("user", ask))
+    return tuple(messages)
+
+
+# The move an `llm`-mode side proposes, as JSON: for servers that constrain their output to a schema.
+PROPOSAL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "action": {"type": "string", "enum": ["offer", "accept", "walk_away"]},
+        "price": {"type": "number"},
+        "message": {"type": "string", "maxLength": 200},
+    },
+    "required": ["action", "price", "message"],
+    "additionalProperties": False,
+}
+
+
+def proposal_response_format() -> dict:
+    """The OpenAI `response_format` asking for a proposal that matches PROPOSAL_SCHEMA."""
+    return {"type": "json_schema", "json_schema": {"name": "proposal", "strict": True, "schema": PROPOSAL_SCHEMA}}
 
 
 def _transcript_lines(context: PromptContext) -> str:
@@ -86,38 +191,27 @@ def _transcript_lines(context: PromptContext) -> str:
     return "\n".join(f"{actor.capitalize()}: {text}" for actor, text in recent)
 
 
-def _instruction(context: PromptContext, decision: Decision) -> str:
-    other = "buyer" if context.role == "seller" else "seller"
-    if decision.action == "offer":
-        return f"It must offer {context.money(decision.price)} and mention no other number."  # type: ignore[arg-type]
-    if decision.action == "accept":
-        return f"It must accept the {other}'s offer of {context.money(decision.price)} and mention no other number."  # type: ignore[arg-type]
-    if decision.action == "walk_away":
-        return "It must politely end the talk without a deal. No numbers."
-    if decision.action == "reject":
-        return "It must politely decline. No numbers."
-    return "No numbers."
-
-
-def narrate_messages(context: PromptContext, decision: Decision, *, retry_reason: str = "") -> tuple[ChatMessage, ...]:
-    """Ask for one sentence that voices a move the strategy already chose."""
-    system = f"{_persona_line(context)} Reply with one short, polite sentence."
-    user = f"Conversation so far:\n{_transcript_lines(context)}\n\nWrite the {context.role}'s next message. {_instruction(context, decision)}"
-    if retry_reason:
-        user += f"\nYour last reply was not allowed ({retry_reason}). Write a new one."
-    return (ChatMessage("system", system), ChatMessage("user", user))
-
-
 def llm_messages(
-    context: PromptContext, *, limit: Decimal, standing_offer: Decimal | None, suggestion: Decimal
+    context: PromptContext,
+    *,
+    limit: Decimal,
+    standing_offer: Decimal | None,
+    suggestion: Decimal,
+    as_json: bool = False,
 ) -> tuple[ChatMessage, ...]:
-    """Ask the model to choose the move itself, in the tagged format `proposals.parse_proposal` reads."""
+    """Ask the model to choose the move itself: as a JSON object (`as_json`, for a server that enforces
+    PROPOSAL_SCHEMA) or in the tagged format `proposals.parse_proposal` also reads."""
     other = "buyer" if context.role == "seller" else "seller"
     bound = "pay at most" if context.role == "buyer" else "accept no less than"
+    shape = (
+        '{"action": "offer", "price": 100, "message": "one short sentence naming the price"}'
+        if as_json
+        else "<action>offer</action><price>100</price><message>one short sentence naming the price</message>"
+    )
     system = (
-        f"{_persona_line(context)} Your secret limit: you will {bound} {context.money(limit)}. Never reveal it.\n"
-        "Answer in exactly this format:\n"
-        "<action>offer</action><price>100</price><message>one short sentence</message>\n"
+        f'{_system(context)} The listing "{context.title}" asks {context.money(context.list_price)}. '
+        f"Your secret limit: you will {bound} {context.money(limit)}. Never reveal it.\n"
+        f"Answer in exactly this format:\n{shape}\n"
         f"The action is offer, accept or walk_away. To accept, use the {other}'s last offer as the price."
     )
     last = context.money(standing_offer) if standing_offer is not None else "none yet"

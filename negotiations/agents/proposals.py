@@ -1,14 +1,15 @@
-"""WHAT: a tolerant reader for the tagged move an LLM writes in `llm` mode:
-     `<action>offer</action><price>123</price><message>...</message>`.
+"""WHAT: a tolerant reader for the move an LLM writes in `llm` mode: a JSON object (`{"action": "offer",
+     "price": 123, "message": "..."}`, what a schema-constrained server returns) or the tagged format.
 WHY: small models get the format almost right (missing closing tags, "Action: Counter", "$1,200",
      capital letters); reading those generously keeps the model's intent, and anything still unclear
      becomes `None` so the engine falls back to the strategy (with a guardrail event).
-HOW: tags first, then "key: value" lines; action synonyms are normalised; a price counts only if it
-     has exactly one reading (see `prices.price_mentions`). Never raises.
+HOW: a JSON object first, then tags, then "key: value" lines; action synonyms are normalised; a price
+     counts only if it has exactly one reading (see `prices.price_mentions`). Never raises.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -80,7 +81,39 @@ def _single_price(value: str) -> Decimal | None:
     return price if price > 0 and price == price.quantize(Decimal("0.01")) else None
 
 
+def _json_fields(raw: str) -> dict[str, str] | None:
+    """The action, price and message of the first JSON object in `raw` (None when there is none)."""
+    start = raw.find("{")
+    if start < 0:
+        return None
+    try:
+        value, _end = json.JSONDecoder().raw_decode(raw[start:])
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    fields = {}
+    for name in ("action", "price", "message"):
+        item = value.get(name)
+        if isinstance(item, bool) or item is None:
+            continue
+        if isinstance(item, float):
+            item = repr(item)  # the shortest form that reads back as this float (123.5, not 123.500001)
+        fields[name] = str(item).strip()
+    return fields
+
+
 def parse_proposal(raw: str) -> Proposal:
+    fields = _json_fields(raw)
+    if fields is not None:
+        raw_action, raw_price, message = fields.get("action", ""), fields.get("price", ""), fields.get("message", "")
+        return Proposal(
+            action=_normalise_action(raw_action) if raw_action else None,
+            price=_single_price(raw_price) if raw_price else None,
+            message=clean_text(message),
+            raw_action=raw_action[:40],
+            raw_price=raw_price[:40],
+        )
     raw_action = _field(raw, "action") or ""
     raw_price = _field(raw, "price") or ""
     message = _field(raw, "message")

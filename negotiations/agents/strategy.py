@@ -226,6 +226,10 @@ class ConcessionStrategy:
             why = f"beyond my limit {self.limit}" if outside is None else f"not as good as {outside} elsewhere"
             reasoning = f"{progress}, the last of the negotiation: their offer {standing_offer} is {why}; walking away."
             return StrategyPlan(Decision("walk_away"), planned, reasoning)
+        if outside is None and standing_offer is not None and own_turn >= self.max_rounds:
+            # No later turn of its own to hold out for: the closest offer it will make.
+            reasoning = f"{progress}, my last: their offer {standing_offer} is beyond my limit; my last offer, {self.last_offer}."
+            return StrategyPlan(Decision("offer", self.last_offer), planned, reasoning)
         if outside is None and standing_offer is not None and own_turn >= self.horizon:
             end = self._end_game(own_turn, standing_offer, own_last_offer, planned, progress)
             if end is not None:

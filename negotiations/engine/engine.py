@@ -214,7 +214,9 @@ class NegotiationEngine:
                 model=participant.model,
                 temperature=participant.temperature,
             ),
-            listing=ListingFacts(setup.listing.title, setup.listing.list_price, setup.listing.currency),
+            listing=ListingFacts(
+                setup.listing.title, setup.listing.list_price, setup.listing.currency, setup.listing.category
+            ),
             max_rounds=setup.negotiation.max_rounds,
             seed=setup.negotiation.seed,
             provider_resolver=self.provider_resolver,

@@ -1,6 +1,7 @@
 """`manage.py negotiate`: runs in the foreground and prints what the chosen viewer may see."""
 
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -107,6 +108,8 @@ def test_live_prints_message_drafts_as_they_stream(fake_upstream):
         "1",
         "--live",
     )
-    # The fake server's words: first the live draft (its last two words held back), then the logged message.
-    assert "\nHello wörld 世界 🙂 from the\n[  3] seller offer" in output
-    assert "Hello wörld 世界 🙂 from the fake server" in output
+    # The fake server's words: the live drafts (their last two words held back), each on its own line; it
+    # names no price, so each draft is refused and the logged offer is a phrase naming its price.
+    assert "\nHello wörld 世界 🙂 from the\nHello wörld 世界 🙂 from the\n" in output
+    assert re.search(r"\nHello wörld 世界 🙂 from the\n\[ +\d+\] seller offer (\d+\.\d\d) .*\$\d", output)
+    assert "Hello wörld 世界 🙂 from the fake server" not in output  # a refused draft never shows whole

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -21,7 +20,7 @@ from negotiations.models import Event
 from negotiations.prices import format_price, price_mentions
 from negotiations.visibility import Viewer, event_list_visible_to
 from tests.support.fake_provider import FakeProvider, prompt_of
-from tests.support.negotiations import make_listing, make_negotiation, messages, price, reload
+from tests.support.negotiations import make_listing, make_negotiation, messages, narrated_move, price, reload
 
 CENT = Decimal("0.01")
 
@@ -83,8 +82,8 @@ def leaky_narrator(case: Case):
     def respond(request) -> str:
         prompt = prompt_of(request)
         role = "buyer" if "buying" in prompt else "seller"
-        move = re.search(r"It must (?:offer|accept the \w+'s offer of) (\$[\d,.]+\d)", prompt)
-        said = move.group(1) if move else "that"
+        move = narrated_move(request)
+        said = move[1] if move and move[1] else "that"
         rng = random.Random(prompt)
         private = [p for p in (case.limits[role], case.targets[role]) if p is not None]
         options = [
@@ -149,9 +148,12 @@ def check_invariants(
             check_nothing_of(other, case, visible, thoughts[other], viewer=viewer)
     # Each side's LLM was shown only what that side may see.
     public_prices = {case.list_price} | {price(m.data["price"]) for m in messages(events) if m.data["price"]}
-    for prompt in provider.prompts():
+    for request in provider.requests:
+        prompt = prompt_of(request)
         other = "seller" if "buying" in prompt else "buyer"
-        shown = {v for mention in price_mentions(prompt) for v in mention.values}
+        # A narrate prompt's worked examples (between the system line and the request) are constants.
+        parts = request.messages[:1] + request.messages[-1:] if narrated_move(request) else request.messages
+        shown = {v for m in parts for mention in price_mentions(m.content or "") for v in mention.values}
         assert not shown & (secrets_of(other, case) - public_prices), f"{other}'s secret in a prompt: {prompt!r}"
         assert not any(reasoning in prompt for reasoning in thoughts[other])
 

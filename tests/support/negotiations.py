@@ -8,6 +8,7 @@ HOW: sync factories; async tests call them through `sync_to_async`, as the engin
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,21 @@ from negotiations.models import Event, Negotiation
 from negotiations.services import listing_create, negotiation_create, negotiation_start
 from tests.support.fake_provider import FakeProvider
 
-__all__ = ["guardrails", "make_listing", "make_negotiation", "messages", "play", "price", "reload"]
+__all__ = [
+    "NARRATE_RETRY",
+    "guardrails",
+    "make_listing",
+    "make_negotiation",
+    "messages",
+    "narrated_move",
+    "play",
+    "price",
+    "reload",
+]
+
+# What a regenerated narrate request says (negotiations/agents/prompts.py, narrate_messages).
+NARRATE_RETRY = "Say it differently"
+_MONEY = r"(\$[\d,]*\d(?:\.\d\d)?)"
 
 
 def make_listing(**overrides: Any):
@@ -70,3 +85,22 @@ def guardrails(events: list[Event], kind: str | None = None) -> list[Event]:
 
 def price(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def narrated_move(request: Any) -> tuple[str, str | None] | None:
+    """The move a `narrate` request asks to voice, read from its last line (prompts.instruction):
+    ("offer" | "accept", the price as written) or (the action, None); None for any other request."""
+    if not getattr(request, "messages", None) or "Write one or two short sentences" not in (
+        request.messages[0].content or ""
+    ):
+        return None
+    ask = request.messages[-1].content or ""
+    if move := re.search(rf"(?:Offer|Ask) {_MONEY} for", ask):
+        return "offer", move.group(1)
+    if move := re.search(rf"They (?:asked|offered) {_MONEY}\. Accept it", ask):
+        return "accept", move.group(1)
+    if ask.startswith("Say no to their price"):
+        return "walk_away", None
+    if ask.startswith("Decline their price"):
+        return "reject", None
+    return "say", None

@@ -139,7 +139,7 @@ class Command(BaseCommand):
     async def _run(self, negotiation_id: int, viewer: Viewer, *, live: bool) -> None:
         # The stream's follower: exactly once each, in seq order, whatever arrives live or not.
         follower = LogFollower(negotiation_id, viewer, after=0)
-        drafting = False
+        drafting: tuple[int, int] | None = None  # (turn, attempt) of the draft being printed
         async with get_broadcaster().subscribe(negotiation_id) as subscription:
             self._print_events(await follower.catch_up())  # subscribe first, then replay the log
             task = asyncio.create_task(NegotiationEngine().run(negotiation_id))
@@ -152,13 +152,15 @@ class Command(BaseCommand):
                 for owed in await follower.take(item):
                     if isinstance(owed, TokenDelta):
                         if live:
+                            if drafting is not None and drafting != (owed.turn, owed.attempt):
+                                self.stdout.write("")  # a regenerated draft starts on a line of its own
                             self.stdout.write(owed.text, ending="")
                             self.stdout.flush()
-                            drafting = True
+                            drafting = (owed.turn, owed.attempt)
                         continue
-                    if drafting:
+                    if drafting is not None:
                         self.stdout.write("")
-                        drafting = False
+                        drafting = None
                     self._print_event(owed)
             await task
         self._print_events(await follower.catch_up())  # the log is the truth: print anything missed
