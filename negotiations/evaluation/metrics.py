@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from negotiations.evaluation.scenarios import Scenario, ScenarioLimits
+from negotiations.evaluation.wording import MessageVerdict, ProposalStats, message_verdicts, proposals, words_summary
 from negotiations.prices import price_mentions
 
 HUMAN_REFERENCE = {
@@ -68,6 +69,7 @@ class NegotiationLog:
     events: Sequence[LoggedEvent]
     llm: LLMUsage = field(default_factory=LLMUsage)
     wall_seconds: float = 0.0
+    modes: Mapping[str, str] = field(default_factory=dict)  # role -> agent mode (rule: no model wrote)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class NegotiationResult:
     outside_limits: bool
     position: float | None
     buyer_share: float | None
+    words: Sequence[MessageVerdict] = ()
+    proposals: ProposalStats = field(default_factory=ProposalStats)
 
     @property
     def agreed(self) -> bool:
@@ -131,6 +135,8 @@ class NegotiationResult:
             "agreed_price": _money(log.agreed_price),
             "rounds": log.rounds_used,
             "messages": self.messages,
+            "readable_messages": sum(1 for v in self.words if not v.failed),
+            "failed_checks": dict(sorted(Counter(kind for v in self.words for kind in v.failed).items())),
             "outside_limits": self.outside_limits,
             "position": _ratio(self.position),
             "buyer_share": _ratio(self.buyer_share),
@@ -235,6 +241,16 @@ def negotiation_result(log: NegotiationLog) -> NegotiationResult:
         buyer_share=None
         if price is None or not limits.has_zone_of_agreement
         else buyer_surplus_share(price, floor=limits.seller_floor, ceiling=limits.buyer_ceiling),
+        words=message_verdicts(
+            events,
+            listing_price=log.scenario.listing_price,
+            secrets={
+                "buyer": {limits.buyer_ceiling, limits.buyer_target},
+                "seller": {limits.seller_floor, limits.seller_target},
+            },
+            model_roles={role for role, mode in log.modes.items() if mode != "rule"},
+        ),
+        proposals=proposals(events),
     )
 
 
@@ -274,6 +290,12 @@ def summarize(results: Sequence[NegotiationResult], *, wall_seconds: float) -> d
         "median_rounds": _median([r.log.rounds_used for r in results]),
         "median_messages": _median([r.messages for r in results]),
         "median_messages_of_deals": _median([r.messages for r in deals]),
+        "messages_per_negotiation": {
+            "median": _median([r.messages for r in results]),
+            "mean": _ratio(_mean([r.messages for r in results])),
+            "distribution": {str(k): v for k, v in sorted(Counter(r.messages for r in results).items())},
+        },
+        "words": words_summary([(r.log.scenario.id, r.words) for r in results], [r.proposals for r in results]),
         "deal_position": {
             "median": _ratio(_median(positions)),
             "mean": _ratio(_mean(positions)),

@@ -16,8 +16,9 @@ from typing import Any
 from negotiations.evaluation.metrics import HUMAN_REFERENCE, NegotiationResult
 from negotiations.evaluation.runner import ArmConfig
 from negotiations.evaluation.scenarios import BUYER_STRETCH, SELLER_FLOOR_FRACTION
+from negotiations.evaluation.wording import CHECKS
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: the words (each check, readable messages, examples), messages per negotiation
 LIMITS_RULE = (
     f"seller floor = {SELLER_FLOOR_FRACTION} x listing price; buyer ceiling = min(listing price, "
     f"{BUYER_STRETCH} x buyer target); targets: buyer = the scenario's buyer target, seller = the listing "
@@ -103,6 +104,36 @@ def summary_table(arms: Sequence[ArmReport]) -> str:
             f"– / {human['median_messages']}",
         ),
         (
+            "messages per negotiation, mean",
+            [_num(m["messages_per_negotiation"]["mean"], 1) for m in _metrics(arms)],
+            "–",
+        ),
+        (
+            "readable messages (every check passes)",
+            [
+                _count_rate(m["words"]["readable"], m["words"]["readable_rate"], m["words"]["messages"])
+                for m in _metrics(arms)
+            ],
+            "–",
+        ),
+        *[
+            (f"· passes {kind}", [_pct(m["words"]["checks"][kind]["pass_rate"]) for m in _metrics(arms)], "–")
+            for kind in CHECKS
+        ],
+        (
+            "words by the model / the phrase bank",
+            [
+                f"{m['words']['written_by']['model']} / {m['words']['written_by']['phrase_bank']}"
+                for m in _metrics(arms)
+            ],
+            "–",
+        ),
+        (
+            "llm proposals: parsed / the model's own move",
+            [_proposals(m["words"]["proposals"]) for m in _metrics(arms)],
+            "–",
+        ),
+        (
             "deal position, median (mean); 0 = buyer target, 1 = list price",
             [
                 f"{_num(m['deal_position']['median'], 2)} ({_num(m['deal_position']['mean'], 2)})"
@@ -155,6 +186,13 @@ def _num(value: float | None, places: int | None = None) -> str:
     if places is None:
         return f"{value:g}"
     return f"{value:.{places}f}"
+
+
+def _proposals(figures: dict[str, Any]) -> str:
+    if not figures["asked"]:
+        return "–"
+    parsed = _count_rate(figures["parsed"], figures["parse_rate"], figures["asked"])
+    return f"{parsed} / {_count_rate(figures['adopted'], figures['adopted_rate'])}"
 
 
 def _tokens(llm: dict[str, Any]) -> str:

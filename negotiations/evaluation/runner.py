@@ -115,7 +115,8 @@ def arm_run(
     prepared = [_prepare(arm, scenario, settings) for scenario in scenarios]
     resolver = provider_resolver or engine_module.default_provider_resolver
     plays = asyncio.run(_play_all(arm, prepared, settings.concurrency, resolver, on_done))
-    logs = [_collect(item, *plays[item.negotiation_id]) for item in prepared]
+    modes = {"buyer": arm.buyer_mode, "seller": arm.seller_mode}
+    logs = [_collect(item, *plays[item.negotiation_id], modes=modes) for item in prepared]
     return ArmRun(arm, logs, time.monotonic() - started)
 
 
@@ -230,7 +231,7 @@ async def _play_all(
     return plays
 
 
-def _collect(item: _Prepared, wall_seconds: float, usage: LLMUsage) -> NegotiationLog:
+def _collect(item: _Prepared, wall_seconds: float, usage: LLMUsage, *, modes: dict[str, str]) -> NegotiationLog:
     negotiation = Negotiation.objects.get(pk=item.negotiation_id)
     events = list(Event.objects.filter(negotiation_id=item.negotiation_id).order_by("seq"))
     return NegotiationLog(
@@ -245,4 +246,5 @@ def _collect(item: _Prepared, wall_seconds: float, usage: LLMUsage) -> Negotiati
         events=events,
         llm=usage,
         wall_seconds=wall_seconds,
+        modes=modes,
     )

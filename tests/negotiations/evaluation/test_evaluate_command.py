@@ -19,7 +19,8 @@ from negotiations.evaluation.scenarios import Scenario, scenario_limits
 from negotiations.management.commands.evaluate import Command as EvaluateCommand
 from negotiations.models import Negotiation
 from negotiations.prices import format_price
-from tests.support.fake_provider import DEFAULT_REPLY, Crash, FakeProvider, prompt_of
+from tests.support.fake_provider import Crash, FakeProvider, prompt_of
+from tests.support.negotiations import NARRATE_RETRY, narrated_move
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,24 +123,28 @@ def strategies(scenario_id: str, seed: int = 11, max_rounds: int = 2) -> tuple[C
 
 
 def scripted_llm() -> FakeProvider:
-    """Writes a safe sentence, except: the Dining-set buyer's first draft names its ceiling ($780), the
-    Armchair buyer's first draft says "Deal!" while countering, and the Camping-tent seller's second
-    turn (its last offer) fails. Regenerations (their prompt says "not allowed") get the safe sentence."""
+    """Voices each move in words that pass every check, except: the Dining-set buyer's first draft names
+    its ceiling ($780), the Armchair buyer's first draft says "Deal!" while countering, and the
+    Camping-tent seller's second turn (its last offer) fails. Regenerations get the good words."""
     dining_opening = format_price(strategies("d")[0].opening)
     armchair_opening = format_price(strategies("a")[0].opening)
-    tent_last_offer = format_price(strategies("c")[1].planned_price(2))
+    tent_last_offer = format_price(strategies("c")[1].last_offer)
 
     def respond(request):
-        prompt = prompt_of(request)
-        if "not allowed" in prompt:
-            return DEFAULT_REPLY
-        if '"Dining set"' in prompt and "buyer's next message" in prompt and f"offer {dining_opening} " in prompt:
-            return "I can go as high as $780."
-        if '"Armchair"' in prompt and "buyer's next message" in prompt and f"offer {armchair_opening} " in prompt:
-            return "Deal! Let me pay that."
-        if '"Camping tent"' in prompt and "seller's next message" in prompt and f"offer {tent_last_offer} " in prompt:
-            return RuntimeError("the model server fell over")
-        return DEFAULT_REPLY
+        prompt, move = prompt_of(request), narrated_move(request)
+        buyer = "buying" in prompt
+        if NARRATE_RETRY not in prompt:
+            if "Dining set" in prompt and buyer and move == ("offer", dining_opening):
+                return "I can go as high as $780."
+            if "Armchair" in prompt and buyer and move == ("offer", armchair_opening):
+                return "Deal! Let me pay that."
+            if "Camping tent" in prompt and not buyer and move == ("offer", tent_last_offer):
+                return RuntimeError("the model server fell over")
+        if move and move[0] == "offer":
+            return f"I can do {move[1]} for it."
+        if move and move[0] == "accept":
+            return f"Deal at {move[1]}, thanks."
+        return "Sorry, we are too far apart. I'll pass."
 
     return FakeProvider(respond=respond)
 
@@ -165,21 +170,22 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
 
     # Hand computation. P = listing price, B = buyer target; floor = 0.70 P, ceiling = min(P, 1.2 B).
     # With 2 rounds each side has two turns. The seller's target is P, public, so it opens at P; the
-    # buyer opens a seeded 1-5 % below B (its opening, O); each side's last offer is its endpoint, a
-    # seeded margin short of its limit (the seller's: E); on its own last turn a side accepts anything
-    # within its limit:
+    # buyer opens a seeded 1-5 % below B, rounded down to its step (its opening, O). On its own last
+    # turn a side accepts anything within its limit, or else makes its last offer: a seeded 0.2-0.6 %
+    # of its limit beyond it, rounded (the seller's: L):
     #   turn 1 seller offers P; turn 2 buyer offers O (P is above it);
-    #   turn 3 seller's last turn: accepts O if O >= floor, else offers E;
-    #   turn 4 (the last) buyer: accepts E if E <= ceiling, else walks away.
+    #   turn 3 seller's last turn: accepts O if O >= floor, else offers L;
+    #   turn 4 (the last) buyer: accepts L if L <= ceiling, else walks away.
     #   a  P=100  B=80   floor 70   ceiling 96   O >= floor: deal at O on turn 3 (3 messages)
-    #   b  P=200  B=120  floor 140  ceiling 144  O < floor, E <= ceiling: deal at E on turn 4 (4 messages)
+    #   b  P=200  B=120  floor 140  ceiling 144  O < floor, L <= ceiling: deal at L on turn 4 (4 messages)
     #   c  P=50   B=25   floor 35   ceiling 30   no zone of agreement: walks away on turn 4 (4 messages)
-    #   d  P=1000 B=650  floor 700  ceiling 780  O < floor: deal at E on turn 4 (4 messages)
+    #   d  P=1000 B=650  floor 700  ceiling 780  O < floor: deal at L on turn 4 (4 messages)
     #   e  P=60   B=45   floor 42   ceiling 54   O >= floor: deal at O on turn 3 (3 messages)
     opening = {k: strategies(k)[0].opening for k in "abcde"}
-    last = {k: strategies(k)[1].planned_price(2) for k in "abcde"}
+    last = {k: strategies(k)[1].last_offer for k in "abcde"}
     assert opening["a"] >= 70 and opening["e"] >= 42, "with this seed the seller takes a's and e's opening"
-    assert opening["b"] < 140 and last["b"] <= 144 and opening["d"] < 700, "and b and d end at the seller's endpoint"
+    assert opening["b"] < 140 and last["b"] <= 144 and opening["d"] < 700, "and b and d end at the seller's last offer"
+    assert (last["b"], last["d"]) == (Decimal("141.00"), Decimal("705.00")), "within 1 % of the floor, rounded"
     deal = {"a": opening["a"], "b": last["b"], "d": last["d"], "e": opening["e"]}
     by_id = {n["scenario_id"]: n for n in report["arms"][0]["negotiations"]}
     assert {k: (n["status"], n["agreed_price"], n["messages"], n["rounds"]) for k, n in by_id.items()} == {
@@ -226,7 +232,7 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
         "deals": 4,
     }
     # Guardrails: d's buyer named its ceiling (regenerated), a's buyer said "Deal!" while countering
-    # (regenerated), c's seller lost its LLM call (templated words).
+    # (regenerated), c's seller lost its LLM call (a phrase of the bank).
     assert m["guardrails"] == {"contradicting_text": 1, "llm_unavailable": 1, "private_price_in_text": 1}
     assert m["guardrails_total"] == 3
     # 18 turns, one narrate call each, plus two regenerations = 20 calls; one failed. The fake reports
@@ -249,6 +255,16 @@ def test_report_numbers_match_a_hand_computation(tmp_path):
         "estimated_calls": 0,
     }
     assert by_id["c"]["llm"]["failures"] == 1
+    # The words: every published message passes every check (refused drafts are not published); the one
+    # turn whose model call failed was said from the phrase bank.
+    words = m["words"]
+    assert (words["messages"], words["readable"], words["readable_rate"]) == (18, 18, 1.0)
+    assert all(check == {"failures": 0, "pass_rate": 1.0} for check in words["checks"].values())
+    assert words["examples"] == {}
+    assert words["written_by"] == {"model": 17, "phrase_bank": 1, "model_readable_rate": 1.0}
+    assert words["proposals"]["asked"] == 0
+    assert m["messages_per_negotiation"] == {"median": 4, "mean": 3.6, "distribution": {"3": 2, "4": 3}}
+    assert by_id["d"]["readable_messages"] == 4 and by_id["d"]["failed_checks"] == {}
 
     assert report["scenarios"]["used"] == 5 and report["scenarios"]["with_zone_of_agreement"] == 4
     assert report["settings"]["seed"] == 11 and report["settings"]["database"] == "temp"
