@@ -41,12 +41,14 @@ INSTALLED_APPS = [
     "llm",
     "health",
     "negotiations",
+    "web",  # the server-rendered pages (docs/web.md)
 ]
 
 # Django's stock middleware, whose hooks run inline under ASGI unless a request needs I/O
 # (marketplace/middleware.py: saves 1.5-2 ms of thread hops per request).
 MIDDLEWARE = [
     "marketplace.middleware.SecurityMiddleware",
+    "web.middleware.StaticFilesMiddleware",  # WhiteNoise, inline for every path but /static/
     "marketplace.middleware.SessionMiddleware",
     "marketplace.middleware.CommonMiddleware",
     "marketplace.middleware.CsrfViewMiddleware",
@@ -57,6 +59,7 @@ MIDDLEWARE = [
 if os.environ.get("DJANGO_INLINE_MIDDLEWARE_HOOKS", "true") == "false":
     MIDDLEWARE = [
         "django.middleware.security.SecurityMiddleware",
+        "web.middleware.StaticFilesMiddleware",
         "django.contrib.sessions.middleware.SessionMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.csrf.CsrfViewMiddleware",
@@ -119,6 +122,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves the web pages' static files from the apps' static/ folders (no collectstatic needed).
+WHITENOISE_USE_FINDERS = True
 
 # Request bodies above this size are refused with 413 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=1_048_576)

@@ -10,11 +10,13 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from health.apis import RootApi
 from marketplace.api_errors import json_404_handler
+from web.views import market_page
 
 urlpatterns = [
-    path("", RootApi.as_view(), name="root"),
+    # People's pages (web/); `/` still answers the API's JSON root to a client not asking for text/html.
+    path("", market_page, name="root"),
+    path("", include("web.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -3,9 +3,9 @@
 WHY: every negotiation endpoint (detail, start, cancel, history, stream; DRF and async alike) must
      answer the same way: no credentials 401, a token that matches nothing 401, a token of another
      negotiation 404 (it proves the caller is a participant somewhere, not here), staff everything.
-HOW: `request_token` reads `Authorization: Bearer`, else `?token=` (EventSource cannot set headers).
-     `negotiation_access_get` authenticates before it looks anything up, and every endpoint asks it before
-     it reads the rest of the request, so no credentials is always a 401. The rules: docs/negotiations.md.
+HOW: `request_token` reads `Authorization: Bearer`, else `?token=`, else (a GET of a negotiation's route) the
+     web page's cookie for it. `negotiation_access_get` authenticates before any lookup, and every endpoint
+     asks it first, so no credentials is always a 401. The rules: docs/negotiations.md.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ __all__ = [
     "listing_owner_or_staff",
     "mandate_access_get",
     "negotiation_access_get",
+    "negotiation_cookie_name",
     "request_token",
     "require_participant",
     "staff_user_from_request",
@@ -57,14 +58,27 @@ class NegotiationAccess:
     viewer: Viewer
 
 
+def negotiation_cookie_name(negotiation_id: int) -> str:
+    """The cookie in which the web pages (web/access.py) keep a viewer's token for one negotiation."""
+    return f"negotiation_{negotiation_id}"
+
+
 def request_token(request: Any) -> str | None:
-    """The bearer token of a Django or DRF request: the Authorization header first, then `?token=`."""
+    """The bearer token of a Django or DRF request: the Authorization header first, then `?token=`, then
+    (GET/HEAD of a negotiation's own route only) that negotiation's web-page cookie, so the page's
+    EventSource is authenticated by the HttpOnly cookie and the token never appears in the page."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     token = request.GET.get("token", "").strip()
-    return token or None
+    if token:
+        return token
+    match = getattr(request, "resolver_match", None)
+    negotiation_id = match.kwargs.get("negotiation_id") if match is not None else None
+    if negotiation_id is None or request.method not in ("GET", "HEAD"):
+        return None  # a cookie is never a credential for a change (no CSRF through it)
+    return request.COOKIES.get(negotiation_cookie_name(negotiation_id), "").strip() or None
 
 
 class NegotiationTokenAuthentication(BaseAuthentication):

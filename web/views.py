@@ -1,0 +1,148 @@
+"""WHAT: the pages: the market (`/`), a listing, a negotiation's live view, and the create form.
+WHY: people watch the market; every page reads through the same selectors, services and visibility
+     rule as the API, so a page can never show what that viewer's API responses would not.
+HOW: sync views rendering templates/web/; the live view renders the log so far and hands the rest to
+     static/web/live.js, which reads the API's SSE stream (authenticated by the negotiation's cookie).
+     `/` answers the API's JSON root to a client that does not ask for text/html.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from health.apis import RootApi
+from llm.gateway.auth import gateway_keys
+from marketplace.errors import ApplicationError, RequestValidationError
+from negotiations.api.access import is_staff
+from negotiations.api.filters import listings_filtered
+from negotiations.models import Event, Listing, Negotiation
+from negotiations.selectors import (
+    event_list_visible_to,
+    listing_bodies,
+    listing_get,
+    listing_list,
+    negotiation_view_get,
+)
+from negotiations.services import negotiation_create, negotiation_start
+from negotiations.validation import MAX_ID
+from web.access import forget_cookie, page_access, redirect_setting_cookie
+from web.forms import NegotiationForm, form_errors_from
+from web.headers import error_page, page_headers
+
+__all__ = ["listing_page", "market_page", "negotiation_new_page", "negotiation_page"]
+
+RECENT_SALES = 10
+FINAL_OUTCOMES = {"agreed", "no_deal", "cancelled", "failed"}
+_root_api = RootApi.as_view()
+
+
+def wants_html(request: HttpRequest) -> bool:
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def market_page(request: HttpRequest) -> HttpResponse:
+    if not wants_html(request):
+        return _root_api(request)
+    return _market_page(request)
+
+
+@page_headers
+def _market_page(request: HttpRequest) -> HttpResponse:
+    query = {name: request.GET.get(name, "").strip() for name in ("q", "category")}
+    error = ""
+    try:
+        listings = list(listings_filtered({k: v for k, v in query.items() if v}, listing_list())[:100])
+    except RequestValidationError as exc:
+        listings, error = [], exc.message
+    categories = sorted({c for c in Listing.objects.exclude(category="").values_list("category", flat=True)})
+    sales = Listing.objects.filter(status=Listing.Status.SOLD).order_by("-sold_at")[:RECENT_SALES]
+    context = {
+        "listings": listing_bodies(listings),
+        "query": query,
+        "categories": categories,
+        "sales": [{"id": s.pk, "title": s.title, "sold_at": s.sold_at} for s in sales],
+        "error": error,
+    }
+    return render(request, "web/market.html", context)
+
+
+@page_headers
+def listing_page(request: HttpRequest, listing_id: int) -> HttpResponse:
+    listing = listing_get(listing_id=listing_id) if 0 < listing_id <= MAX_ID else None
+    if listing is None:
+        return error_page(request, 404, "There is no such listing.")
+    negotiations = (
+        Negotiation.objects.filter(listing=listing)
+        .order_by("-id")
+        .values("id", "status", "rounds_used", "max_rounds", "created_at")
+    )
+    context = {"listing": listing_bodies([listing])[0], "negotiations": list(negotiations[:200])}
+    return render(request, "web/listing.html", context)
+
+
+@page_headers
+def negotiation_page(request: HttpRequest, negotiation_id: int) -> HttpResponse:
+    token = request.GET.get("token", "").strip()
+    try:
+        access = page_access(request, negotiation_id, token=token or None)
+    except ApplicationError as exc:
+        response = error_page(request, exc.http_status, exc.message)
+        if not token and exc.http_status in (401, 404):
+            forget_cookie(response, negotiation_id)  # a stale cookie: forget it
+        return response
+    if token:
+        return redirect_setting_cookie(negotiation_id, token)
+    view = negotiation_view_get(negotiation=access.negotiation, viewer=access.viewer)
+    events = list(event_list_visible_to(negotiation=access.negotiation, viewer=access.viewer))
+    outcome = next((e.data.get("result") for e in reversed(events) if e.type == Event.Type.OUTCOME), None)
+    if outcome is None and view["status"] in FINAL_OUTCOMES:
+        outcome = view["status"]
+    sides = {side["role"]: side.get("private") for side in view["participants"]}
+    last_seq = events[-1].seq if events else 0
+    context = {
+        "n": view,
+        "viewer": access.viewer.role,
+        "events": [_event_context(e) for e in events],
+        "outcome": outcome,
+        "own": sides,
+        "last_seq": last_seq,
+        "live": view["status"] in ("pending", "running"),
+        "stream_url": f"/api/v1/negotiations/{negotiation_id}/stream?lastEventId={last_seq}",
+    }
+    response = render(request, "web/negotiation.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _event_context(event: Event) -> dict[str, Any]:
+    return {"seq": event.seq, "type": event.type, "actor": event.actor, "visibility": event.visibility, "d": event.data}
+
+
+@page_headers
+@require_http_methods(["GET", "POST"])
+def negotiation_new_page(request: HttpRequest) -> HttpResponse:
+    if gateway_keys() and not is_staff(request):
+        return error_page(request, 401, "Creating a negotiation here needs a staff login (/admin/login/).")
+    initial = {"listing": request.GET.get("listing")} if request.GET.get("listing", "").isdigit() else {}
+    form = NegotiationForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = negotiation_create(**form.service_input())
+            negotiation_start(negotiation=created.negotiation)
+        except RequestValidationError as exc:
+            form_errors_from(form, (exc.details or {}).get("fields", {}))
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            base = request.build_absolute_uri(f"/negotiations/{created.negotiation.pk}/")
+            seats = [(role, f"{base}?token={created.tokens[role]}") for role in ("buyer", "seller", "observer")]
+            response = render(request, "web/created.html", {"negotiation": created.negotiation, "seats": seats})
+            response["Cache-Control"] = "no-store"
+            response["Referrer-Policy"] = "no-referrer"
+            return response
+    status = 400 if request.method == "POST" else 200
+    return render(request, "web/new.html", {"form": form}, status=status)
