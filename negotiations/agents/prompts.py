@@ -172,7 +172,7 @@ PROPOSAL_SCHEMA = {
     "properties": {
         "action": {"type": "string", "enum": ["offer", "accept", "walk_away"]},
         "price": {"type": "number"},
-        "message": {"type": "string", "maxLength": 200},
+        "message": {"type": "string", "maxLength": 120},
     },
     "required": ["action", "price", "message"],
     "additionalProperties": False,
@@ -203,10 +203,13 @@ def llm_messages(
     PROPOSAL_SCHEMA) or in the tagged format `proposals.parse_proposal` also reads."""
     other = "buyer" if context.role == "seller" else "seller"
     bound = "pay at most" if context.role == "buyer" else "accept no less than"
+    # The example is the suggested move itself: a small model copies the example it is shown.
+    amount = f"{suggestion:f}".rstrip("0").rstrip(".") if "." in f"{suggestion:f}" else f"{suggestion:f}"
+    said = f"I can do {context.money(suggestion)}."
     shape = (
-        '{"action": "offer", "price": 100, "message": "one short sentence naming the price"}'
+        f'{{"action": "offer", "price": {amount}, "message": "{said}"}}'
         if as_json
-        else "<action>offer</action><price>100</price><message>one short sentence naming the price</message>"
+        else f"<action>offer</action><price>{amount}</price><message>{said}</message>"
     )
     system = (
         f'{_system(context)} The listing "{context.title}" asks {context.money(context.list_price)}. '

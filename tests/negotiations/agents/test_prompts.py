@@ -91,7 +91,8 @@ def test_llm_prompt_carries_the_sides_own_limit_and_the_tagged_format():
 
 def test_llm_prompt_asks_for_json_when_the_server_constrains_output():
     system, _ = llm_messages(CONTEXT, limit=Decimal("42"), standing_offer=None, suggestion=Decimal("53"), as_json=True)
-    assert '{"action": "offer", "price": 100' in system.content and "<action>" not in system.content
+    assert '{"action": "offer", "price": 53, "message": "I can do $53."}' in system.content
+    assert "<action>" not in system.content
     form = proposal_response_format()
     assert form["type"] == "json_schema" and form["json_schema"]["schema"] is PROPOSAL_SCHEMA
     assert PROPOSAL_SCHEMA["required"] == ["action", "price", "message"]
