@@ -72,8 +72,13 @@ format: $(VENV)/.dev-installed
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-test: lint $(VENV)/.dev-installed $(VENV)/.local-llm-installed
+test: lint $(VENV)/.dev-installed $(VENV)/.local-llm-installed $(VENV)/.browser-installed
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser tests (tests/web/) drive Debian's chromium: Playwright's own browser download is not reachable.
+$(VENV)/.browser-installed: | $(PY)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@touch $@
 
 bench: $(VENV)/.dev-installed $(VENV)/.local-llm-installed
 	$(PY) -m bench
