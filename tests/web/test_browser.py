@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from negotiations.models import Event
 from negotiations.services import listing_create, negotiation_create
 from negotiations.visibility import Viewer, event_list_visible_to
+from tests.web.proxy import DroppingProxy
 
 pytestmark = pytest.mark.browser
 
@@ -132,3 +133,23 @@ def test_a_bad_or_foreign_token_gets_a_clear_page_and_nothing_else(server, page:
     response = page.goto(f"{server.url}/negotiations/{negotiation.pk}/?token={other_tokens['buyer']}")
     assert response is not None and response.status == 404
     assert "Oak dining table" not in page.content() and "Brass lamp" not in page.content()
+
+
+def test_a_dropped_connection_resumes_with_no_message_twice(server, page: Page, settings):
+    settings.NEGOTIATION_STREAM_RETRY_MS = 200
+    negotiation, tokens = pending_negotiation(max_rounds=6)
+    with DroppingProxy(server.port) as proxy:
+        open_seat(page, proxy, negotiation, tokens["observer"])
+        start(server, negotiation, tokens["buyer"])
+        expect(page.locator(".msg[data-seq]").first).to_be_attached(timeout=TIMEOUT_MS)
+        before = proxy.connections
+        proxy.drop()
+        negotiation.refresh_from_db()
+        assert negotiation.status == "running", "the drop must come mid-negotiation"
+        expect(page.locator("#outcome")).to_have_attribute("data-outcome", OUTCOMES, timeout=TIMEOUT_MS)
+        assert proxy.connections > before, "EventSource reconnected"
+    seqs = shown_seqs(page)
+    assert seqs == sorted(set(seqs))
+    assert seqs == list(
+        event_list_visible_to(negotiation=negotiation, viewer=Viewer.observer()).values_list("seq", flat=True)
+    )
