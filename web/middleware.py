@@ -1,8 +1,8 @@
 """WHAT: `StaticFilesMiddleware`, WhiteNoise serving /static/ (the web pages' CSS and JS) in any deployment.
 WHY: WhiteNoise's middleware is sync only: under ASGI every request would hop to a thread for it; this
      one passes every other path straight on, inline, as marketplace/middleware.py does for the rest.
-HOW: a WhiteNoiseMiddleware subclass that is async capable; a path under STATIC_URL is looked up and
-     served in a thread (it reads a file, whole), anything else awaits the next handler directly.
+HOW: WhiteNoise with marketplace.middleware.InlineHooksMixin: `process_request` serves a file under
+     STATIC_URL (read whole, in a thread: it opens a file); any other path costs one prefix check.
 """
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
+
+from marketplace.middleware import InlineHooksMixin
 
 __all__ = ["StaticFilesMiddleware"]
 
 
-class StaticFilesMiddleware(WhiteNoiseMiddleware):
+class StaticFilesMiddleware(InlineHooksMixin, WhiteNoiseMiddleware):
     sync_capable = True
     async_capable = True
 
@@ -35,13 +37,15 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
             return self.__acall__(request)
         return super().__call__(request)
 
-    async def __acall__(self, request: Any) -> Any:
+    def request_needs_thread(self, request: Any) -> bool:
+        return request.path_info.startswith(self.static_prefix)
+
+    def process_request(self, request: Any) -> HttpResponse | None:
         if not request.path_info.startswith(self.static_prefix):
-            return await self.get_response(request)
-        static_file = await sync_to_async(self._static_file, thread_sensitive=False)(request.path_info)
-        if static_file is None:
-            return await self.get_response(request)
-        return await sync_to_async(self._serve_buffered, thread_sensitive=False)(static_file, request)
+            return None
+        path = request.path_info
+        static_file = self.find_file(path) if self.autorefresh else self.files.get(path)
+        return None if static_file is None else self._serve_buffered(static_file, request)
 
     def _serve_buffered(self, static_file: Any, request: Any) -> HttpResponse:
         """The file as one body: these files are small, and Django would warn about (and buffer) a sync
@@ -53,6 +57,3 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         for name, value in streamed.items():
             response[name] = value
         return response
-
-    def _static_file(self, path: str) -> Any:
-        return self.find_file(path) if self.autorefresh else self.files.get(path)

@@ -37,17 +37,23 @@ __all__ = ["listing_page", "market_page", "negotiation_new_page", "negotiation_p
 
 RECENT_SALES = 10
 FINAL_OUTCOMES = {"agreed", "no_deal", "cancelled", "failed"}
-_root_api = RootApi.as_view()
 
 
 def wants_html(request: HttpRequest) -> bool:
     return "text/html" in request.headers.get("Accept", "")
 
 
-def market_page(request: HttpRequest) -> HttpResponse:
-    if not wants_html(request):
-        return _root_api(request)
-    return _market_page(request)
+class MarketOrRootApi(RootApi):
+    """`GET /`: the market page to a browser (Accept names text/html), else the API's JSON root (the
+    OpenAPI schema documents that, as before)."""
+
+    def get(self, request: Any) -> Any:
+        if wants_html(request):
+            return _market_page(request._request)
+        return super().get(request)
+
+
+market_page = MarketOrRootApi.as_view()
 
 
 @page_headers

@@ -2,9 +2,9 @@
      server with a runner whose engine talks to a slow scripted fake LLM, and a page on that server.
 WHY: the browser tests watch whole negotiations over real HTTP and a real EventSource; the fake LLM
      writes word by word with a pause, so drafts are on screen long enough to be seen.
-HOW: `browser_type_launch_args` points pytest-playwright at /usr/bin/chromium (Playwright's own download
-     is unreachable); the runner is the API tests' AsyncioRunner; Django's async-safety check is off
-     only inside browser tests (Playwright's sync API keeps an event loop in the test's thread).
+HOW: `browser` launches /usr/bin/chromium per module (Playwright's own download is unreachable) and
+     replaces pytest-playwright's; the runner is the API tests' AsyncioRunner; Django's async-safety
+     check is off only inside browser tests (Playwright's sync API keeps a loop in the test's thread).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from llm.types import ChatRequest, Chunk, Usage
 from negotiations.engine.asyncio_runner import AsyncioRunner
@@ -43,9 +44,21 @@ class SlowFakeProvider(FakeProvider):
 NARRATION = "Well, let me see what I can do for you on this fine piece today."
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ["--no-sandbox"]}
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for one test module. Not pytest-playwright's session-wide one: Playwright's sync
+    API keeps an event loop in this thread while it runs, which later modules' asyncio tests cannot share."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(autouse=True)

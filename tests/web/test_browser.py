@@ -153,3 +153,13 @@ def test_a_dropped_connection_resumes_with_no_message_twice(server, page: Page, 
     assert seqs == list(
         event_list_visible_to(negotiation=negotiation, viewer=Viewer.observer()).values_list("seq", flat=True)
     )
+
+
+def test_a_first_load_transfers_under_100_kb_before_events(server, page: Page):
+    negotiation, tokens = pending_negotiation(mode="rule")
+    page.goto(f"{server.url}/negotiations/{negotiation.pk}/?token={tokens['buyer']}")  # sets the cookie
+    sizes: dict[str, int] = {}
+    page.on("response", lambda r: sizes.__setitem__(r.url, 0 if "/stream" in r.url else len(r.body())))
+    page.reload(wait_until="networkidle")
+    assert any(url.endswith(".css") for url in sizes) and any(url.endswith(".js") for url in sizes)
+    assert sum(sizes.values()) < 100_000, sizes
