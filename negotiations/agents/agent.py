@@ -151,14 +151,14 @@ class Agent:
         self._drafts = {"public": 0, "private": 0}
 
         if self.settings.mode == AgentMode.RULE:
-            result.text = self._phrase(result.decision, turn, context)
+            result.text = self._phrase(result.decision, turn, context, self._policy(state, result.decision))
             return result
 
         candidate: str | None = None
         if self.settings.mode == AgentMode.LLM:
             candidate = await self._propose(result, state, context, standing, plan.planned_price)
             if candidate is None and result.findings and result.findings[-1].kind == "llm_unavailable":
-                result.text = self._phrase(result.decision, turn, context)
+                result.text = self._phrase(result.decision, turn, context, self._policy(state, result.decision))
                 return result
         result.text = await self._final_text(result, state, context, candidate)
         return result

@@ -14,6 +14,7 @@ from django.db import connection, connections
 
 from llm.exceptions import ProviderUnavailableError
 from negotiations.agents.phrases import PHRASES, phrase_matches
+from negotiations.agents.wording import check_wording
 from negotiations.engine.asyncio_runner import AsyncioRunner
 from negotiations.engine.engine import NegotiationEngine
 from negotiations.live.broadcast import TokenDelta, get_broadcaster
@@ -21,7 +22,16 @@ from negotiations.models import Event, Negotiation, Participant
 from negotiations.prices import format_price
 from negotiations.services import negotiation_cancel
 from tests.support.fake_provider import Crash, FakeProvider, Stall, prompt_of
-from tests.support.negotiations import guardrails, make_negotiation, messages, narrated_move, play, price, reload
+from tests.support.negotiations import (
+    guardrails,
+    make_listing,
+    make_negotiation,
+    messages,
+    narrated_move,
+    play,
+    price,
+    reload,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -433,3 +443,14 @@ async def test_control_characters_from_the_model_never_reach_the_log(reply):
     dumped = json.dumps([e.data for e in events])
     assert "\\u0000" not in dumped and "\\ud800" not in dumped
     assert any(m.data["text"] for m in messages(events))
+
+
+async def test_a_title_whose_words_trip_a_check_is_named_by_its_category_in_the_phrases():
+    # "Response Format Speakers" would read as talk about responses and formats: the phrases say "item".
+    listing = await sync_to_async(make_listing)(title="Response Format Speakers", category="electronics")
+    negotiation, events = await play(listing=listing)
+    texts = [m.data["text"] for m in messages(events)]
+    assert texts and not any("Response" in text for text in texts)
+    for m in messages(events):
+        found = check_wording(m.data["text"], role=m.actor, action=m.data["action"], price=price(m.data["price"]))
+        assert found == [], (m.data["text"], found)
