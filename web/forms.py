@@ -38,7 +38,13 @@ def _side_fields(role: str) -> dict[str, forms.Field]:
 
 class NegotiationForm(forms.Form):
     listing = forms.ModelChoiceField(queryset=Listing.objects.none(), empty_label="Choose a listing")
-    model = forms.CharField(label="Model", required=False, max_length=200, help_text="Empty: the provider's default.")
+    model = forms.CharField(
+        label="Model",
+        required=False,
+        max_length=200,
+        help_text="Empty: the provider's default.",
+        widget=forms.TextInput(attrs={"list": "known-models"}),
+    )
     max_rounds = forms.IntegerField(label="Max rounds", min_value=1, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

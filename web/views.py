@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from health.apis import RootApi
+from llm.exceptions import LLMError
 from llm.gateway.auth import gateway_keys
+from llm.registry import get_provider
 from marketplace.errors import ApplicationError, RequestValidationError
 from negotiations.api.access import is_staff
 from negotiations.api.filters import listings_filtered
@@ -151,4 +154,14 @@ def negotiation_new_page(request: HttpRequest) -> HttpResponse:
             response["Referrer-Policy"] = "no-referrer"
             return response
     status = 400 if request.method == "POST" else 200
-    return render(request, "web/new.html", {"form": form}, status=status)
+    return render(request, "web/new.html", {"form": form, "models": _known_models()}, status=status)
+
+
+def _known_models() -> list[str]:
+    """A suggestion for the model field: the default provider's configured default model (no provider is
+    probed to render a form)."""
+    try:
+        model = get_provider(None).default_model
+    except (LLMError, DatabaseError):
+        return []
+    return [model] if model else []
