@@ -25,9 +25,9 @@ from rest_framework.views import APIView
 
 from health.probes import DatabaseHealth, allm_probe, database_probe
 from llm.exceptions import LLMError
-from llm.gateway.auth import GatewayKeyAuthentication
 from llm.protocol import Provider
 from llm.registry import aget_provider, alist_providers, default_provider_name
+from marketplace.gateway_keys import GatewayKeyAuthentication
 from marketplace.schema import error_responses
 
 __all__ = ["HealthCheckApi", "HealthLiveApi", "LlmStatusApi", "RootApi"]

@@ -17,10 +17,10 @@ from django.core import checks
 from django.db import DatabaseError
 
 from llm.config import ProviderSettings, provider_settings_from_mapping
-from llm.gateway.auth import gateway_keys
 from llm.models import ProviderConfig
 from llm.providers import PROVIDER_CLASSES, OpenAICompatibleProvider
 from llm.services import provider_config_env_errors
+from marketplace.gateway_keys import gateway_keys
 
 # The check id for a refused field of a provider (the admin refuses the same values, with the same rules).
 _FIELD_CHECK_IDS = {

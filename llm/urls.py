@@ -1,11 +1,11 @@
 """WHAT: URL routes of the `llm` app, mounted under /api/v1/llm/ (`llm/status` is the health app's).
-HOW: both gateway endpoints require a gateway API key when LLM_GATEWAY_API_KEYS is set (llm/gateway/auth.py).
+HOW: both gateway endpoints require a gateway API key when LLM_GATEWAY_API_KEYS is set (marketplace/gateway_keys.py).
 """
 
 from django.urls import path
 
-from llm.gateway.auth import GatewayKeyAuthentication
 from llm.gateway.views import ChatCompletionCreateApi, ModelListApi
+from marketplace.gateway_keys import GatewayKeyAuthentication
 
 GATEWAY_AUTHENTICATION = [GatewayKeyAuthentication]
 

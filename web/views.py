@@ -17,9 +17,9 @@ from django.views.decorators.http import require_http_methods
 
 from health.apis import RootApi
 from llm.exceptions import LLMError
-from llm.gateway.auth import gateway_keys
 from llm.registry import get_provider
 from marketplace.errors import ApplicationError, RequestValidationError
+from marketplace.gateway_keys import gateway_keys
 from negotiations.api.access import is_staff
 from negotiations.api.filters import listings_filtered
 from negotiations.models import Event, Listing, Negotiation

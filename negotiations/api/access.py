@@ -17,8 +17,8 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
-from llm.gateway.auth import GatewayKeyAuthentication, gateway_keys, require_gateway_key
 from marketplace.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
+from marketplace.gateway_keys import GatewayKeyAuthentication, gateway_keys, require_gateway_key
 from negotiations.models import Listing, Mandate, Negotiation
 from negotiations.selectors import mandate_id_for_token, negotiation_get, negotiation_id_for_token, viewer_for_token
 from negotiations.tokens import token_matches

@@ -1,5 +1,5 @@
-"""WHAT: optional API-key authentication of the LLM gateway endpoints (`/api/v1/llm/models`,
-`/api/v1/llm/chat/completions`, `/api/v1/llm/status`): `GatewayKeyAuthentication`.
+"""WHAT: the gateway API keys (LLM_GATEWAY_API_KEYS): `GatewayKeyAuthentication` and the checks every app
+     uses — the LLM endpoints, the status endpoint, and the creation of negotiations and mandates.
 WHY: with a paid provider key configured (OpenRouter), an open gateway lets anyone who reaches the server
      spend that key, and the status endpoint shows internal base URLs and model lists. Local development
      needs no key, so the check is off until the operator sets LLM_GATEWAY_API_KEYS (docs/gateway.md).
