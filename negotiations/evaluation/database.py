@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.core.management import call_command
 from django.db import connections
 
@@ -54,7 +54,7 @@ def evaluation_database(target: str = TEMPORARY) -> Iterator[str]:
 def _default_database_at(path: Path) -> Iterator[None]:
     settings_dict = connections["default"].settings_dict  # the same dict connections.settings hands out
     saved = dict(settings_dict)
-    connections.close_all()
+    _connections_forget()
     options = dict(saved.get("OPTIONS", {})) if saved.get("ENGINE") == SQLITE_ENGINE else dict(SQLITE_OPTIONS)
     settings_dict.update(ENGINE=SQLITE_ENGINE, NAME=str(path), USER="", PASSWORD="", HOST="", PORT="", OPTIONS=options)
     registry.invalidate()  # provider rows are read from the database in use
@@ -62,10 +62,23 @@ def _default_database_at(path: Path) -> Iterator[None]:
         call_command("migrate", verbosity=0, interactive=False)
         yield
     finally:
-        connections.close_all()
+        _connections_forget()
         settings_dict.clear()
         settings_dict.update(saved)
         registry.invalidate()
+
+
+def _connections_forget() -> None:
+    """Close and drop the `default` connection objects of this thread and of asgiref's sync thread (where
+    the engine's calls run): a connection keeps its backend class, so another ENGINE needs new ones."""
+
+    def forget() -> None:
+        connections.close_all()
+        with contextlib.suppress(AttributeError):
+            del connections["default"]
+
+    forget()
+    SyncToAsync.single_thread_executor.submit(forget).result()
 
 
 async def close_thread_connections() -> None:

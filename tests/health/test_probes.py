@@ -138,7 +138,8 @@ def test_database_probe_reports_available():
 
 @pytest.mark.django_db(transaction=True)  # outside a test transaction, so the connection really reopens
 def test_database_probe_reports_a_broken_database_without_its_path(monkeypatch, tmp_path):
-    broken = str(tmp_path / "missing-dir" / "db.sqlite3")
+    # A file in a missing directory (SQLite), a database that does not exist (PostgreSQL).
+    broken = str(tmp_path / "missing-dir" / "db.sqlite3") if connection.vendor == "sqlite" else "missing-dir"
     connection.close()
     monkeypatch.setitem(connection.settings_dict, "NAME", broken)
     try:
