@@ -22,10 +22,10 @@ endif
 LOCAL_LLM_IS_OFF := import sys; from marketplace.settings import LOCAL_LLM; \
 	from llm.local.devserver import LOCAL_LLM_OFF_VALUES; sys.exit(LOCAL_LLM.strip().lower() not in LOCAL_LLM_OFF_VALUES)
 
-.PHONY: run test lint format bench coverage migrate local-llm constraints clean help
+.PHONY: run test test-postgres lint format bench coverage migrate local-llm constraints clean help
 
 help:
-	@echo "make run | test | lint | format | bench | coverage | local-llm | constraints | clean"
+	@echo "make run | test | test-postgres | lint | format | bench | coverage | local-llm | constraints | clean"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
@@ -79,6 +79,13 @@ test: lint $(VENV)/.dev-installed $(VENV)/.local-llm-installed $(VENV)/.browser-
 $(VENV)/.browser-installed: | $(PY)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	@touch $@
+
+# The suite on PostgreSQL (the end-to-end and browser tests, which do not depend on the database engine, ran in
+# `make test`).
+# pytest-django creates the throwaway database test_<name> from POSTGRES_URL and drops it at the end.
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/marketplace
+test-postgres: $(VENV)/.dev-installed $(VENV)/.local-llm-installed
+	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -m "not e2e and not browser" $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed $(VENV)/.local-llm-installed
 	$(PY) -m bench
