@@ -8,11 +8,18 @@ import re
 
 import httpx
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from negotiations.engine import recovery
+from negotiations.engine.asyncio_runner import AsyncioRunner
+from negotiations.engine.engine import NegotiationEngine
+from negotiations.engine.recovery import orphans_sweep_reset
+from negotiations.engine.runners import set_runner
 from negotiations.models import Event
 from negotiations.services import listing_create, negotiation_create
 from negotiations.visibility import Viewer, event_list_visible_to
+from tests.support.asgi_server import LiveASGIServer
 from tests.web.proxy import DroppingProxy
 
 pytestmark = pytest.mark.browser
@@ -167,3 +174,39 @@ def test_a_first_load_transfers_under_100_kb_before_events(server, page: Page):
     open_seat(page, server, negotiation, tokens["buyer"])  # a fresh context: nothing cached
     assert any(url.endswith(".css") for url in sizes) and any(url.endswith(".js") for url in sizes), sizes
     assert sum(sizes.values()) < 100_000, sizes
+
+
+def test_a_server_restart_mid_negotiation_resumes_with_no_message_twice(
+    browser_env, transactional_db, slow_llm, page: Page, settings, monkeypatch
+):
+    """Server A plays the negotiation and stops mid-way (its engine task dies with its loop); server B
+    starts behind the same address (the proxy), resumes the orphan from the log at the first stream
+    request (EventSource reconnecting), and the page ends with every event once, in order."""
+    settings.NEGOTIATION_STREAM_RETRY_MS = 200
+    previous = set_runner(AsyncioRunner(engine_factory=lambda: NegotiationEngine(provider_resolver=slow_llm.resolve)))
+    servers = [LiveASGIServer().start()]
+    try:
+        negotiation, tokens = pending_negotiation(max_rounds=6)
+        with DroppingProxy(servers[0].port) as proxy:
+            open_seat(page, proxy, negotiation, tokens["seller"])
+            start(servers[0], negotiation, tokens["seller"])
+            expect(page.locator(".msg[data-seq]").first).to_be_attached(timeout=TIMEOUT_MS)
+            servers[0].stop()
+            negotiation.refresh_from_db()
+            assert negotiation.status == "running", "the restart must come mid-negotiation"
+            monkeypatch.setattr(recovery, "PROCESS_STARTED_AT", timezone.now())  # "this process" starts now
+            set_runner(AsyncioRunner(engine_factory=lambda: NegotiationEngine(provider_resolver=slow_llm.resolve)))
+            orphans_sweep_reset()
+            settings.NEGOTIATION_RESUME_ORPHANS = True
+            servers.append(LiveASGIServer().start())
+            proxy.target_port = servers[1].port
+            proxy.drop()
+            expect(page.locator("#outcome")).to_have_attribute("data-outcome", OUTCOMES, timeout=TIMEOUT_MS)
+        seqs = shown_seqs(page)
+        assert seqs == sorted(set(seqs))
+        assert seqs == list(
+            event_list_visible_to(negotiation=negotiation, viewer=Viewer.seller()).values_list("seq", flat=True)
+        )
+    finally:
+        servers[-1].stop()
+        set_runner(previous)
