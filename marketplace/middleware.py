@@ -1,14 +1,11 @@
-"""WHAT: Django's stock middleware (security, sessions, common, CSRF, auth, messages, clickjacking), with
-one change: under ASGI their hooks run inline on the event loop unless that request needs I/O.
-WHY: in async mode Django runs every hook of a sync middleware through `sync_to_async`, in a thread
-     created per request: about 13 thread hops per request with the stock stack, measured at 1.5-2 ms
-     of CPU per request (bench/relay.py; the gateway's budget is 5 ms per stream). Yet these hooks only
-     read headers and cookies and set attributes, except in the cases that touch the database or the
-     request body: saving a modified session, storing messages, sessions-backed CSRF, CSRF checks that
-     read a POSTed form. Those still go to a thread, exactly as before.
-HOW: `InlineHooksMixin.__acall__` replaces MiddlewareMixin's, asking `request_needs_thread()` /
-     `response_needs_thread()` per request. Sync mode (WSGI, the test client) is untouched. A hook
-     that touched the database inline would raise SynchronousOnlyOperation, never block silently.
+"""WHAT: Django's stock middleware (security, sessions, common, CSRF, auth, messages, clickjacking), with one
+change: under ASGI their hooks run inline on the event loop unless that request needs I/O.
+WHY: in async mode Django runs each hook of a sync middleware through `sync_to_async`, a thread hop per hook
+     before the view even starts, though these hooks only read headers and cookies and set attributes.
+HOW: `InlineHooksMixin.__acall__` replaces MiddlewareMixin's; a session save, a message store, sessions-backed
+     CSRF or a CSRF check of a POSTed form still go to a thread (`request_needs_thread()` and friends). Sync
+     mode is untouched. docs/adr/0002-inline-middleware-hooks.md: the figures, and when to delete this;
+     settings.INLINE_MIDDLEWARE_HOOKS (DJANGO_INLINE_MIDDLEWARE_HOOKS=false) turns it off.
 """
 
 from __future__ import annotations

@@ -44,29 +44,26 @@ INSTALLED_APPS = [
     "web",  # the server-rendered pages (docs/web.md)
 ]
 
-# Django's stock middleware, whose hooks run inline under ASGI unless a request needs I/O
-# (marketplace/middleware.py: saves 1.5-2 ms of thread hops per request).
+# Django's stock middleware. Under ASGI, marketplace/middleware.py's subclasses run their hooks inline on
+# the event loop unless a request needs I/O (docs/adr/0002-inline-middleware-hooks.md);
+# DJANGO_INLINE_MIDDLEWARE_HOOKS=false uses Django's own classes.
+INLINE_MIDDLEWARE_HOOKS = env.bool("DJANGO_INLINE_MIDDLEWARE_HOOKS", default=True)
+
+
+def _stock(path: str) -> str:
+    return f"marketplace.middleware.{path.rsplit('.', 1)[1]}" if INLINE_MIDDLEWARE_HOOKS else path
+
+
 MIDDLEWARE = [
-    "marketplace.middleware.SecurityMiddleware",
+    _stock("django.middleware.security.SecurityMiddleware"),
     "web.middleware.StaticFilesMiddleware",  # WhiteNoise, inline for every path but /static/
-    "marketplace.middleware.SessionMiddleware",
-    "marketplace.middleware.CommonMiddleware",
-    "marketplace.middleware.CsrfViewMiddleware",
-    "marketplace.middleware.AuthenticationMiddleware",
-    "marketplace.middleware.MessageMiddleware",
-    "marketplace.middleware.XFrameOptionsMiddleware",
+    _stock("django.contrib.sessions.middleware.SessionMiddleware"),
+    _stock("django.middleware.common.CommonMiddleware"),
+    _stock("django.middleware.csrf.CsrfViewMiddleware"),
+    _stock("django.contrib.auth.middleware.AuthenticationMiddleware"),
+    _stock("django.contrib.messages.middleware.MessageMiddleware"),
+    _stock("django.middleware.clickjacking.XFrameOptionsMiddleware"),
 ]
-if os.environ.get("DJANGO_INLINE_MIDDLEWARE_HOOKS", "true") == "false":
-    MIDDLEWARE = [
-        "django.middleware.security.SecurityMiddleware",
-        "web.middleware.StaticFilesMiddleware",
-        "django.contrib.sessions.middleware.SessionMiddleware",
-        "django.middleware.common.CommonMiddleware",
-        "django.middleware.csrf.CsrfViewMiddleware",
-        "django.contrib.auth.middleware.AuthenticationMiddleware",
-        "django.contrib.messages.middleware.MessageMiddleware",
-        "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    ]
 
 ROOT_URLCONF = "marketplace.urls"
 ASGI_APPLICATION = "marketplace.asgi.application"
@@ -206,6 +203,8 @@ LLM_STREAM_MAX_SECONDS = env.float("LLM_STREAM_MAX_SECONDS", default=0.0)
 LLM_STREAM_COALESCE_CHARS = env.int("LLM_STREAM_COALESCE_CHARS", default=0)
 LLM_STREAM_COALESCE_MS = env.float("LLM_STREAM_COALESCE_MS", default=0.0)
 LLM_SSE_MAX_LINE_BYTES = env.int("LLM_SSE_MAX_LINE_BYTES", default=1_048_576)
+# The provider client's httpcore pool with linear bookkeeping (docs/adr/0001); false: httpcore's own.
+LLM_LINEAR_POOL = env.bool("LLM_LINEAR_POOL", default=True)
 
 # Gateway request limits (validated before any upstream call).
 LLM_MAX_MESSAGES = env.int("LLM_MAX_MESSAGES", default=256)

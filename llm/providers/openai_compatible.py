@@ -53,6 +53,7 @@ class OpenAICompatibleProvider:
             transport_factory=transport_factory,
             max_line_bytes=settings.LLM_SSE_MAX_LINE_BYTES,
             retry_max_delay=settings.LLM_RETRY_MAX_DELAY,
+            linear_pool=settings.LLM_LINEAR_POOL,
         )
 
     # --- what callers may read (the Provider protocol); `config` itself stays inside llm ------------

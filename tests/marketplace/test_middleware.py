@@ -1,9 +1,13 @@
 """The middleware stack under ASGI (inline hooks, marketplace/middleware.py) behaves as Django's: the
 admin login (CSRF check of a POSTed form, session save, messages) works over a live uvicorn server,
 security headers are set, and API requests are unaffected. Any database access left inline would
-fail these with SynchronousOnlyOperation."""
+fail these with SynchronousOnlyOperation. DJANGO_INLINE_MIDDLEWARE_HOOKS=false restores Django's classes."""
 
+import ast
+import os
 import re
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -55,6 +59,14 @@ def test_api_requests_pass_the_stack_with_security_headers(live_gateway_server):
 def test_every_stock_middleware_is_replaced_by_a_subclass(settings):
     from django.utils.module_loading import import_string
 
-    for path in settings.MIDDLEWARE:
-        cls = import_string(path)
-        assert issubclass(cls, middleware.InlineHooksMixin), path
+    stock = [import_string(path) for path in settings.MIDDLEWARE if not path.startswith("web.")]
+    assert stock and all(issubclass(cls, middleware.InlineHooksMixin) for cls in stock)
+
+
+def test_the_setting_switches_back_to_djangos_own_classes():
+    code = "from django.conf import settings; import django; django.setup(); print(settings.MIDDLEWARE)"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings", "DJANGO_INLINE_MIDDLEWARE_HOOKS": "false"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    stack = ast.literal_eval(out.strip())
+    assert not any(path.startswith("marketplace.middleware.") for path in stack)
+    assert "django.middleware.csrf.CsrfViewMiddleware" in stack and len(stack) == 8

@@ -134,10 +134,10 @@ async def test_silence_after_the_finish_reason_ends_the_stream_before_the_idle_t
 ):
     from dataclasses import replace
 
-    import llm.upstream.client
+    import llm.upstream.reading
     from tests.support.llm import TEST_TIMEOUTS
 
-    monkeypatch.setattr(llm.upstream.client, "AFTER_FINISH_GRACE_SECONDS", 0.05)
+    monkeypatch.setattr(llm.upstream.reading, "AFTER_FINISH_GRACE_SECONDS", 0.05)
     provider = make_fake_provider(timeouts=replace(TEST_TIMEOUTS, idle=60.0, total=120.0))
     async with asyncio.timeout(10):  # without the grace, this waits for the 60 s idle timeout
         chunks = await collect(provider, "stall-after-finish")
@@ -148,10 +148,10 @@ async def test_silence_after_the_finish_reason_ends_the_stream_before_the_idle_t
 async def test_keepalive_comments_after_the_finish_reason_do_not_extend_the_grace(make_fake_provider, monkeypatch):
     from dataclasses import replace
 
-    import llm.upstream.client
+    import llm.upstream.reading
     from tests.support.llm import TEST_TIMEOUTS
 
-    monkeypatch.setattr(llm.upstream.client, "AFTER_FINISH_GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(llm.upstream.reading, "AFTER_FINISH_GRACE_SECONDS", 0.2)
     provider = make_fake_provider(timeouts=replace(TEST_TIMEOUTS, idle=60.0, total=120.0))
     async with asyncio.timeout(5):  # the pings go on for 10 s; each one used to restart the grace
         chunks = await collect(provider, "pings-after-finish")
@@ -220,8 +220,8 @@ async def test_a_consumer_slower_than_the_idle_timeout_is_not_a_timeout(make_fak
 
 
 async def test_the_idle_timeout_counts_from_the_read_that_waits_not_from_earlier_reads(make_fake_provider, fake_openai):
-    # After reads that each took far less than the deadline (one timer for the whole stream), a stall
-    # is still caught at the idle deadline of the read that waits for it.
+    # After reads that each took far less than the deadline, a stall is still caught at the idle
+    # deadline of the read that waits for it.
     from dataclasses import replace
 
     from tests.support.llm import TEST_TIMEOUTS

@@ -1,75 +1,43 @@
-"""The provider client's connection pool (llm/upstream/transport.py) against real sockets: idle connections are kept
-up to the keep-alive limit counted over idle connections only (stock httpcore 1.0.9 counts all of them),
-the connection limit holds, expired and server-closed idle connections are never handed out, and every
-request start and end costs one bookkeeping pass."""
+"""The provider client's HTTP plumbing (llm/upstream/transport.py): one pooled client per event loop, closed
+when its loop shuts down, reused within a loop, an idle connection the server closed never handed out; and
+the one mapping of httpx's errors to ours, whose phase decides whether a retry is safe."""
 
 import asyncio
 
 import httpx
 import pytest
+from asgiref.sync import async_to_sync
 
-from llm.upstream.client import OpenAICompatibleClient
-from llm.upstream.transport import ConnectionPool, http_transport
-from tests.support.llm import fake_provider_settings
-
-
-def client(**limits) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=http_transport(limits=httpx.Limits(**limits)), timeout=5)
+from llm.exceptions import ProviderResponseError, ProviderTimeoutError, ProviderUnavailableError, StreamInterruptedError
+from llm.upstream.transport import LoopClients, translate_transport_errors, transport_error
+from tests.support.llm import TEST_TIMEOUTS
 
 
-async def completion(http: httpx.AsyncClient, base_url: str, behaviour: str = "normal") -> None:
-    response = await http.post(
-        f"{base_url}/chat/completions",
-        headers={"X-Fake-Behaviour": behaviour},
-        json={"model": "m", "messages": [{"role": "user", "content": "Hi"}]},
-    )
-    assert response.status_code == 200
+async def test_one_client_per_loop_reused_within_it():
+    clients = LoopClients(TEST_TIMEOUTS)
+    first = await clients.get()
+    assert await clients.get() is first and len(clients) == 1
+    await clients.aclose()
+    assert first.is_closed and len(clients) == 0
+    assert await clients.get() is not first  # a closed client is replaced
+    await clients.aclose()
 
 
-def connections_used(fake_openai, behaviour="normal"):
-    return {r.connection_id for r in fake_openai.records if r.behaviour == behaviour}
+def test_each_loops_client_is_closed_when_that_loop_shuts_down():
+    clients = LoopClients(TEST_TIMEOUTS)
+    seen = []
 
+    async def use():
+        seen.append(await clients.get())
 
-async def test_idle_connection_is_kept_while_others_are_busy(fake_openai):
-    # One connection busy with a slow answer, one idle: within a keep-alive limit of 1 idle connection.
-    # (httpcore 1.0.9 counts the busy one too and closes the idle one every time.)
-    async with client(max_connections=4, max_keepalive_connections=1) as http:
-        slow = asyncio.create_task(completion(http, fake_openai.base_url, "slow:100"))
-        assert await fake_openai.await_requests(1)
-        for _ in range(5):
-            await completion(http, fake_openai.base_url)
-        await slow
-    assert len(connections_used(fake_openai)) == 1
-
-
-async def test_idle_connections_beyond_the_keepalive_limit_are_closed(fake_openai):
-    async with client(max_connections=8, max_keepalive_connections=2) as http:
-        await asyncio.gather(*(completion(http, fake_openai.base_url, "slow:20") for _ in range(4)))
-        pool = http._transport._pool
-        await completion(http, fake_openai.base_url)  # a pass of the bookkeeping after all four went idle
-        assert len(pool.connections) == 2
-        await asyncio.gather(*(completion(http, fake_openai.base_url, "slow:20") for _ in range(2)))
-    first_burst, rest = fake_openai.records[:4], fake_openai.records[4:]
-    assert {r.connection_id for r in rest} <= {r.connection_id for r in first_burst}
-
-
-async def test_at_most_max_connections_are_open_and_queued_requests_still_finish(fake_openai):
-    async with client(max_connections=2, max_keepalive_connections=2) as http:
-        await asyncio.gather(*(completion(http, fake_openai.base_url, "slow:30") for _ in range(5)))
-    assert len(fake_openai.records) == 5
-    assert len({r.connection_id for r in fake_openai.records}) == 2
-
-
-async def test_an_idle_connection_past_its_keepalive_expiry_is_replaced(fake_openai):
-    async with client(max_connections=4, max_keepalive_connections=4, keepalive_expiry=0.05) as http:
-        await completion(http, fake_openai.base_url)
-        await asyncio.sleep(0.15)
-        await completion(http, fake_openai.base_url)
-    assert len(connections_used(fake_openai)) == 2
+    async_to_sync(use)()
+    asyncio.run(use())
+    assert len(seen) == 2 and seen[0] is not seen[1]
+    assert all(client.is_closed for client in seen) and len(clients) == 0
 
 
 async def test_an_idle_connection_the_server_closed_is_not_handed_out():
-    # A keep-alive server that hangs up 50 ms after each answer, as servers with a short keep-alive do.
+    # A keep-alive server that hangs up shortly after each answer, as servers with a short keep-alive do.
     connections = 0
 
     async def serve(reader, writer):
@@ -83,43 +51,68 @@ async def test_an_idle_connection_the_server_closed_is_not_handed_out():
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
-    async with server, client(max_connections=4, max_keepalive_connections=4) as http:
+    clients = LoopClients(TEST_TIMEOUTS)
+    async with server:
+        http = await clients.get()
         assert (await http.get(url)).text == "ok"
         await asyncio.sleep(0.2)  # the server has closed the idle connection by now
         assert (await http.get(url)).text == "ok"  # on a new connection, not an error
+        await clients.aclose()
     assert connections == 2
 
 
-async def test_each_request_costs_one_bookkeeping_pass_at_its_start_and_one_at_its_end(fake_openai, monkeypatch):
-    passes = []
-    real = ConnectionPool._assign_requests_to_connections
-
-    def counting(self):
-        passes.append(len(self._connections))
-        return real(self)
-
-    monkeypatch.setattr(ConnectionPool, "_assign_requests_to_connections", counting)
-    async with client(max_connections=64, max_keepalive_connections=64) as http:
-        await asyncio.gather(*(completion(http, fake_openai.base_url, "slow:10") for _ in range(20)))
-        passes.clear()
-        await asyncio.gather(*(completion(http, fake_openai.base_url, "slow:10") for _ in range(20)))
-    assert len(passes) == 40  # no request was handed a connection another one had already been promised
-    assert len(connections_used(fake_openai, "slow:10")) == 20
+REQUEST = httpx.Request("POST", "http://upstream.test/v1/chat/completions")
 
 
-async def test_the_provider_client_uses_this_pool(fake_openai):
-    provider_client = OpenAICompatibleClient(fake_provider_settings(fake_openai.base_url))
-    http = await provider_client.http()
-    assert isinstance(http._transport._pool, ConnectionPool)
-    await provider_client.aclose()
+@pytest.mark.parametrize(
+    "exc,phase,expected,detail",
+    [
+        (httpx.ConnectTimeout("t", request=REQUEST), "response", ProviderTimeoutError, ("phase", "connect")),
+        (httpx.PoolTimeout("t", request=REQUEST), "response", ProviderTimeoutError, ("phase", "pool")),
+        (httpx.ReadTimeout("t", request=REQUEST), "body", ProviderTimeoutError, ("phase", "read")),
+        (
+            httpx.ConnectError("refused", request=REQUEST),
+            "response",
+            ProviderUnavailableError,
+            ("reason", "connect_error"),
+        ),
+        (
+            httpx.UnsupportedProtocol("x", request=REQUEST),
+            "response",
+            ProviderUnavailableError,
+            ("reason", "invalid_request_setup"),
+        ),
+        (httpx.DecodingError("x", request=REQUEST), "body", ProviderResponseError, ("reason", "decoding_error")),
+        (
+            httpx.RemoteProtocolError("x", request=REQUEST),
+            "body",
+            StreamInterruptedError,
+            ("reason", "connection_lost"),
+        ),
+        (
+            httpx.ReadError("x", request=REQUEST),
+            "response",
+            ProviderUnavailableError,
+            ("reason", "disconnected_before_response"),
+        ),
+    ],
+)
+def test_httpx_errors_map_to_ours_by_type_and_phase(exc, phase, expected, detail):
+    error = transport_error(exc, provider="p", phase=phase, url="http://upstream.test/v1", partial_text="so far")
+    assert type(error) is expected
+    assert error.details[detail[0]] == detail[1] and error.details["provider"] == "p"
 
 
-def test_the_transport_refuses_an_httpx_that_builds_its_pool_differently(monkeypatch):
-    class OtherPool(httpx.AsyncHTTPTransport):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self._pool = object()
+def test_a_connect_error_names_the_public_url_and_the_block_keeps_the_cause():
+    with (
+        pytest.raises(ProviderUnavailableError) as info,
+        translate_transport_errors(provider="p", url="http://upstream.test/v1"),
+    ):
+        raise httpx.ConnectError("refused", request=REQUEST)
+    assert "http://upstream.test/v1" in info.value.message
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
 
-    monkeypatch.setattr(httpx, "AsyncHTTPTransport", OtherPool)
-    with pytest.raises(TypeError):
-        http_transport(limits=httpx.Limits())
+
+def test_a_mid_body_loss_keeps_the_partial_text():
+    error = transport_error(httpx.ReadError("x", request=REQUEST), provider="p", phase="body", partial_text="Hel")
+    assert error.partial_text == "Hel"
