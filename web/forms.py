@@ -55,6 +55,20 @@ class NegotiationForm(forms.Form):
         for role in SIDES:
             self.fields.update(_side_fields(role))
 
+    def offer_models(self, listed: list[str] | None, default: str) -> None:
+        """The model field as a choice of the provider's listed models (empty: its default), or, when
+        the provider did not list them (`listed` None), free text suggesting the default model."""
+        field = self.fields["model"]
+        if listed is None:
+            field.widget.attrs["placeholder"] = default
+            field.help_text = "The provider did not list its models: type a model name (empty: its default)."
+            return
+        chosen = (self.data.get(self.add_prefix("model")) or "").strip() if self.is_bound else ""
+        names = listed + ([chosen] if chosen and chosen not in listed else [])
+        empty = f"Provider default ({default})" if default else "Provider default"
+        field.widget = forms.Select(choices=[("", empty), *((name, name) for name in names)])
+        field.help_text = "The models the provider lists."
+
     def sides(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [(role, [self[f"{role}_{name}"] for name in SIDE_FIELDS]) for role in SIDES]
 

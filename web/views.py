@@ -3,13 +3,18 @@ WHY: people watch the market; every page reads through the same selectors, servi
      rule as the API, so a page can never show what that viewer's API responses would not.
 HOW: sync views rendering templates/web/; the live view renders the log so far and hands the rest to
      static/web/live.js, which reads the API's SSE stream (authenticated by the negotiation's cookie).
-     `/` answers the API's JSON root to a client that does not ask for text/html.
+     `/` answers the API's JSON root to a client that does not ask for text/html. The form's model
+     field offers the default provider's model list, asked with a short timeout (else free text).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -37,6 +42,8 @@ from web.forms import NegotiationForm, form_errors_from
 from web.headers import error_page, page_headers
 
 __all__ = ["listing_page", "market_page", "negotiation_new_page", "negotiation_page"]
+
+logger = logging.getLogger(__name__)
 
 RECENT_SALES = 10
 FINAL_OUTCOMES = {"agreed", "no_deal", "cancelled", "failed"}
@@ -154,14 +161,39 @@ def negotiation_new_page(request: HttpRequest) -> HttpResponse:
             response["Referrer-Policy"] = "no-referrer"
             return response
     status = 400 if request.method == "POST" else 200
-    return render(request, "web/new.html", {"form": form, "models": _known_models()}, status=status)
+    default, listed = _provider_models()
+    form.offer_models(listed, default)
+    suggestions = [default] if default and listed is None else []
+    return render(request, "web/new.html", {"form": form, "models": suggestions}, status=status)
 
 
-def _known_models() -> list[str]:
-    """A suggestion for the model field: the default provider's configured default model (no provider is
-    probed to render a form)."""
+MODEL_LIST_TIMEOUT = 2.0  # seconds the form waits for the provider's model list
+MODEL_LIST_TTL = 30.0  # seconds an answer (or its absence) is reused: a silent provider costs one wait
+_model_lists: dict[str, tuple[float, list[str] | None]] = {}  # provider name -> (expires, models)
+
+
+def _provider_models() -> tuple[str, list[str] | None]:
+    """The default provider's default model and the models it lists, or None for the list when the
+    provider is unknown, fails, or does not answer within MODEL_LIST_TIMEOUT (the page never fails);
+    either is kept for MODEL_LIST_TTL."""
     try:
-        model = get_provider(None).default_model
+        provider = get_provider(None)
     except (LLMError, DatabaseError):
-        return []
-    return [model] if model else []
+        return "", None
+    default, name = provider.default_model or "", getattr(provider, "name", "")
+    cached = _model_lists.get(name)
+    if cached is not None and cached[0] > time.monotonic():
+        return default, cached[1]
+    try:
+        listed = async_to_sync(_list_models)(provider) or None
+    except Exception as exc:  # a provider's failure or silence must not fail the form
+        logger.info("model list of %s not available: %s", name or "?", type(exc).__name__)
+        listed = None
+    _model_lists[name] = (time.monotonic() + MODEL_LIST_TTL, listed)
+    return default, listed
+
+
+async def _list_models(provider: Any) -> list[str]:
+    async with asyncio.timeout(MODEL_LIST_TIMEOUT):
+        models = await provider.list_models()
+    return list(dict.fromkeys(m.id for m in models if m.id))

@@ -1,20 +1,34 @@
 """Django test-client checks of the web pages: the JSON root, access by token/cookie/staff, redirects,
 the cookie's attributes, security headers, 401/404 pages that leak nothing, the form and its errors,
-and the stream endpoint accepting the page's cookie (negotiations/api/access.py request_token)."""
+the stream endpoint accepting the page's cookie (negotiations/api/access.py request_token), and the
+form's model field from the provider's model list (or free text when the provider does not answer)."""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import pytest
 from django.test import Client
 
+from llm.types import ModelInfo
 from negotiations.api.access import negotiation_cookie_name, request_token
 from negotiations.models import Listing, Negotiation
 from negotiations.services import listing_create, negotiation_create
+from tests.support.fake_provider import FakeProvider
+from web import views
 
 pytestmark = pytest.mark.django_db
 
 HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
 BUYER_LIMIT, SELLER_LIMIT = "456.78", "333.33"
+
+
+@pytest.fixture(autouse=True)
+def models_listed(monkeypatch):
+    """Every form render asks the provider for its models: the scripted fake answers, nothing is cached."""
+    monkeypatch.setattr(views, "get_provider", lambda name=None: ListingProvider(default_model="fake-model"))
+    monkeypatch.setattr(views, "_model_lists", {})
 
 
 def make_negotiation(title="Oak dining table"):
@@ -230,3 +244,73 @@ def test_static_files_are_served(client):
     response = client.get("/static/web/live.js")
     assert response.status_code == 200
     assert b"EventSource" in b"".join(response.streaming_content)
+
+
+class ListingProvider(FakeProvider):
+    """The scripted fake LLM listing three models."""
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [ModelInfo(id=name) for name in ("fake-model", "small-1", "large-2")]
+
+
+class SilentProvider(FakeProvider):
+    """A provider that never answers its model list."""
+
+    async def list_models(self) -> list[ModelInfo]:
+        await asyncio.Event().wait()
+        return []
+
+
+def test_form_offers_the_models_the_provider_lists(client):
+    body = client.get("/negotiations/new", **HTML).content.decode()
+    assert '<select name="model"' in body
+    for name in ("fake-model", "small-1", "large-2"):
+        assert f'<option value="{name}">{name}</option>' in body
+    assert "Provider default (fake-model)" in body
+
+
+def test_form_falls_back_to_free_text_when_the_provider_does_not_answer(client, monkeypatch):
+    monkeypatch.setattr(views, "get_provider", lambda name=None: SilentProvider(default_model="fake-model"))
+    monkeypatch.setattr(views, "MODEL_LIST_TIMEOUT", 0.2)
+    started = time.monotonic()
+    response = client.get("/negotiations/new", **HTML)
+    assert response.status_code == 200 and time.monotonic() - started < 5
+    body = response.content.decode()
+    assert '<select name="model"' not in body and 'list="known-models"' in body
+    assert '<option value="fake-model">' in body and 'placeholder="fake-model"' in body
+
+
+def test_form_falls_back_to_free_text_when_the_provider_fails(client, monkeypatch):
+    class Failing(FakeProvider):
+        async def list_models(self) -> list[ModelInfo]:
+            raise ConnectionRefusedError("no server")
+
+    monkeypatch.setattr(views, "get_provider", lambda name=None: Failing(default_model="fake-model"))
+    response = client.get("/negotiations/new", **HTML)
+    assert response.status_code == 200 and 'list="known-models"' in response.content.decode()
+
+
+def test_the_model_list_or_its_absence_is_kept_for_a_while(client, monkeypatch):
+    asked = []
+
+    class Counting(SilentProvider):
+        async def list_models(self) -> list[ModelInfo]:
+            asked.append(1)
+            return await super().list_models()
+
+    monkeypatch.setattr(views, "get_provider", lambda name=None: Counting(default_model="fake-model"))
+    monkeypatch.setattr(views, "MODEL_LIST_TIMEOUT", 0.1)
+    for _ in range(3):
+        assert 'list="known-models"' in client.get("/negotiations/new", **HTML).content.decode()
+    assert len(asked) == 1
+
+
+def test_a_listed_model_is_used_by_both_sides(client):
+    listing = listing_create(title="Desk", list_price="200.00")
+    data = {"listing": listing.pk, "max_rounds": 3, "model": "small-1"}
+    for role, limit in (("buyer", "180"), ("seller", "120")):
+        data.update({f"{role}_limit_price": limit, f"{role}_strategy": "linear", f"{role}_mode": "rule"})
+    response = client.post("/negotiations/new", data, **HTML)
+    assert response.status_code == 200, response.content.decode()[:2000]
+    sides = Negotiation.objects.get().participants.values_list("model", flat=True)
+    assert set(sides) == {"small-1"}
