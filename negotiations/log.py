@@ -126,7 +126,9 @@ def negotiation_fail(*, negotiation_id: int, error_code: str = "INTERNAL_ERROR")
 def negotiation_end(*, negotiation_id: int, end_reason: str) -> bool:
     """End a pending or running negotiation for a market reason (sold_elsewhere, bought_elsewhere,
     withdrawn: no_deal; cancelled: cancelled), logging `status` + `outcome`; False if already over."""
-    status = Negotiation.Status.CANCELLED if end_reason == Negotiation.EndReason.CANCELLED else Negotiation.Status.NO_DEAL
+    status = (
+        Negotiation.Status.CANCELLED if end_reason == Negotiation.EndReason.CANCELLED else Negotiation.Status.NO_DEAL
+    )
     with transaction.atomic():
         locked = negotiation_lock(negotiation_id)
         if locked.is_finished:
@@ -154,7 +156,11 @@ def market_closed_reason(negotiation: Negotiation) -> str | None:
     if listing.status == Listing.Status.SOLD and listing.sold_negotiation_id != negotiation.pk:
         return Negotiation.EndReason.SOLD_ELSEWHERE
     mandate = negotiation.mandate
-    if mandate is not None and mandate.status != Mandate.Status.ACTIVE and mandate.bought_negotiation_id != negotiation.pk:
+    if (
+        mandate is not None
+        and mandate.status != Mandate.Status.ACTIVE
+        and mandate.bought_negotiation_id != negotiation.pk
+    ):
         if mandate.status == Mandate.Status.CANCELLED:
             return Negotiation.EndReason.CANCELLED
         return Negotiation.EndReason.BOUGHT_ELSEWHERE
@@ -198,7 +204,9 @@ class LogPosition(NamedTuple):
 def negotiation_lock(negotiation_id: int) -> Negotiation:
     """The negotiation row, locked until the surrounding transaction ends, with its listing and mandate
     read in the same query (not locked: they change only by conditional updates)."""
-    return Negotiation.objects.select_for_update(of=("self",)).select_related("listing", "mandate").get(pk=negotiation_id)
+    return (
+        Negotiation.objects.select_for_update(of=("self",)).select_related("listing", "mandate").get(pk=negotiation_id)
+    )
 
 
 def log_position(negotiation_id: int) -> LogPosition:

@@ -102,9 +102,7 @@ class Negotiation(models.Model):
     observer_token_hash = models.CharField(max_length=64, unique=True, editable=False)
     agreed_price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True)
     end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True, default="")
-    mandate = models.ForeignKey(
-        "Mandate", on_delete=models.PROTECT, null=True, blank=True, related_name="negotiations"
-    )
+    mandate = models.ForeignKey("Mandate", on_delete=models.PROTECT, null=True, blank=True, related_name="negotiations")
     # Each side's standing offer, a projection of the log kept by the turn commit, so a market's best
     # offer is one aggregate query instead of a replay of every negotiation on the listing.
     buyer_offer = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True)
