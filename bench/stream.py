@@ -311,11 +311,15 @@ async def run_server(
     profile: bool = False,
     detail: bool = False,
 ) -> list[list[Result]]:
-    status, listing = await request_json(
-        port, "POST", "/api/v1/listings", {"title": "Oak dining table", "list_price": "500.00"}
-    )
-    assert status == 201, listing
-    await measure(server, process, port, 3, listing["id"], token_delay_ms, max_rounds)  # warm-up, discarded
+    async def new_listing() -> int:
+        # A listing sells once: every measured negotiation gets one of its own.
+        status, listing = await request_json(
+            port, "POST", "/api/v1/listings", {"title": "Oak dining table", "list_price": "500.00"}
+        )
+        assert status == 201, listing
+        return listing["id"]
+
+    await measure(server, process, port, 3, await new_listing(), token_delay_ms, max_rounds)  # warm-up, discarded
     results = []
     for count in counts:
         runs = []
@@ -326,7 +330,7 @@ async def run_server(
                     process,
                     port,
                     count,
-                    listing["id"],
+                    await new_listing(),
                     token_delay_ms,
                     max_rounds,
                     profile=profile and count == max(counts) and round_index == 0,

@@ -65,8 +65,8 @@ def provider_settings_all() -> dict[str, ProviderSettings]:
 
 def _rows_on_a_clean_connection() -> list[ProviderConfig]:
     # Async callers run this in asgiref's shared sync thread, whose connection no request cycle looks
-    # after for the LLM gateway's views (they send the request signals on the event loop,
-    # marketplace/asgi_handler.py). So, as Django does around a request, drop the connection before the
+    # after (the registry is also read outside requests: the engine, health probes). So, as Django does
+    # around a request, drop the connection before the
     # read if it broke or aged, and after it if it should not outlive it (CONN_MAX_AGE), except inside a
     # transaction, whose connection belongs to whoever opened it (a test's, say).
     rows = ProviderConfig.objects.all()

@@ -26,19 +26,10 @@ class AsyncApiView(APIView):
 
     # Nothing of DRF's request pipeline runs but these authenticators, on the plain Django request and
     # inline on the event loop, so they must do no I/O: e.g. the LLM gateway's optional key check
-    # (llm/gateway/auth.py), which a URLconf sets with `as_view(authentication_classes=...)`.
+    # (marketplace/gateway_keys.py), which a URLconf sets with `as_view(authentication_classes=...)`.
     # An authenticator refuses by raising.
     authentication_classes: list = []
     permission_classes: list = []
-    # False: the view does no sync work of its own (ORM calls, sync libraries), so it is served without
-    # a per-request sync thread (marketplace/asgi_handler.py). Leave True when in doubt.
-    request_thread: bool = True
-
-    @classmethod
-    def as_view(cls, **initkwargs: Any) -> Any:
-        view = super().as_view(**initkwargs)
-        view.request_thread = cls.request_thread
-        return view
 
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.args, self.kwargs, self.request = args, kwargs, request

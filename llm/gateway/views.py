@@ -46,8 +46,6 @@ CHAT_200_DESCRIPTION = (
 class ModelListApi(AsyncApiView):
     """The models a provider offers, in OpenAI's list format."""
 
-    request_thread = False  # only async work: the registry reads its rows with the async ORM
-
     @extend_schema_serializer(component_name="ModelList")
     class OutputSerializer(serializers.Serializer):
         @extend_schema_serializer(component_name="Model")
@@ -76,7 +74,6 @@ class ChatCompletionCreateApi(AsyncApiView):
     """OpenAI Chat Completions: a `chat.completion` object, or with `stream: true` an SSE stream."""
 
     InputSerializer = ChatCompletionInputSerializer
-    request_thread = False  # only async work (see ModelListApi)
 
     @extend_schema_serializer(component_name="ChatCompletion")
     class OutputSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ WHY: a native async view: a stream lasts as long as the negotiation, and a sync 
      sends `Last-Event-ID`, so resuming must be exact.
 HOW: before the first byte (errors are then ordinary JSON with their status) the view checks access
      (negotiations/api/access.py) and the resume point (STREAM_DESCRIPTION), both in the stream reader
-     pool; the body is `viewer_stream`. No per-request sync thread (`request_thread = False`).
+     pool; the body is `viewer_stream`.
 """
 
 from __future__ import annotations
@@ -118,9 +118,7 @@ class NegotiationStreamApi(AsyncApiView):
 
     # Documents the same credentials as the REST endpoints; `_open_stream` checks them, in that order.
     authentication_classes = NEGOTIATION_AUTHENTICATION
-    # Its sync work (access checks, log reads) runs in the stream reader pool: an idle viewer holds no
-    # thread of its own (marketplace/asgi_handler.py).
-    request_thread = False
+    # Its sync work (access checks, log reads) runs in the stream reader pool, not in the request's thread.
 
     def get_authenticators(self) -> list:
         # AsyncApiView.dispatch runs a view's authenticators inline on the event loop, on the plain
