@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_filters",
     "marketplace.apps.MarketplaceConfig",  # the project's own system checks
     "llm",
     "health",
@@ -188,7 +189,7 @@ LLM_PROVIDERS = {
     },
 }
 # API keys of the gateway itself (comma-separated). Empty: /api/v1/llm/* is open (development). Set: it
-# needs `Authorization: Bearer <one of them>` (llm/gateway/auth.py); health and liveness stay open.
+# needs `Authorization: Bearer <one of them>` (marketplace/gateway_keys.py); health and liveness stay open.
 LLM_GATEWAY_API_KEYS = env.list("LLM_GATEWAY_API_KEYS", default=[])
 OPENROUTER_APP_URL = env.str("OPENROUTER_APP_URL", default="")  # sent as HTTP-Referer
 OPENROUTER_APP_TITLE = env.str("OPENROUTER_APP_TITLE", default=APP_NAME)  # sent as X-Title
