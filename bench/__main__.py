@@ -12,7 +12,7 @@ import importlib.util
 import subprocess
 import sys
 
-BENCHMARKS = ("relay", "engine", "stream", "local_model")
+BENCHMARKS = ("relay", "engine", "stream", "web_pages", "local_model")
 
 
 def main(argv: list[str]) -> int:

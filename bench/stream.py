@@ -99,19 +99,21 @@ class Viewer(asyncio.Protocol):
         try:
             loop = asyncio.get_running_loop()
             self._transport, _ = await loop.create_connection(lambda: self, "127.0.0.1", port)
-            self._transport.write(
-                (
-                    f"GET /api/v1/negotiations/{negotiation_id}/stream HTTP/1.1\r\n"
-                    f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {self.token}\r\n"
-                    "Accept: text/event-stream\r\n\r\n"
-                ).encode()
-            )
+            self._transport.write(self.request(port, negotiation_id))
             await self.done.wait()
         except Exception as exc:
             self._fail(f"{type(exc).__name__}: {exc}")
         finally:
             if self._transport is not None:
                 self._transport.close()
+
+    def request(self, port: int, negotiation_id: int) -> bytes:
+        """The API client's request: the token as a bearer header."""
+        return (
+            f"GET /api/v1/negotiations/{negotiation_id}/stream HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {self.token}\r\n"
+            "Accept: text/event-stream\r\n\r\n"
+        ).encode()
 
     def data_received(self, data: bytes) -> None:
         received = time.time()
