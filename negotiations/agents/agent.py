@@ -114,6 +114,7 @@ class Agent:
         # other side that a private proposal came first.
         self._drafts = {"public": 0, "private": 0}
         self._market = MarketView()
+        self._earlier: list[str] = []  # this side's earlier public messages (not to be said again)
 
     # --- the turn -----------------------------------------------------------------------------------
     async def play(
@@ -147,6 +148,7 @@ class Agent:
             }
         result = TurnPlan(turn=turn, actor=role, decision=plan.decision, text="", thought=thought)
         context = self._prompt_context(visible_events)
+        self._earlier = [text for actor, text in context.transcript if actor == role]
         self._attempt = 0
         self._drafts = {"public": 0, "private": 0}
 
@@ -269,7 +271,9 @@ class Agent:
     def _text_problems(self, text: str, decision: Decision, policy: TextPolicy) -> list[Finding]:
         """Every check on a public text: prices and privacy (`check_text`), then the words (`check_wording`)."""
         problems = check_text(text, action=decision.action, price=decision.price, policy=policy)
-        return problems + check_wording(text, role=self.settings.role, action=decision.action, price=decision.price)
+        return problems + check_wording(
+            text, role=self.settings.role, action=decision.action, price=decision.price, earlier=self._earlier
+        )
 
     # --- LLM plumbing -------------------------------------------------------------------------------
     async def _write(

@@ -218,6 +218,9 @@ def assert_move_allowed(decision: Decision, *, role: str, limit: Decimal, standi
         raise GuardrailBreachError(f"{role} move {decision} rejected: {problems[0].kind}")
 
 
+_MARKUP = ("<", "{")
+
+
 class PublicDraftGate:
     """Releases the safe prefix of a message being streamed, for live display to the other side.
 
@@ -239,6 +242,11 @@ class PublicDraftGate:
         if self.closed:
             return ""
         self._text += delta
+        if any(mark in self._text for mark in _MARKUP):
+            # Tags or JSON (a model writing a proposal's shape, not words): never shown live; the logged
+            # message is the cleaned text.
+            self.closed = True
+            return ""
         boundaries = [m.start() for m in re.finditer(r"\s+", self._text)]
         if len(boundaries) < self.HOLD_BACK_WORDS:
             return ""

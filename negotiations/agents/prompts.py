@@ -71,6 +71,12 @@ EXAMPLES: dict[tuple[str, str], tuple[tuple[str, str, int, int | None, str], ...
         ("housing", "apartment", 2050, 1800, "I can do $2,050 a month if you sign this week."),
         ("phone", "iPhone", 285, 220, "It's barely used. How about $285?"),
         ("electronics", "speakers", 110, 80, "I could let them go for $110."),
+        ("bike", "road bike", 140, 125, "We're close. Meet me at $140 and the road bike is yours."),
+        ("furniture", "oak table", 390, 340, "I can come down a little more, to $390."),
+        ("car", "Honda Civic", 7900, 7400, "I've just had it serviced. Would $7,900 work for you?"),
+        ("housing", "apartment", 1975, 1900, "Utilities are included, so $1,975 is a fair rent."),
+        ("phone", "iPhone", 270, 240, "It comes with the charger and a case. I'd take $270."),
+        ("electronics", "speakers", 100, 90, "Okay, $100 and you can pick them up tonight."),
     ),
     ("buyer", "offer"): (
         ("bike", "road bike", 120, 160, "Would you take $120 for the road bike? I can pick it up today."),
@@ -79,6 +85,12 @@ EXAMPLES: dict[tuple[str, str], tuple[tuple[str, str, int, int | None, str], ...
         ("housing", "apartment", 1850, 2100, "I'm very interested. Would you consider $1,850 a month?"),
         ("phone", "iPhone", 230, 300, "Would you take $230 cash for the iPhone?"),
         ("electronics", "speakers", 85, 120, "I can offer $85 for the speakers."),
+        ("bike", "road bike", 130, 150, "That's still a bit much for me. How about $130?"),
+        ("furniture", "oak table", 350, 420, "I'd have to move it myself. Would $350 work?"),
+        ("car", "Honda Civic", 7500, 8200, "It needs new brakes soon, so I could do $7,500."),
+        ("housing", "apartment", 1925, 2050, "I can sign a one-year lease at $1,925 a month."),
+        ("phone", "iPhone", 250, 285, "I can meet you halfway at $250."),
+        ("electronics", "speakers", 95, 110, "Let's say $95 and I'll come by today."),
     ),
     ("seller", "accept"): (
         ("bike", "road bike", 140, 140, "Deal! $140 for the road bike it is."),
@@ -129,11 +141,16 @@ def instruction(
     return f"Say something friendly about the {item}."
 
 
-def _examples(role: str, kind: str, category: str) -> list[tuple[str, str, int, int | None, str]]:
+def _examples(role: str, kind: str, category: str, variant: int) -> list[tuple[str, str, int, int | None, str]]:
+    """Worked examples for the request, the same category's last (nearest the request); `variant` (the
+    side's messages so far) rotates them, so that a model copying its examples does not repeat itself."""
     options = EXAMPLES[(role, kind)]
     same = [e for e in options if e[0] == category]
     rest = [e for e in options if e[0] != category]
-    return (rest + same)[-EXAMPLES_PER_PROMPT:]  # the same category's example last, nearest the request
+    picked = [rest[variant % len(rest)]] if rest else []
+    if same:
+        picked.append(same[variant % len(same)])
+    return picked[-EXAMPLES_PER_PROMPT:]
 
 
 def _system(context: PromptContext) -> str:
@@ -147,7 +164,8 @@ def narrate_messages(context: PromptContext, decision: Decision, *, retry_reason
     as earlier turns, then the request. `retry_reason` (generic, never the rejected text) asks again."""
     kind = _kind(context.role, decision, context.their_offer)
     messages = [ChatMessage("system", _system(context))]
-    for _category, item, price, their, reply in _examples(context.role, kind, context.category):
+    variant = sum(1 for actor, _ in context.transcript if actor == context.role)
+    for _category, item, price, their, reply in _examples(context.role, kind, context.category, variant):
         money, their_money = format_price(Decimal(price)), None if their is None else format_price(Decimal(their))
         if decision.action == "accept":
             money = their_money

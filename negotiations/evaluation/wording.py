@@ -85,6 +85,7 @@ def message_verdicts(
         if e.type == "guardrail" and (e.data.get("remedy") in _BANK_REMEDIES or e.data.get("kind") == "llm_unavailable")
     }
     public: set[Decimal] = {listing_price}
+    said: dict[str, list[str]] = {}
     verdicts: list[MessageVerdict] = []
     for event in ordered:
         if event.type != "message" or event.visibility != "public":
@@ -96,7 +97,8 @@ def message_verdicts(
             public_prices=public, current_price=price, private_prices=secrets.get(event.actor, set())
         )
         found = check_text(text, action=action, price=price, policy=policy)
-        found += check_wording(text, role=event.actor, action=action, price=price)
+        found += check_wording(text, role=event.actor, action=action, price=price, earlier=said.get(event.actor, ()))
+        said.setdefault(event.actor, []).append(text)
         failed = tuple(kind for kind in CHECKS if any(f.kind == kind for f in found))
         by = (
             "model"

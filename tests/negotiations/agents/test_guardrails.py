@@ -225,3 +225,18 @@ def test_an_llm_offer_of_exactly_the_private_limit_or_target_is_refused():
         private_prices=frozenset({FLOOR, TARGET}),
     )
     assert near == []
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ["<action>offer</action><price>400.00</price>", "<message>I can do $400 ", "for it. "],
+        ['{"action": "offer", ', '"price": 400, ', '"message": "I can do $400 for it." '],
+    ],
+)
+def test_a_draft_in_a_proposals_shape_is_never_shown_live(pieces):
+    # In llm mode a narrated replacement may come back as tags or JSON: the live draft stops at once.
+    gate = PublicDraftGate(
+        policy=TextPolicy.build(public_prices=set(), current_price=Decimal("400"), private_prices=set())
+    )
+    assert "".join(gate.feed(p) for p in pieces) == "" and gate.closed

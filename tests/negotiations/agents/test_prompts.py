@@ -96,3 +96,25 @@ def test_llm_prompt_asks_for_json_when_the_server_constrains_output():
     form = proposal_response_format()
     assert form["type"] == "json_schema" and form["json_schema"]["schema"] is PROPOSAL_SCHEMA
     assert PROPOSAL_SCHEMA["required"] == ["action", "price", "message"]
+
+
+def test_the_examples_rotate_with_the_sides_messages_so_a_copying_model_does_not_repeat_itself():
+    def examples(transcript):
+        context = PromptContext(
+            role="seller",
+            title="Road bike",
+            list_price=Decimal("200"),
+            currency="USD",
+            persona="",
+            transcript=transcript,
+            item="Road bike",
+            category="bike",
+            their_offer=Decimal("120"),
+        )
+        return [m.content for m in narrate_messages(context, Decision("offer", Decimal("170")))[1:-1]]
+
+    first = examples([("seller", "I'm asking $200."), ("buyer", "How about $120?")])
+    second = examples([("seller", "I'm asking $200."), ("buyer", "How about $120?"), ("seller", "x"), ("buyer", "y")])
+    assert first[-1] != second[-1]  # another bike example
+    bikes = {e[4] for e in EXAMPLES[("seller", "offer")] if e[0] == "bike"}
+    assert {first[-1], second[-1]} <= bikes

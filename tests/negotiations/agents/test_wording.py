@@ -249,4 +249,41 @@ def test_every_kind_is_listed():
         "out_of_role",
         "bad_length",
         "unstated_acceptance",
+        "repeated_text",
     }
+
+
+# --- no repeats of its own words ------------------------------------------------------------------
+def test_a_sentence_said_again_with_only_a_new_price_fails():
+    earlier = ["I'm very interested. Would you consider $1,050 a month?"]
+    again = "I'm very interested. Would you consider $1,100 a month?"
+    found = check_wording(again, role="buyer", action="offer", price=Decimal("1100"), earlier=earlier)
+    assert [f.kind for f in found] == ["repeated_text"]
+    other = "I'm still interested. Could you do $1,100 a month?"
+    assert check_wording(other, role="buyer", action="offer", price=Decimal("1100"), earlier=earlier) == []
+
+
+def test_a_short_counter_may_come_back():
+    found = check_wording(
+        "How about $160?", role="buyer", action="offer", price=Decimal("160"), earlier=["How about $150?"]
+    )
+    assert found == []
+
+
+# --- odd spellings and an assistant's voice -------------------------------------------------------
+def test_a_percentage_is_not_the_price():
+    assert not names_price("That's actually my 250%.", Decimal("250"))
+    assert "missing_own_price" in kinds("That's actually my 250%.", price="250.00")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "You've got a deal at $155. I'm happy to help you with whatever you need.",
+        "I can do $155. How can I help you today?",
+        "I can do $155. Let me know if you have any questions.",
+        "I'm here to assist you: $155.",
+    ],
+)
+def test_an_assistants_service_phrases_are_talk_about_being_an_ai(text):
+    assert "meta_talk" in kinds(text, action="accept" if "deal" in text else "offer")

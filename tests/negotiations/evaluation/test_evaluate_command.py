@@ -141,7 +141,7 @@ def scripted_llm() -> FakeProvider:
             if "Camping tent" in prompt and not buyer and move == ("offer", tent_last_offer):
                 return RuntimeError("the model server fell over")
         if move and move[0] == "offer":
-            return f"I can do {move[1]} for it."
+            return f"I can do {move[1]}."
         if move and move[0] == "accept":
             return f"Deal at {move[1]}, thanks."
         return "Sorry, we are too far apart. I'll pass."

@@ -110,3 +110,13 @@ def test_proposals_parsed_adopted_and_constrained():
 def test_no_messages_no_rates():
     summary = words_summary([], [])
     assert summary["readable_rate"] is None and summary["proposals"]["parse_rate"] is None
+
+
+def test_a_side_repeating_its_own_sentence_is_caught_from_the_log():
+    log = [
+        message(1, "buyer", "offer", "120.00", "I'm very interested. Would you consider $120 for it?"),
+        message(2, "seller", "offer", "180.00", "I'm very interested. Would you consider $180 for it?"),
+        message(3, "buyer", "offer", "130.00", "I'm very interested. Would you consider $130 for it?"),
+    ]
+    found = [v.failed for v in message_verdicts(log, listing_price=LISTING, secrets=SECRETS, model_roles=set())]
+    assert found == [(), (), ("repeated_text",)]  # only the side's own earlier words count
